@@ -1,0 +1,14 @@
+//! genai-electron-rs core: everything genai-electron does, as a plain Rust library with no
+//! Node dependency. The napi binding (repository root) only converts values and forwards calls.
+
+pub mod clock;
+pub mod error;
+pub mod files;
+pub mod ids;
+pub mod jsnum;
+pub mod paths;
+pub mod platform;
+pub mod reasoning;
+pub mod system;
+
+pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,413 @@
+//! GPU detection, in process where a library or the kernel can answer: NVML for NVIDIA (every
+//! device, VRAM, driver, CUDA), sysfs for AMD and Intel on Linux, the CPU brand on Apple Silicon.
+//! Tools are spawned only as fallbacks (nvidia-smi, rocm-smi, system_profiler, lspci), bounded in
+//! time, and their output goes through the pure parsers below. No GPU, no driver or a failing tool
+//! is a normal result (`available: false`), never an error.
+
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::Duration;
+
+const MIB: f64 = 1024.0 * 1024.0;
+const TOOL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// genai-electron's `GPUInfo` for the primary GPU, plus every GPU found in `devices`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuInfo {
+    pub available: bool,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vram: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vram_available: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cuda: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metal: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rocm: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vulkan: Option<bool>,
+    /// Addition: driver version (NVIDIA).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub driver_version: Option<String>,
+    /// Addition: highest CUDA version the driver supports, e.g. `12.4`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cuda_version: Option<String>,
+    /// Addition: every GPU found, primary first (upstream reports only one).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub devices: Vec<GpuDevice>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GpuDevice {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vram: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vram_available: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bus_id: Option<String>,
+}
+
+impl GpuInfo {
+    pub fn unavailable() -> Self {
+        GpuInfo::default()
+    }
+
+    /// The genai-electron fields come from the first device; all devices are listed.
+    fn from_devices(devices: Vec<GpuDevice>) -> Self {
+        let Some(primary) = devices.first() else { return Self::unavailable() };
+        let mut info = GpuInfo {
+            available: true,
+            kind: Some(primary.kind.clone()),
+            name: Some(primary.name.clone()),
+            vram: primary.vram,
+            vram_available: primary.vram_available,
+            ..Default::default()
+        };
+        match primary.kind.as_str() {
+            "nvidia" => info.cuda = Some(true),
+            "amd" => info.rocm = Some(true),
+            "intel" => info.vulkan = Some(true),
+            "apple" => info.metal = Some(true),
+            _ => {}
+        }
+        info.devices = devices;
+        info
+    }
+}
+
+/// `detectGPU()` for this machine.
+pub fn detect_gpu() -> GpuInfo {
+    match crate::platform::platform() {
+        "darwin" => detect_apple(),
+        "win32" => detect_nvidia(),
+        "linux" => {
+            let nvidia = detect_nvidia();
+            if nvidia.available {
+                return nvidia;
+            }
+            let mut devices = sysfs_gpus(Path::new("/sys/class/drm"));
+            if !devices.iter().any(|d| d.kind == "amd") {
+                devices.extend(rocm_smi_gpus());
+            }
+            // AMD before Intel (discrete before integrated); the biggest AMD VRAM first.
+            devices.sort_by(|a, b| {
+                let rank = |d: &GpuDevice| if d.kind == "amd" { 0 } else { 1 };
+                rank(a).cmp(&rank(b)).then(b.vram.unwrap_or(0.0).total_cmp(&a.vram.unwrap_or(0.0)))
+            });
+            let mut info = GpuInfo::from_devices(devices);
+            if info.kind.as_deref() == Some("amd") {
+                info.rocm = Some(Path::new("/dev/kfd").exists() || which("rocm-smi"));
+            }
+            info
+        }
+        _ => GpuInfo::unavailable(),
+    }
+}
+
+fn detect_apple() -> GpuInfo {
+    let name = if crate::platform::architecture() == "arm64" {
+        // On Apple Silicon the GPU is part of the SoC and carries its name ("Apple M2 Pro").
+        let brand = super::cpu::cpu_info().model;
+        if brand.starts_with("Apple") { Some(brand) } else { None }
+    } else {
+        run_tool("system_profiler", &["SPDisplaysDataType"]).and_then(|out| parse_system_profiler_chipset(&out))
+    };
+    let fallback = if crate::platform::architecture() == "arm64" { "Apple Silicon GPU" } else { "Apple GPU" };
+    let device = GpuDevice { kind: "apple".into(), name: name.unwrap_or_else(|| fallback.into()), ..Default::default() };
+    GpuInfo::from_devices(vec![device])
+}
+
+/// NVIDIA through NVML (loaded at run time); nvidia-smi if NVML cannot be loaded.
+fn detect_nvidia() -> GpuInfo {
+    // A broken driver install must not take the app down: contain any panic from the wrapper.
+    if let Ok(Some(info)) = std::panic::catch_unwind(nvml_gpus) {
+        return info;
+    }
+    run_tool("nvidia-smi", &NVIDIA_SMI_ARGS)
+        .map(|out| {
+            let mut info = GpuInfo::from_devices(parse_nvidia_smi_csv(&out));
+            info.driver_version = parse_nvidia_smi_driver(&out);
+            info
+        })
+        .unwrap_or_default()
+}
+
+fn nvml_gpus() -> Option<GpuInfo> {
+    use nvml_wrapper::Nvml;
+    let nvml = Nvml::init().ok()?;
+    let count = nvml.device_count().ok()?;
+    let devices: Vec<GpuDevice> = (0..count)
+        .filter_map(|i| nvml.device_by_index(i).ok())
+        .map(|d| {
+            let mem = d.memory_info().ok();
+            GpuDevice {
+                kind: "nvidia".into(),
+                name: d.name().unwrap_or_else(|_| "NVIDIA GPU".into()),
+                vram: mem.as_ref().map(|m| m.total as f64),
+                vram_available: mem.as_ref().map(|m| m.free as f64),
+                bus_id: d.pci_info().ok().map(|p| p.bus_id),
+            }
+        })
+        .collect();
+    if devices.is_empty() {
+        return None;
+    }
+    let mut info = GpuInfo::from_devices(devices);
+    info.driver_version = nvml.sys_driver_version().ok();
+    info.cuda_version = nvml.sys_cuda_driver_version().ok().map(|v| {
+        format!("{}.{}", nvml_wrapper::cuda_driver_version_major(v), nvml_wrapper::cuda_driver_version_minor(v))
+    });
+    Some(info)
+}
+
+/// AMD and Intel GPUs from `/sys/class/drm/card<N>/device` (the amdgpu driver publishes
+/// `mem_info_vram_total` / `mem_info_vram_used` there).
+pub fn sysfs_gpus(drm: &Path) -> Vec<GpuDevice> {
+    let Ok(entries) = std::fs::read_dir(drm) else { return Vec::new() };
+    let mut cards: Vec<(u32, std::path::PathBuf)> = entries
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n = name.strip_prefix("card")?.parse::<u32>().ok()?; // skips card0-DP-1 connectors
+            Some((n, e.path().join("device")))
+        })
+        .collect();
+    cards.sort();
+    let read = |p: &Path| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let read_num = |p: &Path| read(p).and_then(|s| s.parse::<f64>().ok());
+    cards
+        .into_iter()
+        .filter_map(|(_, dev)| {
+            let bus_id = std::fs::canonicalize(&dev).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+            match read(&dev.join("vendor"))?.as_str() {
+                "0x1002" => {
+                    let total = read_num(&dev.join("mem_info_vram_total"));
+                    let used = read_num(&dev.join("mem_info_vram_used"));
+                    let name = read(&dev.join("product_name")).filter(|n| !n.is_empty());
+                    Some(GpuDevice {
+                        kind: "amd".into(),
+                        name: name.unwrap_or_else(|| "AMD GPU".into()),
+                        vram: total,
+                        vram_available: total.zip(used).map(|(t, u)| (t - u).max(0.0)),
+                        bus_id,
+                    })
+                }
+                "0x8086" => {
+                    let name = bus_id
+                        .as_deref()
+                        .and_then(|slot| run_tool("lspci", &["-s", slot]))
+                        .and_then(|out| parse_lspci_name(&out));
+                    Some(GpuDevice { kind: "intel".into(), name: name.unwrap_or_else(|| "Intel GPU".into()), bus_id, ..Default::default() })
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+fn rocm_smi_gpus() -> Vec<GpuDevice> {
+    run_tool("rocm-smi", &ROCM_SMI_ARGS).map(|out| parse_rocm_smi_csv(&out)).unwrap_or_default()
+}
+
+/// The `nvidia-smi` query used when NVML cannot be loaded (header kept, so columns are found by name).
+pub const NVIDIA_SMI_ARGS: [&str; 2] = ["--query-gpu=name,memory.total,memory.free,driver_version,pci.bus_id", "--format=csv,nounits"];
+
+/// A CSV table with a header row: rows as (header → cell) lookups. Header names are compared
+/// case-insensitively and without a unit suffix (`memory.total [MiB]` → `memory.total`).
+fn csv_rows(out: &str) -> Vec<Vec<(String, String)>> {
+    let mut lines = out.lines().map(str::trim).filter(|l| !l.is_empty());
+    let Some(header) = lines.next() else { return Vec::new() };
+    let names: Vec<String> = header
+        .split(',')
+        .map(|h| h.split(" [").next().unwrap_or(h).trim().to_ascii_lowercase())
+        .collect();
+    lines
+        .map(|line| names.iter().cloned().zip(line.split(',').map(|c| c.trim().to_string())).collect())
+        .collect()
+}
+
+fn cell<'a>(row: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    row.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty() && *v != "[N/A]" && *v != "N/A")
+}
+
+/// `nvidia-smi --query-gpu=… --format=csv[,nounits]` with its header: one device per row.
+/// Memory columns are MiB. Output without a header (or without a `name` column) gives nothing.
+pub fn parse_nvidia_smi_csv(out: &str) -> Vec<GpuDevice> {
+    csv_rows(out)
+        .iter()
+        .filter_map(|row| {
+            let mib = |col: &str| cell(row, col).and_then(parse_int_prefix).map(|v| v * MIB);
+            Some(GpuDevice {
+                kind: "nvidia".into(),
+                name: cell(row, "name")?.to_string(),
+                vram: mib("memory.total"),
+                vram_available: mib("memory.free"),
+                bus_id: cell(row, "pci.bus_id").map(str::to_string),
+            })
+        })
+        .collect()
+}
+
+/// The driver version column of the same output.
+pub fn parse_nvidia_smi_driver(out: &str) -> Option<String> {
+    csv_rows(out).first().and_then(|row| cell(row, "driver_version").map(str::to_string))
+}
+
+/// The query used for AMD when sysfs shows no amdgpu device.
+pub const ROCM_SMI_ARGS: [&str; 4] = ["--showproductname", "--showmeminfo", "vram", "--csv"];
+
+/// `rocm-smi --showproductname --showmeminfo vram --csv`: one device per row; the name is the
+/// `Card Series` column and memory is in bytes. (genai-electron reads column 0, which is the
+/// `cardN` device label, and treats the byte count as MiB.)
+pub fn parse_rocm_smi_csv(out: &str) -> Vec<GpuDevice> {
+    // rocm-smi may print banner lines before the table; the table starts at the `device,` header.
+    let table = out.find("device,").map_or(out, |i| &out[i..]);
+    csv_rows(table)
+        .iter()
+        .filter_map(|row| {
+            let bytes = |col: &str| cell(row, col).and_then(parse_int_prefix);
+            let total = bytes("vram total memory (b)");
+            let used = bytes("vram total used memory (b)");
+            Some(GpuDevice {
+                kind: "amd".into(),
+                name: cell(row, "card series").or_else(|| cell(row, "device"))?.to_string(),
+                vram: total,
+                vram_available: total.zip(used).map(|(t, u)| (t - u).max(0.0)),
+                bus_id: None,
+            })
+        })
+        .collect()
+}
+
+/// `system_profiler SPDisplaysDataType`: the first `Chipset Model: …` value.
+pub fn parse_system_profiler_chipset(out: &str) -> Option<String> {
+    out.lines()
+        .find_map(|l| l.trim().strip_prefix("Chipset Model:"))
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+/// The device name in an `lspci` line: `00:02.0 VGA compatible controller: Intel Corporation
+/// UHD Graphics 630 (rev 02)` → `Intel Corporation UHD Graphics 630`. First line that names one.
+pub fn parse_lspci_name(out: &str) -> Option<String> {
+    out.lines().find_map(|line| {
+        let (_, rest) = line.split_once(": ")?;
+        let name = match rest.rfind(" (rev ") {
+            Some(i) if rest.ends_with(')') => &rest[..i],
+            _ => rest,
+        };
+        let name = name.trim();
+        (!name.is_empty()).then(|| name.to_string())
+    })
+}
+
+/// `parseInt`: the leading integer of a string (after spaces), as a float.
+fn parse_int_prefix(s: &str) -> Option<f64> {
+    let s = s.trim_start();
+    let end = s.char_indices().find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')))).map_or(s.len(), |(i, _)| i);
+    s[..end].parse::<i64>().ok().map(|v| v as f64)
+}
+
+fn which(tool: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+}
+
+/// Runs a tool with a time limit and returns its stdout when it exits with success.
+fn run_tool(program: &str, args: &[&str]) -> Option<String> {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    let mut stdout = child.stdout.take()?;
+    let reader = std::thread::spawn(move || {
+        let mut buf = Vec::new();
+        let _ = std::io::Read::read_to_end(&mut stdout, &mut buf);
+        buf
+    });
+    let deadline = std::time::Instant::now() + TOOL_TIMEOUT;
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+        }
+    };
+    let out = reader.join().ok()?;
+    status.filter(|s| s.success()).map(|_| String::from_utf8_lossy(&out).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_gpu_here_is_not_an_error() {
+        // Whatever this machine has, detection returns a well-formed answer.
+        let g = detect_gpu();
+        assert_eq!(g.available, g.kind.is_some());
+        assert_eq!(g.available, !g.devices.is_empty());
+    }
+
+    #[test]
+    fn sysfs_amd_and_intel() {
+        let root = std::env::temp_dir().join(format!("genai-drm-{}", std::process::id()));
+        let mk = |card: &str, files: &[(&str, &str)]| {
+            let dev = root.join(card).join("device");
+            std::fs::create_dir_all(&dev).unwrap();
+            for (f, v) in files {
+                std::fs::write(dev.join(f), format!("{v}\n")).unwrap();
+            }
+        };
+        mk("card0", &[("vendor", "0x8086")]);
+        mk("card1", &[("vendor", "0x1002"), ("mem_info_vram_total", "17163091968"), ("mem_info_vram_used", "1163091968")]);
+        mk("card1-DP-1", &[("vendor", "0x1002")]);
+        mk("card2", &[("vendor", "0x1af4")]); // virtio: not a compute GPU
+        let devs = sysfs_gpus(&root);
+        assert_eq!(devs.len(), 2);
+        assert_eq!(devs[0].kind, "intel");
+        assert_eq!(devs[1].kind, "amd");
+        assert_eq!(devs[1].vram, Some(17163091968.0));
+        assert_eq!(devs[1].vram_available, Some(16000000000.0));
+        std::fs::remove_dir_all(&root).unwrap();
+        assert!(sysfs_gpus(&root).is_empty());
+    }
+
+    #[test]
+    fn primary_fields_follow_the_first_device() {
+        let csv = "name, memory.total [MiB], memory.free [MiB]\nA, 100, 50\nB, 200, 10\n";
+        let info = GpuInfo::from_devices(parse_nvidia_smi_csv(csv));
+        assert!(info.available);
+        assert_eq!(info.kind.as_deref(), Some("nvidia"));
+        assert_eq!(info.name.as_deref(), Some("A"));
+        assert_eq!(info.vram, Some(100.0 * MIB));
+        assert_eq!(info.cuda, Some(true));
+        assert_eq!(info.devices.len(), 2);
+        let json = serde_json::to_value(GpuInfo::unavailable()).unwrap();
+        assert_eq!(json, serde_json::json!({ "available": false }));
+    }
+
+    #[test]
+    fn parse_int_like_js() {
+        assert_eq!(parse_int_prefix(" 24576 MiB"), Some(24576.0));
+        assert_eq!(parse_int_prefix("[N/A]"), None);
+    }
+
+    #[test]
+    fn tool_timeouts_and_failures_are_none() {
+        assert_eq!(run_tool("definitely-not-a-tool-xyz", &[]), None);
+        assert_eq!(run_tool("false", &[]), None);
+        assert_eq!(run_tool("echo", &["hi"]).as_deref(), Some("hi\n"));
+    }
+}

@@ -1,0 +1,48 @@
+'use strict';
+// userData and genai-electron's directory layout under it. Inside Electron's main process
+// userData is app.getPath('userData'); in plain Node it is $GENAI_ELECTRON_USER_DATA or the OS
+// data folder. It is resolved once, when the package is first loaded (as upstream does).
+const path = require('node:path');
+const native = require('./native.cjs');
+
+function electronUserData() {
+  if (!process.versions.electron) return undefined; // plain Node: never touch the electron package
+  try {
+    const { app } = require('electron');
+    return app && typeof app.getPath === 'function' ? app.getPath('userData') : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const BASE_DIR = electronUserData() ?? native.defaultUserData();
+
+const PATHS = deepFreeze(native.resolvePaths(BASE_DIR));
+
+function deepFreeze(obj) {
+  for (const value of Object.values(obj)) if (value && typeof value === 'object') deepFreeze(value);
+  return Object.freeze(obj);
+}
+
+const ensureDirectories = () => native.ensureDirectories(BASE_DIR);
+const getModelDirectory = (type, modelId) => path.join(PATHS.models[type], modelId);
+const getModelMetadataPath = (type, modelId) => path.join(PATHS.models[type], `${modelId}.json`);
+const getModelFilePath = (type, filename) => path.join(PATHS.models[type], filename);
+const getBinaryPath = (type, binaryName) =>
+  path.join(PATHS.binaries[type], process.platform === 'win32' ? `${binaryName}.exe` : binaryName);
+const getLogPath = (logName) => path.join(PATHS.logs, logName);
+const getConfigPath = (configName) => path.join(PATHS.config, configName);
+const getTempPath = (filename) => path.join(PATHS.temp, filename);
+
+module.exports = {
+  BASE_DIR,
+  PATHS,
+  ensureDirectories,
+  getModelDirectory,
+  getModelMetadataPath,
+  getModelFilePath,
+  getBinaryPath,
+  getLogPath,
+  getConfigPath,
+  getTempPath,
+};

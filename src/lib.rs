@@ -1,0 +1,193 @@
+//! The napi-rs binding: `#[napi]` shims only. Each converts its arguments, calls `genai_core`, and
+//! converts the result. Blocking work runs on tokio's blocking pool, never on the JS thread.
+//! Errors carry `{"code","message","details"}` JSON in their reason; the JS facade (index.cjs)
+//! rebuilds genai-electron's error classes from it.
+
+use genai_core::{files, system, Error as CoreError};
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use std::path::PathBuf;
+use std::sync::LazyLock;
+
+static SYSTEM: LazyLock<system::SystemInfo> = LazyLock::new(system::SystemInfo::new);
+
+fn core_err(e: CoreError) -> napi::Error {
+    napi::Error::from_reason(e.to_json().to_string())
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
+    serde_json::to_value(v).map_err(|e| napi::Error::from_reason(e.to_string()))
+}
+
+/// Runs blocking core work on the blocking pool.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> genai_core::Result<T> + Send + 'static) -> Result<T> {
+    napi::tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| napi::Error::from_reason(format!("internal task failed: {e}")))?
+        .map_err(core_err)
+}
+
+fn as_object(v: Option<Value>) -> Option<Map<String, Value>> {
+    match v {
+        Some(Value::Object(m)) => Some(m),
+        _ => None,
+    }
+}
+
+// ---- system ---------------------------------------------------------------------------------
+
+#[napi(ts_return_type = "Promise<any>")]
+pub async fn system_detect(force_refresh: bool) -> Result<Value> {
+    let caps = blocking(move || Ok(SYSTEM.detect(force_refresh))).await?;
+    to_json(&caps)
+}
+
+#[napi]
+pub fn system_clear_cache() {
+    SYSTEM.clear_cache();
+}
+
+#[napi(ts_return_type = "any")]
+pub fn cpu_info() -> Result<Value> {
+    to_json(&system::cpu_info())
+}
+
+#[napi(ts_return_type = "any")]
+pub fn memory_info() -> Result<Value> {
+    to_json(&system::memory_info())
+}
+
+#[napi]
+pub fn recommended_threads(cores: u32) -> u32 {
+    system::recommended_threads(cores)
+}
+
+#[napi(ts_return_type = "Promise<any>")]
+pub async fn detect_gpu() -> Result<Value> {
+    to_json(&blocking(|| Ok(system::detect_gpu())).await?)
+}
+
+#[napi(ts_return_type = "Promise<any>")]
+pub async fn gpu_info() -> Result<Value> {
+    to_json(&blocking(|| Ok(system::gpu_info())).await?)
+}
+
+#[napi(ts_args_type = "gpu: any")]
+pub async fn estimate_vram(gpu: Value) -> Result<Option<f64>> {
+    let gpu: system::GpuInfo = serde_json::from_value(gpu).unwrap_or_default();
+    blocking(move || Ok(system::estimate_vram(&gpu))).await
+}
+
+#[napi(ts_args_type = "model: any, options?: any", ts_return_type = "Promise<any>")]
+pub async fn can_run_model(model: Value, options: Option<Value>) -> Result<Value> {
+    let result = blocking(move || Ok(SYSTEM.can_run_model(&model, as_object(options).as_ref()))).await?;
+    to_json(&result)
+}
+
+#[napi(ts_args_type = "model: any, hints?: any", ts_return_type = "Promise<any>")]
+pub async fn get_optimal_config(model: Value, hints: Option<Value>) -> Result<Value> {
+    let config = blocking(move || SYSTEM.optimal_config(&model, as_object(hints).as_ref())).await?;
+    Ok(Value::Object(config))
+}
+
+#[napi(ts_args_type = "model: any, cacheTypeK?: string, cacheTypeV?: string")]
+pub fn estimate_kv_bytes_per_token(model: Value, cache_type_k: Option<String>, cache_type_v: Option<String>) -> f64 {
+    let view = system::ModelView::from_json(&model);
+    system::sizing::estimate_kv_bytes_per_token(&view, cache_type_k.as_deref().unwrap_or("f16"), cache_type_v.as_deref().unwrap_or("f16"))
+}
+
+#[napi]
+pub fn floor_context_to_granularity(tokens: f64) -> f64 {
+    system::sizing::floor_context_to_granularity(tokens)
+}
+
+#[napi]
+pub fn calculate_gpu_layers(total_layers: f64, vram_bytes: f64, model_size_bytes: f64) -> f64 {
+    system::sizing::calculate_gpu_layers(total_layers, vram_bytes, model_size_bytes)
+}
+
+// ---- platform, ids, names -------------------------------------------------------------------
+
+#[napi(ts_return_type = "{ platform: string; arch: string }")]
+pub fn platform_info() -> Value {
+    serde_json::json!({ "platform": genai_core::platform::platform(), "arch": genai_core::platform::architecture() })
+}
+
+/// Throws a plain Error (not a GenaiElectronError), as genai-electron does.
+#[napi]
+pub fn platform_key() -> Result<String> {
+    genai_core::platform::platform_key().map_err(napi::Error::from_reason)
+}
+
+#[napi]
+pub fn generate_id() -> String {
+    genai_core::ids::generate_id()
+}
+
+#[napi]
+pub fn format_bytes(bytes: f64, decimals: Option<f64>) -> String {
+    files::format_bytes(bytes, decimals.map_or(2, |d| d as i32))
+}
+
+#[napi]
+pub fn sanitize_filename(name: String) -> String {
+    files::sanitize_filename(&name)
+}
+
+#[napi]
+pub fn detect_reasoning_support(filename: String) -> bool {
+    genai_core::reasoning::detect_reasoning_support(&filename)
+}
+
+// ---- paths and files ------------------------------------------------------------------------
+
+#[napi]
+pub fn default_user_data() -> String {
+    genai_core::paths::default_user_data().to_string_lossy().into_owned()
+}
+
+#[napi(ts_return_type = "any")]
+pub fn resolve_paths(user_data: String) -> Result<Value> {
+    to_json(&genai_core::paths::Paths::new(&PathBuf::from(user_data)))
+}
+
+#[napi]
+pub async fn ensure_directories(user_data: String) -> Result<()> {
+    blocking(move || genai_core::paths::Paths::new(&PathBuf::from(user_data)).ensure_directories()).await
+}
+
+#[napi]
+pub async fn ensure_directory(dir: String) -> Result<()> {
+    blocking(move || files::ensure_directory(&PathBuf::from(dir))).await
+}
+
+#[napi]
+pub async fn file_exists(path: String) -> Result<bool> {
+    blocking(move || Ok(files::file_exists(&PathBuf::from(path)))).await
+}
+
+#[napi]
+pub async fn get_file_size(path: String) -> Result<f64> {
+    blocking(move || files::file_size(&PathBuf::from(path)).map(|n| n as f64)).await
+}
+
+#[napi]
+pub async fn delete_file(path: String) -> Result<()> {
+    blocking(move || files::delete_file(&PathBuf::from(path))).await
+}
+
+#[napi]
+pub async fn move_file(from: String, to: String) -> Result<()> {
+    blocking(move || files::move_file(&PathBuf::from(from), &PathBuf::from(to))).await
+}
+
+#[napi]
+pub async fn calculate_checksum(path: String) -> Result<String> {
+    blocking(move || files::sha256_file(&PathBuf::from(path))).await
+}
+
+#[napi]
+pub async fn verify_checksum(path: String, expected: String) -> Result<bool> {
+    blocking(move || files::verify_checksum(&PathBuf::from(path), &expected)).await
+}
