@@ -54,5 +54,3 @@ export const {
   ChecksumError,
   BinaryError,
 } = api;
-
-export default api;

@@ -25,9 +25,12 @@ async function estimateVRAM(gpu, options) {
 const calculateGPULayers = (totalLayers, vramBytes, modelSizeBytes) =>
   native.calculateGpuLayers(totalLayers, vramBytes, modelSizeBytes);
 
+const CACHE_TTL = 60000;
+
 class SystemInfo {
   static #instance;
   #cached = null;
+  #cachedAt = 0;
 
   static getInstance() {
     if (!SystemInfo.#instance) SystemInfo.#instance = new SystemInfo();
@@ -36,9 +39,12 @@ class SystemInfo {
 
   /** Cached for 60 s; the same object is returned while the cache holds. */
   async detect(forceRefresh = false) {
+    if (!forceRefresh && this.#cached && Date.now() - this.#cachedAt < CACHE_TTL) return this.#cached;
+    // The native side keeps its own copy (canRunModel and getOptimalConfig read it).
     const caps = await native.systemDetect(Boolean(forceRefresh));
     if (this.#cached && this.#cached.detectedAt === caps.detectedAt) return this.#cached;
     this.#cached = caps;
+    this.#cachedAt = Date.now();
     return caps;
   }
 
@@ -70,6 +76,7 @@ class SystemInfo {
 
   clearCache() {
     this.#cached = null;
+    this.#cachedAt = 0;
     native.systemClearCache();
   }
 }

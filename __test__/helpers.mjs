@@ -1,0 +1,24 @@
+// Shared test helpers: run a script in a fresh plain-Node process, make temp folders.
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+export function tempDir(prefix = 'genai-test-') {
+  return mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Runs `node <args>` with extra env; returns { status, stdout, stderr }. */
+export function runNode(args, { env = {}, cwd = ROOT, input } = {}) {
+  const r = spawnSync(process.execPath, args, {
+    cwd,
+    env: { ...process.env, NODE_OPTIONS: '', ...env },
+    input,
+    encoding: 'utf8',
+    timeout: 30000,
+  });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}

@@ -1,0 +1,127 @@
+// Type-level proof that genai-electron-rs's typings match genai-electron 0.26.0's for every
+// shared export. Compiled with `tsc --noEmit` by the test command: any difference is a compile
+// error. Extend it with every export that later work adds.
+import type * as Up from 'genai-electron';
+import type * as Rs from '../../index.js';
+
+/** Exact equality (not just mutual assignability): differs on optional/readonly/any. */
+type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
+/** Mutual assignability: for types where genai-electron-rs adds optional fields. */
+type Mutual<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+/** The public surface of a class instance (private members make classes nominal in TS). */
+type Surface<T> = Pick<T, keyof T>;
+type Ctor<T> = T extends abstract new (...args: infer P) => infer R ? [P, Surface<R>] : never;
+
+function check<T extends true>(): void {}
+
+// --- system types
+check<Equals<Up.CPUInfo, Rs.CPUInfo>>();
+check<Equals<Up.MemoryInfo, Rs.MemoryInfo>>();
+check<Equals<Up.SystemRecommendations, Rs.SystemRecommendations>>();
+check<Equals<Up.MemoryTelemetryRefreshStatus, Rs.MemoryTelemetryRefreshStatus>>();
+check<Equals<Up.TelemetryCommandOptions, Rs.TelemetryCommandOptions>>();
+// GPUInfo gains optional driverVersion/cudaVersion/devices: every upstream value is accepted
+// and every value we return is a valid upstream GPUInfo.
+check<Mutual<Up.GPUInfo, Rs.GPUInfo>>();
+check<Equals<Omit<Rs.GPUInfo, 'driverVersion' | 'cudaVersion' | 'devices'>, Up.GPUInfo>>();
+check<Mutual<Up.SystemCapabilities, Rs.SystemCapabilities>>();
+check<Equals<Omit<Up.SystemCapabilities, 'gpu'>, Omit<Rs.SystemCapabilities, 'gpu'>>>();
+
+// --- model and server configuration types
+check<Equals<Up.ModelType, Rs.ModelType>>();
+check<Equals<Up.ModelInfo, Rs.ModelInfo>>();
+check<Equals<Up.ModelSource, Rs.ModelSource>>();
+check<Equals<Up.ArtifactProvenance, Rs.ArtifactProvenance>>();
+check<Equals<Up.GGUFMetadata, Rs.GGUFMetadata>>();
+check<Equals<Up.MetadataFetchStrategy, Rs.MetadataFetchStrategy>>();
+check<Equals<Up.DiffusionComponentRole, Rs.DiffusionComponentRole>>();
+check<Equals<Up.DiffusionComponentInfo, Rs.DiffusionComponentInfo>>();
+check<Equals<Up.DiffusionModelComponents, Rs.DiffusionModelComponents>>();
+check<Equals<Up.DiffusionComponentDownload, Rs.DiffusionComponentDownload>>();
+check<Equals<Up.ShardInfo, Rs.ShardInfo>>();
+check<Equals<Up.DownloadConfig, Rs.DownloadConfig>>();
+check<Equals<Up.DownloadProgress, Rs.DownloadProgress>>();
+check<Equals<Up.DownloadProgressCallback, Rs.DownloadProgressCallback>>();
+check<Equals<Up.ServerStatus, Rs.ServerStatus>>();
+check<Equals<Up.HealthStatus, Rs.HealthStatus>>();
+check<Equals<Up.KVCacheType, Rs.KVCacheType>>();
+check<Equals<Up.FlashAttentionSetting, Rs.FlashAttentionSetting>>();
+check<Equals<Up.ServerConfig, Rs.ServerConfig>>();
+check<Equals<Up.ServerInfo, Rs.ServerInfo>>();
+check<Equals<Up.LlamaServerReadyState, Rs.LlamaServerReadyState>>();
+check<Equals<Up.LlamaServerConfig, Rs.LlamaServerConfig>>();
+check<Equals<Up.LlamaPreStartHook, Rs.LlamaPreStartHook>>();
+check<Equals<Up.OptimalConfigHints, Rs.OptimalConfigHints>>();
+check<Equals<Up.Optional<{ a: 1 }>, Rs.Optional<{ a: 1 }>>>();
+check<Equals<Up.RequiredKeys<{ a: 1; b?: 2 }>, Rs.RequiredKeys<{ a: 1; b?: 2 }>>>();
+check<Equals<Up.OptionalKeys<{ a: 1; b?: 2 }>, Rs.OptionalKeys<{ a: 1; b?: 2 }>>>();
+check<Equals<Up.JSONValue, Rs.JSONValue>>();
+
+// --- SystemInfo (public surface; GPU-returning methods differ only by the GPUInfo additions)
+type SysSurface<T> = Omit<Surface<T>, 'detect' | 'getGPUInfo'>;
+check<Equals<SysSurface<Up.SystemInfo>, SysSurface<Rs.SystemInfo>>>();
+check<Equals<Parameters<Up.SystemInfo['detect']>, Parameters<Rs.SystemInfo['detect']>>>();
+check<Mutual<ReturnType<Up.SystemInfo['detect']>, ReturnType<Rs.SystemInfo['detect']>>>();
+check<Equals<Parameters<Up.SystemInfo['getGPUInfo']>, Parameters<Rs.SystemInfo['getGPUInfo']>>>();
+check<Equals<ReturnType<typeof Up.SystemInfo.getInstance> extends Up.SystemInfo ? true : false, true>>();
+check<Mutual<Surface<typeof Up.systemInfo>, Surface<typeof Rs.systemInfo>>>();
+
+// --- standalone helpers
+check<Equals<typeof Up.getCPUInfo, typeof Rs.getCPUInfo>>();
+check<Equals<typeof Up.getRecommendedThreads, typeof Rs.getRecommendedThreads>>();
+check<Equals<typeof Up.getMemoryInfo, typeof Rs.getMemoryInfo>>();
+check<Mutual<typeof Up.estimateVRAM, typeof Rs.estimateVRAM>>();
+check<Mutual<typeof Up.detectGPU, typeof Rs.detectGPU>>();
+check<Equals<Parameters<typeof Up.detectGPU>, Parameters<typeof Rs.detectGPU>>>();
+check<Equals<typeof Up.estimateKVBytesPerToken, typeof Rs.estimateKVBytesPerToken>>();
+check<Equals<typeof Up.floorContextToGranularity, typeof Rs.floorContextToGranularity>>();
+check<Equals<typeof Up.KV_CACHE_BYTES_PER_ELEMENT, typeof Rs.KV_CACHE_BYTES_PER_ELEMENT>>();
+check<Equals<typeof Up.CONTEXT_GRANULARITY_LADDER, typeof Rs.CONTEXT_GRANULARITY_LADDER>>();
+check<Equals<typeof Up.calculateSHA256, typeof Rs.calculateSHA256>>();
+check<Equals<typeof Up.verifyChecksum, typeof Rs.verifyChecksum>>();
+check<Equals<typeof Up.generateId, typeof Rs.generateId>>();
+check<Equals<typeof Up.getPlatform, typeof Rs.getPlatform>>();
+check<Equals<typeof Up.getArchitecture, typeof Rs.getArchitecture>>();
+check<Equals<typeof Up.getPlatformKey, typeof Rs.getPlatformKey>>();
+check<Equals<typeof Up.isMac, typeof Rs.isMac>>();
+check<Equals<typeof Up.isWindows, typeof Rs.isWindows>>();
+check<Equals<typeof Up.isLinux, typeof Rs.isLinux>>();
+check<Equals<typeof Up.isAppleSilicon, typeof Rs.isAppleSilicon>>();
+check<Equals<typeof Up.ensureDirectory, typeof Rs.ensureDirectory>>();
+check<Equals<typeof Up.fileExists, typeof Rs.fileExists>>();
+check<Equals<typeof Up.getFileSize, typeof Rs.getFileSize>>();
+check<Equals<typeof Up.deleteFile, typeof Rs.deleteFile>>();
+check<Equals<typeof Up.moveFile, typeof Rs.moveFile>>();
+check<Equals<typeof Up.calculateChecksum, typeof Rs.calculateChecksum>>();
+check<Equals<typeof Up.formatBytes, typeof Rs.formatBytes>>();
+check<Equals<typeof Up.sanitizeFilename, typeof Rs.sanitizeFilename>>();
+check<Equals<typeof Up.REASONING_MODEL_PATTERNS, typeof Rs.REASONING_MODEL_PATTERNS>>();
+check<Equals<typeof Up.detectReasoningSupport, typeof Rs.detectReasoningSupport>>();
+check<Equals<Up.UIErrorFormat, Rs.UIErrorFormat>>();
+check<Equals<typeof Up.formatErrorForUI, typeof Rs.formatErrorForUI>>();
+check<Equals<typeof Up.PATHS, typeof Rs.PATHS>>();
+check<Equals<typeof Up.getModelDirectory, typeof Rs.getModelDirectory>>();
+check<Equals<typeof Up.getModelFilePath, typeof Rs.getModelFilePath>>();
+check<Equals<typeof Up.getBinaryPath, typeof Rs.getBinaryPath>>();
+check<Equals<typeof Up.DEFAULT_PORTS, typeof Rs.DEFAULT_PORTS>>();
+check<Equals<typeof Up.DEFAULT_TIMEOUTS, typeof Rs.DEFAULT_TIMEOUTS>>();
+
+// --- error classes: constructor parameters and instance surface
+check<Equals<Ctor<typeof Up.GenaiElectronError>, Ctor<typeof Rs.GenaiElectronError>>>();
+check<Equals<Ctor<typeof Up.ContextConstraintError>, Ctor<typeof Rs.ContextConstraintError>>>();
+check<Equals<Ctor<typeof Up.ModelNotFoundError>, Ctor<typeof Rs.ModelNotFoundError>>>();
+check<Equals<Ctor<typeof Up.DownloadError>, Ctor<typeof Rs.DownloadError>>>();
+check<Equals<Ctor<typeof Up.InsufficientResourcesError>, Ctor<typeof Rs.InsufficientResourcesError>>>();
+check<Equals<Ctor<typeof Up.ServerError>, Ctor<typeof Rs.ServerError>>>();
+check<Equals<Ctor<typeof Up.PortInUseError>, Ctor<typeof Rs.PortInUseError>>>();
+check<Equals<Ctor<typeof Up.FileSystemError>, Ctor<typeof Rs.FileSystemError>>>();
+check<Equals<Ctor<typeof Up.ChecksumError>, Ctor<typeof Rs.ChecksumError>>>();
+check<Equals<Ctor<typeof Up.BinaryError>, Ctor<typeof Rs.BinaryError>>>();
+check<Equals<Up.ContextConstraintReason, Rs.ContextConstraintReason>>();
+check<Equals<Up.ContextConstraintStage, Rs.ContextConstraintStage>>();
+check<Equals<Up.ContextConstraintDetails, Rs.ContextConstraintDetails>>();
+check<Equals<Up.InsufficientResourcesDetails, Rs.InsufficientResourcesDetails>>();
+check<Equals<Up.LlamaCalibrationResourceStabilityCode, Rs.LlamaCalibrationResourceStabilityCode>>();
+// An upstream stability error is one of ours (its partialReport type is loose here until
+// calibration lands).
+check<[Up.LlamaCalibrationResourceStabilityError] extends [Surface<Rs.LlamaCalibrationResourceStabilityError>] ? true : false>();

@@ -1,0 +1,503 @@
+// Public typings of genai-electron-rs. Every declaration shared with genai-electron 0.26.0 is
+// type-identical to it (checked by __test__/types/equivalence.ts); additions are marked.
+
+// ---------------------------------------------------------------------------------------------
+// System types
+
+export interface GPUInfo {
+  available: boolean;
+  type?: 'nvidia' | 'amd' | 'apple' | 'intel';
+  name?: string;
+  vram?: number;
+  vramAvailable?: number;
+  cuda?: boolean;
+  metal?: boolean;
+  rocm?: boolean;
+  vulkan?: boolean;
+  /** Addition: the NVIDIA driver version. */
+  driverVersion?: string;
+  /** Addition: the highest CUDA version the NVIDIA driver supports (e.g. `12.4`). */
+  cudaVersion?: string;
+  /** Addition: every GPU found, primary first (the fields above describe the primary one). */
+  devices?: GPUDevice[];
+}
+
+/** Addition: one GPU of the machine. */
+export interface GPUDevice {
+  type: 'nvidia' | 'amd' | 'apple' | 'intel';
+  name: string;
+  vram?: number;
+  vramAvailable?: number;
+  busId?: string;
+}
+
+export interface CPUInfo {
+  cores: number;
+  model: string;
+  architecture: string;
+}
+
+export interface MemoryInfo {
+  total: number;
+  available: number;
+  used: number;
+}
+
+export type MemoryTelemetryRefreshStatus = 'refreshed' | 'not-required' | 'failed';
+
+export interface TelemetryCommandOptions {
+  signal?: AbortSignal;
+  timeoutMs?: number;
+}
+
+export interface SystemRecommendations {
+  maxModelSize: string;
+  recommendedQuantization: readonly string[];
+  threads: number;
+  gpuLayers?: number;
+  gpuAcceleration: boolean;
+}
+
+export interface SystemCapabilities {
+  cpu: CPUInfo;
+  memory: MemoryInfo;
+  gpu: GPUInfo;
+  platform: NodeJS.Platform;
+  recommendations: SystemRecommendations;
+  detectedAt: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Model types
+
+export type ModelType = 'llm' | 'diffusion';
+
+export type DiffusionComponentRole = 'diffusion_model' | 'clip_l' | 'clip_g' | 't5xxl' | 'llm' | 'llm_vision' | 'vae';
+
+export interface ArtifactProvenance {
+  license: string;
+  licenseUrl?: string;
+  lastCheckedOn?: string;
+  note?: string;
+}
+
+export interface DiffusionComponentInfo {
+  path: string;
+  size: number;
+  checksum?: string;
+  source?: ModelSource;
+  provenance?: ArtifactProvenance;
+}
+
+export type DiffusionModelComponents = Partial<Record<DiffusionComponentRole, DiffusionComponentInfo>>;
+
+export interface DiffusionComponentDownload {
+  role: DiffusionComponentRole;
+  source: 'huggingface' | 'url';
+  url?: string;
+  repo?: string;
+  file?: string;
+  revision?: string;
+  provenance?: ArtifactProvenance;
+  checksum?: string;
+}
+
+export type MetadataFetchStrategy = 'local-only' | 'remote-only' | 'local-remote' | 'remote-local';
+
+export interface ModelSource {
+  type: 'huggingface' | 'url';
+  url: string;
+  repo?: string;
+  file?: string;
+  revision?: string;
+}
+
+export interface GGUFMetadata {
+  version?: number;
+  tensor_count?: number;
+  kv_count?: number;
+  architecture?: string;
+  general_name?: string;
+  file_type?: number;
+  block_count?: number;
+  context_length?: number;
+  attention_sliding_window?: number | number[];
+  attention_head_count?: number | number[];
+  attention_head_count_kv?: number | number[];
+  attention_key_length?: number | number[];
+  expert_count?: number;
+  expert_used_count?: number;
+  expert_feed_forward_length?: number;
+  expert_weights_bytes?: number;
+  embedding_length?: number;
+  feed_forward_length?: number;
+  attention_layer_norm_rms_epsilon?: number;
+  vocab_size?: number;
+  rope_dimension_count?: number;
+  rope_freq_base?: number;
+  raw?: Record<string, unknown>;
+}
+
+export interface ShardInfo {
+  path: string;
+  size: number;
+  checksum?: string;
+}
+
+export interface ModelInfo {
+  id: string;
+  name: string;
+  type: ModelType;
+  size: number;
+  path: string;
+  downloadedAt: string;
+  source: ModelSource;
+  provenance?: ArtifactProvenance;
+  checksum?: string;
+  supportsReasoning?: boolean;
+  ggufMetadata?: GGUFMetadata;
+  components?: DiffusionModelComponents;
+  shards?: ShardInfo[];
+}
+
+export type DownloadProgressCallback = (downloaded: number, total: number) => void;
+
+export interface DownloadConfig {
+  source: 'huggingface' | 'url';
+  url?: string;
+  repo?: string;
+  file?: string;
+  revision?: string;
+  provenance?: ArtifactProvenance;
+  name: string;
+  type: ModelType;
+  checksum?: string;
+  onProgress?: DownloadProgressCallback;
+  shardFiles?: string[];
+  components?: DiffusionComponentDownload[];
+  modelDirectory?: string;
+  onComponentStart?: (info: { role: string; filename: string; index: number; total: number }) => void;
+}
+
+export interface DownloadProgress {
+  downloaded: number;
+  total: number;
+  percentage: number;
+  speed: number;
+  estimatedTimeRemaining?: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server configuration types
+
+export type ServerStatus = 'stopped' | 'starting' | 'running' | 'stopping' | 'crashed';
+export type HealthStatus = 'ok' | 'loading' | 'error' | 'unknown';
+export type KVCacheType = 'f16' | 'bf16' | 'q8_0' | 'q4_0' | 'q4_1' | 'q5_0' | 'q5_1' | 'iq4_nl';
+export type FlashAttentionSetting = boolean | 'on' | 'off' | 'auto';
+
+export interface ServerConfig {
+  modelId: string;
+  port?: number | 'auto';
+  threads?: number;
+  contextSize?: number;
+  minimumContextSize?: number;
+  preferredContextSize?: number;
+  maximumContextSize?: number;
+  gpuLayers?: number;
+  parallelRequests?: number;
+  flashAttention?: FlashAttentionSetting;
+  host?: string;
+  forceValidation?: boolean;
+  startupTimeout?: number;
+}
+
+export interface ServerInfo {
+  status: ServerStatus;
+  health: HealthStatus;
+  pid?: number;
+  port: number;
+  modelId: string;
+  startedAt?: string;
+  error?: string;
+  loadTimeMs?: number;
+  configuredContextSize?: number;
+  effectiveContextSize?: number;
+  serverGeneration?: number;
+  effectiveParallelRequests?: number;
+}
+
+export interface LlamaServerReadyState {
+  serverGeneration: number;
+  modelId: string;
+  port: number;
+  configuredContextSize?: number;
+  effectiveContextSize: number;
+  effectiveParallelRequests: number;
+  startedAt: string;
+}
+
+export interface LlamaServerConfig extends ServerConfig {
+  modelAlias?: string;
+  continuousBatching?: boolean;
+  batchSize?: number;
+  useMmap?: boolean;
+  useMlock?: boolean;
+  jinja?: boolean;
+  cacheTypeK?: KVCacheType;
+  cacheTypeV?: KVCacheType;
+  swaFull?: boolean;
+  overrideTensors?: string;
+  cacheRam?: number;
+  cpuMoe?: boolean;
+  nCpuMoe?: number;
+  reasoningFormat?: 'auto' | 'deepseek' | 'deepseek-legacy' | 'none';
+  fit?: 'on' | 'off';
+  occupancyCheck?: 'warn' | 'strict' | 'off';
+  autoRestart?: boolean;
+  maxRestarts?: number;
+  healthCheckInterval?: number;
+}
+
+export type LlamaPreStartHook = (ctx: {
+  config: LlamaServerConfig;
+  reason: 'start' | 'auto-restart';
+}) => Promise<void> | void;
+
+export type OptimalConfigHints = Partial<
+  Pick<
+    LlamaServerConfig,
+    | 'contextSize'
+    | 'minimumContextSize'
+    | 'preferredContextSize'
+    | 'maximumContextSize'
+    | 'gpuLayers'
+    | 'parallelRequests'
+    | 'flashAttention'
+    | 'cacheTypeK'
+    | 'cacheTypeV'
+    | 'cpuMoe'
+    | 'nCpuMoe'
+    | 'overrideTensors'
+  >
+>;
+
+// ---------------------------------------------------------------------------------------------
+// Utility types
+
+export type Optional<T> = { [K in keyof T]?: T[K] };
+export type RequiredKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? never : K }[keyof T];
+export type OptionalKeys<T> = { [K in keyof T]-?: {} extends Pick<T, K> ? K : never }[keyof T];
+export type JSONValue = string | number | boolean | null | JSONValue[] | { [key: string]: JSONValue };
+
+// ---------------------------------------------------------------------------------------------
+// SystemInfo
+
+export declare class SystemInfo {
+  private constructor();
+  static getInstance(): SystemInfo;
+  detect(forceRefresh?: boolean): Promise<SystemCapabilities>;
+  getMemoryInfo(): MemoryInfo;
+  getGPUInfo(options?: TelemetryCommandOptions): Promise<GPUInfo>;
+  canRunModel(
+    modelInfo: ModelInfo,
+    options?: {
+      checkTotalMemory?: boolean;
+      gpuLayers?: number;
+      totalLayers?: number;
+      contextSize?: number;
+      cacheTypeK?: KVCacheType;
+      cacheTypeV?: KVCacheType;
+      cpuMoe?: boolean;
+      nCpuMoe?: number;
+      overrideTensors?: string;
+    },
+  ): Promise<{ possible: boolean; reason?: string; suggestion?: string }>;
+  getOptimalConfig(modelInfo: ModelInfo, hints?: OptimalConfigHints): Promise<Partial<LlamaServerConfig>>;
+  refreshMemoryTelemetry(options?: TelemetryCommandOptions): Promise<MemoryTelemetryRefreshStatus>;
+  clearCache(): void;
+}
+
+export declare const systemInfo: SystemInfo;
+
+export declare function getCPUInfo(): CPUInfo;
+export declare function getRecommendedThreads(cpuCores?: number): number;
+export declare function getMemoryInfo(): MemoryInfo;
+export declare function estimateVRAM(gpu: GPUInfo, options?: TelemetryCommandOptions): Promise<number | null>;
+export declare function detectGPU(options?: TelemetryCommandOptions): Promise<GPUInfo>;
+
+export declare const KV_CACHE_BYTES_PER_ELEMENT: Record<KVCacheType, number>;
+export declare const CONTEXT_GRANULARITY_LADDER: readonly (readonly [number, number])[];
+export declare function floorContextToGranularity(tokens: number): number;
+export declare function estimateKVBytesPerToken(modelInfo: ModelInfo, cacheTypeK?: KVCacheType, cacheTypeV?: KVCacheType): number;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+export declare function calculateSHA256(filePath: string): Promise<string>;
+export declare function verifyChecksum(filePath: string, expectedChecksum: string): Promise<boolean>;
+export declare function generateId(): string;
+
+export declare function getPlatform(): NodeJS.Platform;
+export declare function getArchitecture(): string;
+export declare function getPlatformKey(): 'darwin-arm64' | 'darwin-x64' | 'win32-x64' | 'linux-x64';
+export declare function isMac(): boolean;
+export declare function isWindows(): boolean;
+export declare function isLinux(): boolean;
+export declare function isAppleSilicon(): boolean;
+
+export declare function ensureDirectory(dirPath: string): Promise<void>;
+export declare function fileExists(filePath: string): Promise<boolean>;
+export declare function getFileSize(filePath: string): Promise<number>;
+export declare function deleteFile(filePath: string): Promise<void>;
+export declare function moveFile(fromPath: string, toPath: string): Promise<void>;
+export declare function calculateChecksum(filePath: string): Promise<string>;
+export declare function formatBytes(bytes: number, decimals?: number): string;
+export declare function sanitizeFilename(filename: string): string;
+
+export declare const REASONING_MODEL_PATTERNS: readonly string[];
+export declare function detectReasoningSupport(filename: string): boolean;
+
+export interface UIErrorFormat {
+  code: string;
+  title: string;
+  message: string;
+  remediation?: string;
+}
+export declare function formatErrorForUI(error: unknown): UIErrorFormat;
+
+// ---------------------------------------------------------------------------------------------
+// Paths and constants
+
+export declare const PATHS: {
+  readonly models: { readonly llm: string; readonly diffusion: string };
+  readonly binaries: { readonly llama: string; readonly diffusion: string };
+  readonly logs: string;
+  readonly config: string;
+  readonly temp: string;
+  readonly loras: string;
+};
+export declare function getModelDirectory(type: 'llm' | 'diffusion', modelId: string): string;
+export declare function getModelFilePath(type: 'llm' | 'diffusion', filename: string): string;
+export declare function getBinaryPath(type: 'llama' | 'diffusion', binaryName: string): string;
+/** Addition (internal upstream): creates every directory of `PATHS`. */
+export declare function ensureDirectories(): Promise<void>;
+
+export declare const DEFAULT_PORTS: { readonly llama: 8080; readonly diffusion: 8081 };
+export declare const DEFAULT_TIMEOUTS: {
+  readonly download: 300000;
+  readonly serverStart: 120000;
+  readonly serverStop: 10000;
+  readonly healthCheck: 5000;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+export declare class GenaiElectronError extends Error {
+  readonly code: string;
+  readonly details?: unknown;
+  constructor(message: string, code: string, details?: unknown);
+}
+
+export type ContextConstraintStage = 'validation' | 'sizing' | 'runtime';
+export type ContextConstraintReason =
+  | 'invalid-minimum'
+  | 'invalid-preferred'
+  | 'invalid-maximum'
+  | 'exact-range-conflict'
+  | 'minimum-exceeds-preferred'
+  | 'preferred-exceeds-maximum'
+  | 'minimum-exceeds-maximum'
+  | 'unsafe-total-capacity'
+  | 'minimum-exceeds-native'
+  | 'model-context-unknown'
+  | 'fit-range-conflict'
+  | 'precomputed-context-out-of-range'
+  | 'runtime-capacity-unavailable'
+  | 'runtime-slots-mismatch'
+  | 'runtime-below-minimum'
+  | 'runtime-above-maximum';
+
+export interface ContextConstraintDetails {
+  reason: ContextConstraintReason;
+  stage: ContextConstraintStage;
+  contextSize?: number;
+  minimumContextSize?: number;
+  preferredContextSize?: number;
+  maximumContextSize?: number;
+  configuredContextSize?: number;
+  effectiveContextSize?: number;
+  nativeContextSize?: number;
+  parallelRequests?: number;
+  effectiveParallelRequests?: number;
+  suggestion?: string;
+  cause?: string;
+}
+
+export declare class ContextConstraintError extends GenaiElectronError {
+  readonly details: ContextConstraintDetails;
+  constructor(message: string, details: ContextConstraintDetails);
+}
+
+export declare class ModelNotFoundError extends GenaiElectronError {
+  constructor(modelId: string);
+}
+
+export declare class DownloadError extends GenaiElectronError {
+  constructor(message: string, details?: unknown);
+}
+
+export interface InsufficientResourcesDetails {
+  required: string;
+  available: string;
+  suggestion?: string;
+  minimumContextSize?: number;
+  preferredContextSize?: number;
+  maximumContextSize?: number;
+  configuredContextSize?: number;
+  maxFeasibleContextSize?: number;
+  parallelRequests?: number;
+}
+
+export declare class InsufficientResourcesError extends GenaiElectronError {
+  readonly details: InsufficientResourcesDetails;
+  constructor(message: string, details: InsufficientResourcesDetails);
+}
+
+export declare class ServerError extends GenaiElectronError {
+  constructor(message: string, details?: unknown);
+}
+
+export type LlamaCalibrationResourceStabilityCode = 'CALIBRATION_RESOURCE_DRIFT' | 'CALIBRATION_RESOURCE_STABILITY_UNVERIFIED';
+
+/**
+ * The calibration report types arrive with `llamaServer.calibrate()`; until then the partial
+ * report is typed loosely here.
+ */
+export interface LlamaCalibrationResourceStabilityDetailsCommon {
+  partialReport: unknown;
+  suggestion: string;
+}
+export type LlamaCalibrationResourceStabilityDetails = LlamaCalibrationResourceStabilityDetailsCommon &
+  ({ code: 'CALIBRATION_RESOURCE_DRIFT' } | { code: 'CALIBRATION_RESOURCE_STABILITY_UNVERIFIED' });
+
+export declare class LlamaCalibrationResourceStabilityError extends ServerError {
+  readonly details: LlamaCalibrationResourceStabilityDetails;
+  constructor(message: string, details: LlamaCalibrationResourceStabilityDetails);
+}
+
+export declare class PortInUseError extends GenaiElectronError {
+  constructor(port: number);
+}
+
+export declare class FileSystemError extends GenaiElectronError {
+  constructor(message: string, details?: unknown);
+}
+
+export declare class ChecksumError extends GenaiElectronError {
+  constructor(message: string, details: { expected: string; actual: string });
+}
+
+export declare class BinaryError extends GenaiElectronError {
+  constructor(message: string, details?: unknown);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The test command (`npm test`): builds the addon, then runs the Rust tests, the type-equivalence
+# check against genai-electron's typings, and the Jest tests on real processes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== build the addon (debug)"
+npx napi build --platform --js binding.cjs --dts binding.d.cts --no-const-enum
+
+echo "== cargo test"
+cargo test --workspace --quiet
+
+echo "== type equivalence with genai-electron@0.26.0"
+npx tsc -p __test__/types/tsconfig.json
+echo "types: ok"
+
+echo "== jest"
+node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
