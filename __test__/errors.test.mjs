@@ -28,7 +28,7 @@ describe('constructors match genai-electron', () => {
     [new ContextConstraintError('bad', { reason: 'invalid-minimum', stage: 'validation' }), 'ContextConstraintError',
       'CONTEXT_CONSTRAINT_ERROR', 'Context constraint error: bad', { reason: 'invalid-minimum', stage: 'validation' }],
     [new GenaiElectronError('raw', 'CUSTOM', 1), 'GenaiElectronError', 'CUSTOM', 'raw', 1],
-  ])('%#: %s', (err, name, code, message, details) => {
+  ])('%#', (err, name, code, message, details) => {
     expect(err).toBeInstanceOf(GenaiElectronError);
     expect(err).toBeInstanceOf(Error);
     expect(err.name).toBe(name);

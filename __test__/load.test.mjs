@@ -147,3 +147,9 @@ test('the CLI prints a system report', () => {
 });
 
 void jest;
+
+test('index.js exports exactly what index.cjs exports', async () => {
+  const { createRequire } = await import('node:module');
+  const cjs = createRequire(import.meta.url)('../index.cjs');
+  expect(Object.keys(api).sort()).toEqual(Object.keys(cjs).sort());
+});

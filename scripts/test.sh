@@ -15,4 +15,8 @@ npx tsc -p __test__/types/tsconfig.json
 echo "types: ok"
 
 echo "== jest"
-node --experimental-vm-modules node_modules/jest/bin/jest.js --ci
+report="$(mktemp)"
+status=0
+node --experimental-vm-modules node_modules/jest/bin/jest.js --ci --json --outputFile="$report" || status=$?
+node -e 'const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`)' "$report"
+exit "$status"

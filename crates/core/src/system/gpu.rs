@@ -89,7 +89,17 @@ impl GpuInfo {
 pub fn detect_gpu() -> GpuInfo {
     match crate::platform::platform() {
         "darwin" => detect_apple(),
-        "win32" => detect_nvidia(),
+        "win32" => {
+            let nvidia = detect_nvidia();
+            if nvidia.available {
+                return nvidia;
+            }
+            let mut info = GpuInfo::from_devices(ranked(dxgi_gpus()));
+            if info.kind.as_deref() != Some("nvidia") && info.available {
+                (info.rocm, info.vulkan) = (None, Some(true)); // no ROCm on Windows: Vulkan builds
+            }
+            info
+        }
         "linux" => {
             let nvidia = detect_nvidia();
             if nvidia.available {
@@ -99,12 +109,7 @@ pub fn detect_gpu() -> GpuInfo {
             if !devices.iter().any(|d| d.kind == "amd") {
                 devices.extend(rocm_smi_gpus());
             }
-            // AMD before Intel (discrete before integrated); the biggest AMD VRAM first.
-            devices.sort_by(|a, b| {
-                let rank = |d: &GpuDevice| if d.kind == "amd" { 0 } else { 1 };
-                rank(a).cmp(&rank(b)).then(b.vram.unwrap_or(0.0).total_cmp(&a.vram.unwrap_or(0.0)))
-            });
-            let mut info = GpuInfo::from_devices(devices);
+            let mut info = GpuInfo::from_devices(ranked(devices));
             if info.kind.as_deref() == Some("amd") {
                 info.rocm = Some(Path::new("/dev/kfd").exists() || which("rocm-smi"));
             }
@@ -112,6 +117,53 @@ pub fn detect_gpu() -> GpuInfo {
         }
         _ => GpuInfo::unavailable(),
     }
+}
+
+/// Primary first: NVIDIA, then AMD, then Intel (discrete before integrated); within a vendor,
+/// the most VRAM first.
+fn ranked(mut devices: Vec<GpuDevice>) -> Vec<GpuDevice> {
+    let rank = |d: &GpuDevice| match d.kind.as_str() {
+        "nvidia" => 0,
+        "amd" => 1,
+        _ => 2,
+    };
+    devices.sort_by(|a, b| rank(a).cmp(&rank(b)).then(b.vram.unwrap_or(0.0).total_cmp(&a.vram.unwrap_or(0.0))));
+    devices
+}
+
+/// Hardware adapters from DXGI (name, vendor, dedicated VRAM).
+#[cfg(windows)]
+fn dxgi_gpus() -> Vec<GpuDevice> {
+    use windows::Win32::Graphics::Dxgi::{CreateDXGIFactory1, IDXGIFactory1, DXGI_ADAPTER_FLAG_SOFTWARE};
+    // SAFETY: plain COM calls on interfaces we own; failures end the enumeration.
+    let Ok(factory) = (unsafe { CreateDXGIFactory1::<IDXGIFactory1>() }) else { return Vec::new() };
+    let mut devices = Vec::new();
+    for index in 0u32..64 {
+        let Ok(adapter) = (unsafe { factory.EnumAdapters1(index) }) else { break };
+        let Ok(desc) = (unsafe { adapter.GetDesc1() }) else { continue };
+        if desc.Flags & (DXGI_ADAPTER_FLAG_SOFTWARE.0 as u32) != 0 {
+            continue; // Microsoft Basic Render Driver
+        }
+        let kind = match desc.VendorId {
+            0x10DE => "nvidia",
+            0x1002 | 0x1022 => "amd",
+            0x8086 => "intel",
+            _ => continue,
+        };
+        let len = desc.Description.iter().position(|&c| c == 0).unwrap_or(desc.Description.len());
+        devices.push(GpuDevice {
+            kind: kind.into(),
+            name: String::from_utf16_lossy(&desc.Description[..len]).trim().to_string(),
+            vram: Some(desc.DedicatedVideoMemory as f64),
+            ..Default::default()
+        });
+    }
+    devices
+}
+
+#[cfg(not(windows))]
+fn dxgi_gpus() -> Vec<GpuDevice> {
+    Vec::new()
 }
 
 fn detect_apple() -> GpuInfo {
@@ -396,6 +448,19 @@ mod tests {
         assert_eq!(info.devices.len(), 2);
         let json = serde_json::to_value(GpuInfo::unavailable()).unwrap();
         assert_eq!(json, serde_json::json!({ "available": false }));
+    }
+
+    #[test]
+    fn ranking_puts_discrete_first() {
+        let dev = |kind: &str, vram: Option<f64>| GpuDevice { kind: kind.into(), name: kind.into(), vram, ..Default::default() };
+        let order: Vec<(String, Option<f64>)> = ranked(vec![dev("intel", None), dev("amd", Some(1.0)), dev("amd", Some(16.0)), dev("nvidia", Some(8.0))])
+            .into_iter()
+            .map(|d| (d.kind, d.vram))
+            .collect();
+        assert_eq!(
+            order,
+            vec![("nvidia".into(), Some(8.0)), ("amd".into(), Some(16.0)), ("amd".into(), Some(1.0)), ("intel".into(), None)]
+        );
     }
 
     #[test]
