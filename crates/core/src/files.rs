@@ -26,7 +26,7 @@ pub fn format_bytes(bytes: f64, decimals: i32) -> String {
 }
 
 /// JavaScript's `\s` (and what `String.prototype.trim` removes).
-fn is_js_space(c: char) -> bool {
+pub fn is_js_space(c: char) -> bool {
     matches!(
         c,
         '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}'
@@ -77,6 +77,18 @@ pub fn to_hex(bytes: &[u8]) -> String {
 pub fn verify_checksum(path: &Path, expected: &str) -> Result<bool> {
     let expected = expected.strip_prefix("sha256:").unwrap_or(expected);
     Ok(sha256_file(path)?.eq_ignore_ascii_case(expected.trim()))
+}
+
+/// Bytes free for this user on the disk holding `dir` (the mount with the longest matching
+/// prefix); `None` when it cannot be told.
+pub fn free_space(dir: &Path) -> Option<u64> {
+    let dir = std::fs::canonicalize(dir).ok()?;
+    let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
+    disks
+        .iter()
+        .filter(|d| dir.starts_with(d.mount_point()))
+        .max_by_key(|d| d.mount_point().as_os_str().len())
+        .map(|d| d.available_space())
 }
 
 pub fn ensure_directory(dir: &Path) -> Result<()> {
@@ -146,6 +158,7 @@ mod tests {
         let abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
         assert_eq!(sha256_file(&f).unwrap(), abc);
         assert!(verify_checksum(&f, &format!("sha256:{}", abc.to_uppercase())).unwrap());
+        assert!(free_space(&dir).is_some_and(|n| n > 0));
         assert_eq!(file_size(&f).unwrap(), 3);
         let g = dir.join("b.txt");
         move_file(&f, &g).unwrap();

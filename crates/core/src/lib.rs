@@ -2,10 +2,16 @@
 //! Node dependency. The napi binding (repository root) only converts values and forwards calls.
 
 pub mod clock;
+pub mod download;
 pub mod error;
 pub mod files;
+pub mod gguf;
+pub mod hf;
+pub mod http;
 pub mod ids;
+pub mod jsjson;
 pub mod jsnum;
+pub mod models;
 pub mod paths;
 pub mod platform;
 pub mod reasoning;

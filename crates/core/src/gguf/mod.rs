@@ -1,0 +1,89 @@
+//! GGUF metadata, read from a local file (only the header bytes) or from a URL with HTTP Range
+//! requests (a small prefix first, grown only as far as the header needs).
+
+pub mod metadata;
+pub mod parse;
+pub mod remote;
+
+pub use parse::{parse_header, Header, ParseError, TensorInfo, Value};
+
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+/// First read: enough for most headers without a large vocabulary.
+pub const INITIAL_PREFIX: u64 = 256 * 1024;
+/// No header may need more than this (a 256k-token vocabulary is ~10 MB).
+pub const MAX_HEADER_BYTES: u64 = 256 << 20;
+
+/// Why a header could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadError {
+    Io(String),
+    Http { status: u16, message: String },
+    Parse(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(m) | ReadError::Parse(m) => f.write_str(m),
+            ReadError::Http { status, message } => write!(f, "HTTP {status}: {message}"),
+        }
+    }
+}
+
+/// One parse attempt over the bytes read so far: the header, or how many bytes to have next.
+pub(crate) fn step(buf: &[u8], at_end: bool) -> Result<Result<Header, u64>, ReadError> {
+    match parse_header(buf) {
+        Ok(h) => Ok(Ok(h)),
+        Err(ParseError::Invalid(m)) => Err(ReadError::Parse(m)),
+        Err(ParseError::Truncated { need }) if at_end => Err(ReadError::Parse(format!(
+            "file ends inside the GGUF header (needs {need} bytes, has {})",
+            buf.len()
+        ))),
+        Err(ParseError::Truncated { need }) if need > MAX_HEADER_BYTES => {
+            Err(ReadError::Parse(format!("GGUF header larger than {MAX_HEADER_BYTES} bytes")))
+        }
+        Err(ParseError::Truncated { need }) => Ok(Err(need.max((buf.len() as u64).saturating_mul(2)).min(MAX_HEADER_BYTES))),
+    }
+}
+
+/// Reads the header of a local GGUF file, reading only the bytes the header occupies.
+pub fn read_local(path: &Path) -> Result<Header, ReadError> {
+    let io = |e: std::io::Error| ReadError::Io(format!("{}: {e}", path.display()));
+    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut buf = Vec::new();
+    let mut target = INITIAL_PREFIX;
+    loop {
+        let start = buf.len() as u64;
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        let got = (&mut file).take(target - start).read_to_end(&mut buf).map_err(io)?;
+        match step(&buf, (got as u64) < target - start)? {
+            Ok(h) => return Ok(h),
+            Err(next) => target = next,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse::tests::Writer;
+    use super::*;
+
+    #[test]
+    fn local_read_grows_past_the_first_prefix() {
+        // A header with a 600 KB string: needs more than the first 256 KiB read.
+        let mut w = Writer::header(3, 0, 2);
+        w.kv_str("general.architecture", "llama").kv_str("big", &"x".repeat(600_000));
+        let mut bytes = w.0.clone();
+        bytes.extend(std::iter::repeat_n(0u8, 1_000_000)); // tensor data that must not matter
+        let path = std::env::temp_dir().join(format!("genai-gguf-{}.gguf", std::process::id()));
+        std::fs::write(&path, &bytes).unwrap();
+        let h = read_local(&path).unwrap();
+        assert_eq!(h.header_len, w.0.len() as u64);
+        std::fs::write(&path, &w.0[..w.0.len() - 10]).unwrap();
+        assert!(matches!(read_local(&path), Err(ReadError::Parse(m)) if m.contains("ends inside")));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(read_local(&path), Err(ReadError::Io(_))));
+    }
+}

@@ -1,0 +1,364 @@
+//! The GGUF header parser: magic, version, key/value metadata and tensor infos, from a byte
+//! prefix of the file. Input is untrusted: every length is checked against the bytes at hand
+//! before anything is allocated, counts and nesting are bounded, and a short prefix is reported
+//! as [`ParseError::Truncated`] with the size needed so the caller can fetch more.
+
+use std::fmt;
+
+/// A metadata value. Arrays keep their element type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    U8(u8),
+    I8(i8),
+    U16(u16),
+    I16(i16),
+    U32(u32),
+    I32(i32),
+    F32(f32),
+    Bool(bool),
+    String(String),
+    Array(Vec<Value>),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+}
+
+impl Value {
+    /// The value as a JS number would hold it (64-bit integers may lose precision past 2^53).
+    pub fn as_f64(&self) -> Option<f64> {
+        Some(match *self {
+            Value::U8(v) => v as f64,
+            Value::I8(v) => v as f64,
+            Value::U16(v) => v as f64,
+            Value::I16(v) => v as f64,
+            Value::U32(v) => v as f64,
+            Value::I32(v) => v as f64,
+            Value::F32(v) => v as f64,
+            Value::U64(v) => v as f64,
+            Value::I64(v) => v as f64,
+            Value::F64(v) => v,
+            Value::Bool(_) | Value::String(_) | Value::Array(_) => return None,
+        })
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TensorInfo {
+    pub name: String,
+    pub shape: Vec<u64>,
+    /// ggml type id (`GGMLQuantizationType`).
+    pub dtype: u32,
+    /// Offset of the tensor's data, relative to the start of the data section.
+    pub offset: u64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Header {
+    pub version: u32,
+    pub tensor_count: u64,
+    pub kv_count: u64,
+    /// Key/value pairs in file order.
+    pub metadata: Vec<(String, Value)>,
+    pub tensors: Vec<TensorInfo>,
+    /// Bytes of header (magic through tensor infos), i.e. what had to be read.
+    pub header_len: u64,
+}
+
+impl Header {
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.metadata.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ParseError {
+    /// The prefix ends inside the header; at least `need` bytes are required.
+    Truncated { need: u64 },
+    /// Not a GGUF file, or a malformed/hostile one.
+    Invalid(String),
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::Truncated { need } => write!(f, "GGUF header truncated (needs at least {need} bytes)"),
+            ParseError::Invalid(msg) => f.write_str(msg),
+        }
+    }
+}
+
+/// Bounds for untrusted input (far above any real model: Llama-3 has ~300 keys, 128k-token
+/// vocabularies, a few thousand tensors).
+pub const MAX_KV_COUNT: u64 = 1 << 20;
+pub const MAX_TENSOR_COUNT: u64 = 1 << 22;
+pub const MAX_STRING_LEN: u64 = 64 << 20;
+pub const MAX_ARRAY_LEN: u64 = 1 << 26;
+const MAX_DIMS: u32 = 8;
+const MAX_ARRAY_DEPTH: u32 = 4;
+
+struct Cursor<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    /// GGUF v1 used 32-bit lengths and counts.
+    v1: bool,
+}
+
+type R<T> = Result<T, ParseError>;
+
+fn invalid<T>(msg: impl Into<String>) -> R<T> {
+    Err(ParseError::Invalid(msg.into()))
+}
+
+impl<'a> Cursor<'a> {
+    fn take(&mut self, n: u64) -> R<&'a [u8]> {
+        let end = (self.pos as u64).checked_add(n).ok_or_else(|| ParseError::Invalid("length overflow".into()))?;
+        if end > self.buf.len() as u64 {
+            return Err(ParseError::Truncated { need: end });
+        }
+        let s = &self.buf[self.pos..end as usize];
+        self.pos = end as usize;
+        Ok(s)
+    }
+
+    fn array<const N: usize>(&mut self) -> R<[u8; N]> {
+        let mut out = [0u8; N];
+        out.copy_from_slice(self.take(N as u64)?);
+        Ok(out)
+    }
+
+    fn u32(&mut self) -> R<u32> {
+        Ok(u32::from_le_bytes(self.array()?))
+    }
+
+    fn u64(&mut self) -> R<u64> {
+        Ok(u64::from_le_bytes(self.array()?))
+    }
+
+    /// A length or count: u64 in v2+, u32 in v1.
+    fn len(&mut self) -> R<u64> {
+        if self.v1 { self.u32().map(u64::from) } else { self.u64() }
+    }
+
+    fn string(&mut self) -> R<String> {
+        let n = self.len()?;
+        if n > MAX_STRING_LEN {
+            return invalid(format!("GGUF string of {n} bytes exceeds the {MAX_STRING_LEN}-byte limit"));
+        }
+        Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
+    }
+
+    fn value(&mut self, ty: u32, depth: u32) -> R<Value> {
+        Ok(match ty {
+            0 => Value::U8(self.array::<1>()?[0]),
+            1 => Value::I8(self.array::<1>()?[0] as i8),
+            2 => Value::U16(u16::from_le_bytes(self.array()?)),
+            3 => Value::I16(i16::from_le_bytes(self.array()?)),
+            4 => Value::U32(self.u32()?),
+            5 => Value::I32(i32::from_le_bytes(self.array()?)),
+            6 => Value::F32(f32::from_le_bytes(self.array()?)),
+            7 => match self.array::<1>()?[0] {
+                0 => Value::Bool(false),
+                1 => Value::Bool(true),
+                b => return invalid(format!("invalid GGUF bool byte {b}")),
+            },
+            8 => Value::String(self.string()?),
+            9 => {
+                if depth >= MAX_ARRAY_DEPTH {
+                    return invalid("GGUF arrays nested too deeply");
+                }
+                let elem = self.u32()?;
+                let n = self.len()?;
+                if n > MAX_ARRAY_LEN {
+                    return invalid(format!("GGUF array of {n} elements exceeds the {MAX_ARRAY_LEN}-element limit"));
+                }
+                // Never trust `n` for the allocation: grow as elements actually parse.
+                let mut items = Vec::with_capacity((n as usize).min(4096));
+                for _ in 0..n {
+                    items.push(self.value(elem, depth + 1)?);
+                }
+                Value::Array(items)
+            }
+            10 => Value::U64(self.u64()?),
+            11 => Value::I64(i64::from_le_bytes(self.array()?)),
+            12 => Value::F64(f64::from_le_bytes(self.array()?)),
+            other => return invalid(format!("unknown GGUF value type {other}")),
+        })
+    }
+}
+
+/// Parses the header from a prefix of a GGUF file.
+pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
+    let mut c = Cursor { buf, pos: 0, v1: false };
+    if c.array::<4>()? != *b"GGUF" {
+        return invalid("not a GGUF file (bad magic)");
+    }
+    let version = c.u32()?;
+    if !(1..=3).contains(&version) {
+        return invalid(format!("unsupported GGUF version {version}"));
+    }
+    c.v1 = version == 1;
+    let tensor_count = c.len()?;
+    let kv_count = c.len()?;
+    if kv_count > MAX_KV_COUNT {
+        return invalid(format!("GGUF metadata count {kv_count} exceeds the {MAX_KV_COUNT} limit"));
+    }
+    if tensor_count > MAX_TENSOR_COUNT {
+        return invalid(format!("GGUF tensor count {tensor_count} exceeds the {MAX_TENSOR_COUNT} limit"));
+    }
+    let mut metadata = Vec::with_capacity((kv_count as usize).min(1024));
+    for _ in 0..kv_count {
+        let key = c.string()?;
+        let ty = c.u32()?;
+        let value = c.value(ty, 0)?;
+        metadata.push((key, value));
+    }
+    let mut tensors = Vec::with_capacity((tensor_count as usize).min(4096));
+    for _ in 0..tensor_count {
+        let name = c.string()?;
+        let n_dims = c.u32()?;
+        if n_dims > MAX_DIMS {
+            return invalid(format!("GGUF tensor {name} has {n_dims} dimensions"));
+        }
+        let shape = (0..n_dims).map(|_| c.u64()).collect::<R<Vec<u64>>>()?;
+        let dtype = c.u32()?;
+        let offset = c.u64()?;
+        tensors.push(TensorInfo { name, shape, dtype, offset });
+    }
+    Ok(Header { version, tensor_count, kv_count, metadata, tensors, header_len: c.pos as u64 })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A small GGUF writer for tests.
+    #[derive(Default)]
+    pub struct Writer(pub Vec<u8>);
+
+    impl Writer {
+        pub fn header(version: u32, tensors: u64, kvs: u64) -> Self {
+            let mut w = Writer(b"GGUF".to_vec());
+            w.u32(version);
+            w.u64(tensors);
+            w.u64(kvs);
+            w
+        }
+        pub fn u32(&mut self, v: u32) -> &mut Self {
+            self.0.extend_from_slice(&v.to_le_bytes());
+            self
+        }
+        pub fn u64(&mut self, v: u64) -> &mut Self {
+            self.0.extend_from_slice(&v.to_le_bytes());
+            self
+        }
+        pub fn str(&mut self, s: &str) -> &mut Self {
+            self.u64(s.len() as u64);
+            self.0.extend_from_slice(s.as_bytes());
+            self
+        }
+        pub fn kv_u32(&mut self, k: &str, v: u32) -> &mut Self {
+            self.str(k).u32(4).u32(v)
+        }
+        pub fn kv_str(&mut self, k: &str, v: &str) -> &mut Self {
+            self.str(k).u32(8).str(v)
+        }
+        pub fn tensor(&mut self, name: &str, shape: &[u64], dtype: u32, offset: u64) -> &mut Self {
+            self.str(name).u32(shape.len() as u32);
+            for d in shape {
+                self.u64(*d);
+            }
+            self.u32(dtype).u64(offset)
+        }
+    }
+
+    fn sample() -> Vec<u8> {
+        let mut w = Writer::header(3, 1, 3);
+        w.kv_str("general.architecture", "llama").kv_u32("llama.block_count", 30);
+        w.str("llama.attention.head_count_kv").u32(9).u32(4).u64(2).u32(3).u32(5); // array of u32
+        w.tensor("blk.0.attn_q.weight", &[576, 576], 3, 0);
+        w.0
+    }
+
+    #[test]
+    fn parses_a_small_file() {
+        let h = parse_header(&sample()).unwrap();
+        assert_eq!((h.version, h.tensor_count, h.kv_count), (3, 1, 3));
+        assert_eq!(h.get("general.architecture").and_then(Value::as_str), Some("llama"));
+        assert_eq!(h.get("llama.block_count").and_then(Value::as_f64), Some(30.0));
+        assert_eq!(h.get("llama.attention.head_count_kv"), Some(&Value::Array(vec![Value::U32(3), Value::U32(5)])));
+        assert_eq!(h.tensors[0].shape, vec![576, 576]);
+        assert_eq!(h.header_len, sample().len() as u64);
+    }
+
+    #[test]
+    fn every_prefix_is_truncated_not_garbage() {
+        let full = sample();
+        for cut in 0..full.len() {
+            match parse_header(&full[..cut]) {
+                Err(ParseError::Truncated { need }) => assert!(need > cut as u64 && need <= full.len() as u64, "cut {cut}"),
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn hostile_inputs_fail_cleanly() {
+        assert!(matches!(parse_header(b"GGML\x03\0\0\0"), Err(ParseError::Invalid(_))));
+        assert!(matches!(parse_header(&Writer::header(9, 0, 0).0), Err(ParseError::Invalid(_))));
+        // absurd counts
+        assert!(matches!(parse_header(&Writer::header(3, 0, u64::MAX).0), Err(ParseError::Invalid(_))));
+        assert!(matches!(parse_header(&Writer::header(3, u64::MAX, 0).0), Err(ParseError::Invalid(_))));
+        // a string length near u64::MAX: rejected, not allocated, no overflow
+        let mut w = Writer::header(3, 0, 1);
+        w.u64(u64::MAX - 3);
+        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+        // an array claiming 2^40 elements
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(9).u32(0).u64(1 << 40);
+        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+        // a big-but-allowed array with no bytes behind it: truncated, and the need is exact
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(9).u32(4).u64(1000);
+        let len = w.0.len() as u64;
+        assert_eq!(parse_header(&w.0), Err(ParseError::Truncated { need: len + 4 }));
+        // unknown value type, bad bool, too many dims, nesting
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(77);
+        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(7);
+        w.0.push(2);
+        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+        let mut w = Writer::header(3, 1, 0);
+        w.str("t").u32(1000);
+        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(9); // an array of arrays of arrays … six deep
+        for _ in 0..6 {
+            w.u32(9).u64(1);
+        }
+        w.u32(4).u64(0);
+        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+    }
+
+    #[test]
+    fn version_1_uses_32_bit_lengths() {
+        let mut b = b"GGUF".to_vec();
+        for v in [1u32, 0, 1] {
+            b.extend_from_slice(&v.to_le_bytes()); // version 1, 0 tensors, 1 kv
+        }
+        b.extend_from_slice(&3u32.to_le_bytes());
+        b.extend_from_slice(b"abc");
+        b.extend_from_slice(&4u32.to_le_bytes());
+        b.extend_from_slice(&7u32.to_le_bytes());
+        let h = parse_header(&b).unwrap();
+        assert_eq!(h.metadata, vec![("abc".to_string(), Value::U32(7))]);
+    }
+}

