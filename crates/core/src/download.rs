@@ -1,5 +1,5 @@
 //! Downloads that never lose work: streamed to `<dest>.partial` with SHA-256 computed on the way,
-//! a small journal (`<dest>.partial.json`: URL, ETag, Last-Modified, size) so an interrupted
+//! a small journal (`<dest>.partial-journal`: URL, ETag, Last-Modified, size) so an interrupted
 //! download resumes with an HTTP Range request (in this call after a network cut, or in a later
 //! call or process), a restart from zero when the server has no Range support or the file
 //! changed, and an atomic rename into place only after the size and checksum are verified.
@@ -72,9 +72,10 @@ pub fn partial_path(dest: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// Not `.json`: metadata listings must never mistake it for a model.
 fn journal_path(dest: &Path) -> PathBuf {
     let mut s = partial_path(dest).into_os_string();
-    s.push(".json");
+    s.push("-journal");
     PathBuf::from(s)
 }
 
