@@ -6,10 +6,13 @@ const { PATHS, getBinaryPath, getModelFilePath, getModelDirectory, ensureDirecto
 const { calculateGPULayers, ...system } = require('./lib/system.cjs');
 const helpers = require('./lib/helpers.cjs');
 const { formatErrorForUI } = require('./lib/ui-errors.cjs');
+const models = require('./lib/models.cjs');
 
 module.exports = {
   systemInfo: system.SystemInfo.getInstance(),
+  modelManager: models.ModelManager.getInstance(),
   ...system,
+  ...models,
   ...helpers,
   formatErrorForUI,
   PATHS,

@@ -10,18 +10,20 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+mod models;
+
 static SYSTEM: LazyLock<system::SystemInfo> = LazyLock::new(system::SystemInfo::new);
 
-fn core_err(e: CoreError) -> napi::Error {
+pub(crate) fn core_err(e: CoreError) -> napi::Error {
     napi::Error::from_reason(e.to_json().to_string())
 }
 
-fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
+pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
     serde_json::to_value(v).map_err(|e| napi::Error::from_reason(e.to_string()))
 }
 
 /// Runs blocking core work on the blocking pool.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> genai_core::Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> genai_core::Result<T> + Send + 'static) -> Result<T> {
     napi::tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| napi::Error::from_reason(format!("internal task failed: {e}")))?
