@@ -331,6 +331,81 @@ export declare function floorContextToGranularity(tokens: number): number;
 export declare function estimateKVBytesPerToken(modelInfo: ModelInfo, cacheTypeK?: KVCacheType, cacheTypeV?: KVCacheType): number;
 
 // ---------------------------------------------------------------------------------------------
+// Models
+
+export declare class ModelManager {
+  private constructor();
+  static getInstance(): ModelManager;
+  initialize(): Promise<void>;
+  listModels(type?: ModelType): Promise<ModelInfo[]>;
+  downloadModel(config: DownloadConfig): Promise<ModelInfo>;
+  deleteModel(id: string): Promise<void>;
+  getModelInfo(id: string): Promise<ModelInfo>;
+  verifyModel(id: string): Promise<boolean>;
+  cancelDownload(): void;
+  isDownloading(): boolean;
+  updateModelMetadata(id: string, options?: { source?: MetadataFetchStrategy }): Promise<ModelInfo>;
+  getModelLayerCount(id: string): Promise<number>;
+  getModelContextLength(id: string): Promise<number>;
+  getModelArchitecture(id: string): Promise<string>;
+}
+
+export declare const modelManager: ModelManager;
+
+export declare class StorageManager {
+  private constructor();
+  static getInstance(): StorageManager;
+  initialize(): Promise<void>;
+  getModelPath(type: ModelType, filename: string): string;
+  getModelMetadataPath(type: ModelType, modelId: string): string;
+  saveModelMetadata(modelInfo: ModelInfo): Promise<void>;
+  loadModelMetadata(type: ModelType, modelId: string): Promise<ModelInfo>;
+  deleteModelFiles(type: ModelType, modelId: string): Promise<void>;
+  listModelFiles(type: ModelType): Promise<string[]>;
+  /** Bytes free on the disk that holds the models (upstream: always Number.MAX_SAFE_INTEGER). */
+  checkDiskSpace(): Promise<number>;
+  verifyModelIntegrity(type: ModelType, modelId: string): Promise<boolean>;
+  getStorageUsed(type?: ModelType): Promise<number>;
+  resetInitialization(): void;
+}
+
+export interface DownloadOptions {
+  url: string;
+  destination: string;
+  onProgress?: DownloadProgressCallback;
+  timeout?: number;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+export declare class Downloader {
+  /** Streams to `<destination>.partial`, resumes an interrupted download of the same URL. */
+  download(options: DownloadOptions): Promise<void>;
+  cancel(): void;
+  get downloading(): boolean;
+}
+
+/** A tensor's header entry (`dtype` is the ggml type id, as @huggingface/gguf's enum). */
+export interface GGUFTensorInfo {
+  name: string;
+  n_dims: number;
+  shape: bigint[];
+  dtype: number;
+  offset: bigint;
+}
+
+export interface ParsedGGUFData {
+  metadata: Record<string, unknown>;
+  tensorInfos: GGUFTensorInfo[];
+}
+
+export declare function fetchGGUFMetadata(url: string): Promise<ParsedGGUFData>;
+export declare function fetchLocalGGUFMetadata(filePath: string): Promise<ParsedGGUFData>;
+export declare function getArchField(metadata: Record<string, unknown>, fieldPath: string): unknown;
+export declare function getHuggingFaceURL(repo: string, file: string, revision?: string): string;
+export declare function parseHuggingFaceURL(url: string): { repo: string; revision: string; file: string } | null;
+
+// ---------------------------------------------------------------------------------------------
 // Helpers
 
 export declare function calculateSHA256(filePath: string): Promise<string>;

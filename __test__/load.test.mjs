@@ -12,15 +12,16 @@ const FUNCTIONS = [
   'generateId', 'getPlatform', 'getArchitecture', 'getPlatformKey', 'isMac', 'isWindows', 'isLinux',
   'isAppleSilicon', 'ensureDirectory', 'fileExists', 'getFileSize', 'deleteFile', 'moveFile',
   'calculateChecksum', 'formatBytes', 'sanitizeFilename', 'detectReasoningSupport', 'formatErrorForUI',
-  'getBinaryPath', 'getModelFilePath', 'getModelDirectory',
+  'getBinaryPath', 'getModelFilePath', 'getModelDirectory', 'fetchGGUFMetadata', 'fetchLocalGGUFMetadata',
+  'getArchField', 'getHuggingFaceURL', 'parseHuggingFaceURL',
 ];
 const CLASSES = [
   'SystemInfo', 'GenaiElectronError', 'ContextConstraintError', 'ModelNotFoundError', 'DownloadError',
   'InsufficientResourcesError', 'ServerError', 'LlamaCalibrationResourceStabilityError', 'PortInUseError',
-  'FileSystemError', 'ChecksumError', 'BinaryError',
+  'FileSystemError', 'ChecksumError', 'BinaryError', 'ModelManager', 'StorageManager', 'Downloader',
 ];
 const OBJECTS = [
-  'systemInfo', 'PATHS', 'REASONING_MODEL_PATTERNS', 'DEFAULT_PORTS', 'DEFAULT_TIMEOUTS',
+  'systemInfo', 'modelManager', 'PATHS', 'REASONING_MODEL_PATTERNS', 'DEFAULT_PORTS', 'DEFAULT_TIMEOUTS',
   'KV_CACHE_BYTES_PER_ELEMENT', 'CONTEXT_GRANULARITY_LADDER',
 ];
 

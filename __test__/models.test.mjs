@@ -200,3 +200,25 @@ describe('Downloader', () => {
     expect(http.details).toEqual({ status: 404, url: server.url('/nope') });
   });
 });
+
+describe('genai-electron-rs models …', () => {
+  const cli = (args, dir) => runNodeAsync([path.join(ROOT, 'bin', 'genai-electron-rs.js'), ...args], { env: { GENAI_ELECTRON_USER_DATA: dir } });
+
+  test('download with a progress bar, list, info, delete', async () => {
+    const dir = tempDir('genai-cli-');
+    const dl = await cli(['models', 'download', server.url(`/${NAME}`), '--name', 'Smol CLI', '--checksum', SHA], dir);
+    expect(dl.status).toBe(0);
+    expect(dl.stderr).toMatch(/\[#{30}\] 100\.0% 93\.81 MB \/ 93\.81 MB [\d.]+ [KMG]?B\/s ETA 0m00s/);
+    expect(dl.stdout).toMatch(/^Smol CLI \(smol-cli\)$/m);
+    const list = await cli(['models', 'list', '--json'], dir);
+    expect(JSON.parse(list.stdout).map((m) => m.id)).toEqual(['smol-cli']);
+    expect((await cli(["models", "list"], dir)).stdout).toMatch(/^smol-cli +llm +93\.81 MB {2}Smol CLI$/m);
+    const info = JSON.parse((await cli(['models', 'info', 'smol-cli', '--json'], dir)).stdout);
+    expect(info.ggufMetadata.architecture).toBe('llama');
+    expect((await cli(['models', 'delete', 'smol-cli'], dir)).stdout).toBe('Deleted smol-cli\n');
+    const gone = await cli(['models', 'info', 'smol-cli'], dir);
+    expect(gone.status).toBe(1);
+    expect(gone.stderr).toBe('Model not found: smol-cli\n');
+    expect((await cli(['models', 'download', 'http://x'], dir)).status).toBe(2);
+  });
+});

@@ -1,15 +1,38 @@
 #!/usr/bin/env node
-// genai-electron-rs command line: `info` prints what this machine has and what it can run.
+// genai-electron-rs command line: a report of this machine, and the models in the data folder.
 import path from 'node:path';
-import { systemInfo, formatBytes, PATHS } from '../index.js';
+import { systemInfo, modelManager, formatBytes, PATHS } from '../index.js';
 
 const USAGE = `Usage: genai-electron-rs <command> [options]
 
 Commands:
-  info [--json]   System report: CPU, RAM, GPUs, recommendations, data folders
+  info [--json]                        System report: CPU, RAM, GPUs, recommendations, folders
+  models list [--type llm|diffusion] [--json]
+  models info <id> [--json]
+  models download <url | hf:<owner>/<repo>/<file>> --name <name>
+                  [--type llm|diffusion] [--checksum <sha256>] [--revision <rev>] [--json]
+                                       Resumes an interrupted download of the same file
+  models delete <id>
 
 Environment:
-  GENAI_ELECTRON_USER_DATA   where models, binaries and logs live (default: the OS data folder)`;
+  GENAI_ELECTRON_USER_DATA   where models, binaries and logs live (default: the OS data folder)
+  HF_TOKEN                   sent to huggingface.co for gated repositories`;
+
+class UsageError extends Error {}
+
+/** `--flag value` pairs and bare words. */
+function parseArgs(argv) {
+  const flags = {};
+  const words = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith('--')) {
+      const key = argv[i].slice(2);
+      const next = argv[i + 1];
+      flags[key] = next === undefined || next.startsWith('--') ? true : (i++, next);
+    } else words.push(argv[i]);
+  }
+  return { flags, words };
+}
 
 function printInfo(caps) {
   const { cpu, memory, gpu, recommendations: rec } = caps;
@@ -18,10 +41,10 @@ function printInfo(caps) {
     `CPU:             ${cpu.model}, ${cpu.cores} logical cores`,
     `RAM:             ${formatBytes(memory.total)} total, ${formatBytes(memory.available)} available`,
   ];
-  const devices = gpu.devices ?? [];
   if (!gpu.available) lines.push('GPU:             none usable (CPU inference)');
-  for (const [i, d] of devices.entries()) {
-    const vram = d.vram ? `, ${formatBytes(d.vram)} VRAM` + (d.vramAvailable !== undefined ? ` (${formatBytes(d.vramAvailable)} free)` : '') : '';
+  for (const [i, d] of (gpu.devices ?? []).entries()) {
+    const free = d.vramAvailable !== undefined ? ` (${formatBytes(d.vramAvailable)} free)` : '';
+    const vram = d.vram ? `, ${formatBytes(d.vram)} VRAM${free}` : '';
     lines.push(`${i === 0 ? 'GPU:            ' : '                '} ${d.name} [${d.type}]${vram}`);
   }
   if (gpu.driverVersion) lines.push(`Driver:          ${gpu.driverVersion}${gpu.cudaVersion ? `, CUDA ${gpu.cudaVersion}` : ''}`);
@@ -33,16 +56,104 @@ function printInfo(caps) {
   console.log(lines.join('\n'));
 }
 
+function printModel(m) {
+  const g = m.ggufMetadata ?? {};
+  console.log([
+    `${m.name} (${m.id})`,
+    `  type:       ${m.type}`,
+    `  size:       ${formatBytes(m.size)}`,
+    `  file:       ${m.path}`,
+    `  source:     ${m.source?.url ?? ''}`,
+    `  downloaded: ${m.downloadedAt}`,
+    ...(g.architecture ? [`  gguf:       ${g.architecture}, ${g.block_count ?? '?'} layers, context ${g.context_length ?? '?'}`] : []),
+    ...(m.checksum ? [`  checksum:   ${m.checksum}`] : []),
+  ].join('\n'));
+}
+
+/** A one-line progress bar on stderr: percent, bytes, speed, time left. */
+function progressBar() {
+  const started = Date.now();
+  let lastLen = 0;
+  return {
+    update(done, total) {
+      const secs = Math.max((Date.now() - started) / 1000, 0.001);
+      const speed = done / secs;
+      const pct = total > 0 ? Math.min(100, (done / total) * 100) : 0;
+      const width = 30;
+      const filled = Math.round((pct / 100) * width);
+      const eta = total > 0 && speed > 0 ? Math.ceil((total - done) / speed) : undefined;
+      const line = `[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${pct.toFixed(1)}% ` +
+        `${formatBytes(done)}${total > 0 ? ` / ${formatBytes(total)}` : ''} ${formatBytes(speed)}/s` +
+        (eta !== undefined ? ` ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s` : '');
+      process.stderr.write(`\r${line.padEnd(lastLen)}`);
+      lastLen = line.length;
+    },
+    done() {
+      if (lastLen) process.stderr.write('\n');
+    },
+  };
+}
+
+function downloadConfig(target, flags) {
+  if (!target) throw new UsageError('models download needs a URL or hf:<owner>/<repo>/<file>');
+  if (!flags.name || flags.name === true) throw new UsageError('models download needs --name <name>');
+  const base = { name: flags.name, type: flags.type ?? 'llm', checksum: flags.checksum };
+  const hf = /^hf:([^/]+\/[^/]+)\/(.+)$/.exec(target);
+  if (hf) return { ...base, source: 'huggingface', repo: hf[1], file: hf[2], revision: flags.revision };
+  return { ...base, source: 'url', url: target };
+}
+
+async function models([sub, ...rest]) {
+  const { flags, words } = parseArgs(rest);
+  const json = Boolean(flags.json);
+  const out = (value, human) => (json ? console.log(JSON.stringify(value, null, 2)) : human(value));
+  switch (sub) {
+    case 'list': {
+      const list = await modelManager.listModels(flags.type);
+      out(list, (l) => {
+        if (l.length === 0) return console.log('No models yet. Download one with: genai-electron-rs models download <url> --name <name>');
+        for (const m of l) console.log(`${m.id.padEnd(32)} ${m.type.padEnd(9)} ${formatBytes(m.size).padStart(10)}  ${m.name}`);
+      });
+      return 0;
+    }
+    case 'info':
+      if (!words[0]) throw new UsageError('models info needs a model id');
+      out(await modelManager.getModelInfo(words[0]), printModel);
+      return 0;
+    case 'download': {
+      const bar = json ? undefined : progressBar();
+      const config = { ...downloadConfig(words[0], flags), onProgress: bar && ((d, t) => bar.update(d, t)) };
+      try {
+        out(await modelManager.downloadModel(config), (m) => {
+          bar?.done();
+          printModel(m);
+        });
+      } finally {
+        bar?.done();
+      }
+      return 0;
+    }
+    case 'delete':
+      if (!words[0]) throw new UsageError('models delete needs a model id');
+      await modelManager.deleteModel(words[0]);
+      if (!json) console.log(`Deleted ${words[0]}`);
+      return 0;
+    default:
+      throw new UsageError(`Unknown models command: ${sub ?? '(none)'}`);
+  }
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
-  const json = rest.includes('--json');
   switch (command) {
     case 'info': {
       const caps = await systemInfo.detect();
-      if (json) console.log(JSON.stringify({ ...caps, paths: PATHS }, null, 2));
+      if (rest.includes('--json')) console.log(JSON.stringify({ ...caps, paths: PATHS }, null, 2));
       else printInfo(caps);
       return 0;
     }
+    case 'models':
+      return models(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -50,15 +161,21 @@ async function main(argv) {
       console.log(USAGE);
       return command === undefined ? 1 : 0;
     default:
-      console.error(`Unknown command: ${command}\n\n${USAGE}`);
-      return 2;
+      throw new UsageError(`Unknown command: ${command}`);
   }
 }
 
+// Ctrl-C during a download: stop it cleanly (the partial file stays for a later resume).
+process.on('SIGINT', () => {
+  if (modelManager.isDownloading()) modelManager.cancelDownload();
+  else process.exit(130);
+});
+
+// exitCode, not exit(): a large --json output to a pipe must be written out completely.
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => (process.exitCode = code),
   (err) => {
-    console.error(err?.message ?? String(err));
-    process.exit(1);
+    console.error(err instanceof UsageError ? `${err.message}\n\n${USAGE}` : (err?.message ?? String(err)));
+    process.exitCode = err instanceof UsageError ? 2 : 1;
   },
 );

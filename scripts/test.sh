@@ -4,6 +4,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+echo "== test assets (cached outside the repository)"
+GENAI_TEST_MODEL="$(bash scripts/assets.sh path model)"
+export GENAI_TEST_MODEL
+python3 -c "import gguf" 2>/dev/null || python3 -m pip install --quiet "gguf==0.19.0"
+
 echo "== build the addon (debug)"
 npx napi build --platform --js binding.cjs --dts binding.d.cts --no-const-enum
 

@@ -125,3 +125,18 @@ check<Equals<Up.LlamaCalibrationResourceStabilityCode, Rs.LlamaCalibrationResour
 // An upstream stability error is one of ours (its partialReport type is loose here until
 // calibration lands).
 check<[Up.LlamaCalibrationResourceStabilityError] extends [Surface<Rs.LlamaCalibrationResourceStabilityError>] ? true : false>();
+
+// --- models
+check<Equals<Surface<Up.ModelManager>, Surface<Rs.ModelManager>>>();
+check<Equals<Surface<typeof Up.modelManager>, Surface<typeof Rs.modelManager>>>();
+check<Equals<Surface<Up.StorageManager>, Surface<Rs.StorageManager>>>();
+check<Equals<Surface<Up.Downloader>, Surface<Rs.Downloader>>>();
+check<Equals<Parameters<Up.Downloader['download']>, Parameters<Rs.Downloader['download']>>>();
+check<Equals<typeof Up.getHuggingFaceURL, typeof Rs.getHuggingFaceURL>>();
+check<Equals<typeof Up.parseHuggingFaceURL, typeof Rs.parseHuggingFaceURL>>();
+check<Equals<typeof Up.getArchField, typeof Rs.getArchField>>();
+check<Equals<Parameters<typeof Up.fetchGGUFMetadata>, Parameters<typeof Rs.fetchGGUFMetadata>>>();
+check<Equals<Parameters<typeof Up.fetchLocalGGUFMetadata>, Parameters<typeof Rs.fetchLocalGGUFMetadata>>>();
+// tensorInfos' dtype is @huggingface/gguf's numeric enum there, a number here: mutually assignable.
+check<Mutual<Awaited<ReturnType<typeof Up.fetchGGUFMetadata>>, Awaited<ReturnType<typeof Rs.fetchGGUFMetadata>>>>();
+check<Mutual<Awaited<ReturnType<typeof Up.fetchLocalGGUFMetadata>>, Awaited<ReturnType<typeof Rs.fetchLocalGGUFMetadata>>>>();
