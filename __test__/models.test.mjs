@@ -195,6 +195,14 @@ describe('Downloader', () => {
     ac.abort();
     expect((await first.catch((e) => e)).message).toBe('Download failed: Download cancelled');
     expect(d.downloading).toBe(false);
+    // A file bigger than the free disk space is refused before a byte is written.
+    server.setFaults({ announceLength: 2 ** 50 });
+    const full = await d.download({ url: server.url('/small.bin'), destination: path.join(dir, 'e.bin') }).catch((e) => e);
+    expect(full).toBeInstanceOf(api.InsufficientResourcesError);
+    expect(full.message).toBe('Not enough disk space to download e.bin');
+    expect(full.details).toEqual(expect.objectContaining({ required: '1 PB' }));
+    expect(readdirSync(dir).filter((f) => f.startsWith('e.bin'))).toEqual([]);
+    server.setFaults({});
     const http = await d.download({ url: server.url('/nope'), destination: path.join(dir, 'd.bin') }).catch((e) => e);
     expect(http.message).toBe('Download failed: HTTP error: 404 Not Found');
     expect(http.details).toEqual({ status: 404, url: server.url('/nope') });

@@ -28,7 +28,7 @@ export async function startFileServer() {
       if (start >= end) return res.writeHead(416, { 'content-range': `bytes */${body.length}` }).end();
       status = 206;
     }
-    const headers = { 'content-length': end - start, etag };
+    const headers = { 'content-length': f.announceLength ?? end - start, etag };
     if (!f.noRange) headers['accept-ranges'] = 'bytes';
     if (status === 206) headers['content-range'] = `bytes ${start}-${end - 1}/${body.length}`;
     res.writeHead(status, headers);

@@ -284,12 +284,12 @@ async fn attempt(
     }
     let start = if resumed { offset } else { 0 };
     let total = if resumed { content_range(&resp).and_then(|(_, t)| t).or(length.map(|l| l + start)) } else { length };
-    let new_journal = Journal { url: req.url.clone(), etag, last_modified, total };
-    let journal_bytes = serde_json::to_vec(&new_journal).unwrap_or_default();
-    tokio::fs::write(journal_file, journal_bytes).await.map_err(|e| fs_err(format!("Failed to write download journal: {}", journal_file.display()), journal_file, e))?;
     if let Some(total) = total {
         check_space(&req.destination, total.saturating_sub(start)).map_err(Interrupted::Fatal)?;
     }
+    let new_journal = Journal { url: req.url.clone(), etag, last_modified, total };
+    let journal_bytes = serde_json::to_vec(&new_journal).unwrap_or_default();
+    tokio::fs::write(journal_file, journal_bytes).await.map_err(|e| fs_err(format!("Failed to write download journal: {}", journal_file.display()), journal_file, e))?;
     let mut hasher = if start > 0 {
         hash_prefix(partial, start).await.map_err(|e| fs_err(format!("Failed to read partial download: {}", partial.display()), partial, e))?
     } else {

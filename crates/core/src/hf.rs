@@ -126,6 +126,18 @@ mod tests {
     }
 
     #[test]
+    fn token_only_for_hugging_face() {
+        // The only test that touches HF_TOKEN.
+        std::env::set_var("HF_TOKEN", " hf_abc ");
+        assert_eq!(auth_header("https://huggingface.co/o/r/resolve/main/x.gguf").as_deref(), Some("Bearer hf_abc"));
+        assert_eq!(auth_header("https://hf.co/o/r/resolve/main/x.gguf").as_deref(), Some("Bearer hf_abc"));
+        assert_eq!(auth_header("https://cdn-lfs.hf.co/x"), None);
+        assert_eq!(auth_header("http://127.0.0.1:8080/x"), None);
+        std::env::remove_var("HF_TOKEN");
+        assert_eq!(auth_header("https://huggingface.co/x"), None);
+    }
+
+    #[test]
     fn encoding_round_trips() {
         let s = "ünï code/ +&?#";
         assert_eq!(decode_uri_component(&encode_uri_component(s)).as_deref(), Some(s));
