@@ -7,12 +7,14 @@ const { calculateGPULayers, ...system } = require('./lib/system.cjs');
 const helpers = require('./lib/helpers.cjs');
 const { formatErrorForUI } = require('./lib/ui-errors.cjs');
 const models = require('./lib/models.cjs');
+const servers = require('./lib/servers.cjs');
 
 module.exports = {
   systemInfo: system.SystemInfo.getInstance(),
   modelManager: models.ModelManager.getInstance(),
   ...system,
   ...models,
+  ...servers,
   ...helpers,
   formatErrorForUI,
   PATHS,

@@ -406,6 +406,42 @@ export declare function getHuggingFaceURL(repo: string, file: string, revision?:
 export declare function parseHuggingFaceURL(url: string): { repo: string; revision: string; file: string } | null;
 
 // ---------------------------------------------------------------------------------------------
+// Server plumbing: logs, health, ports
+
+export interface LogRotationOptions {
+  maxFileSize?: number;
+  maxArchives?: number;
+}
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+export interface LogEntry {
+  timestamp: string;
+  level: LogLevel;
+  message: string;
+}
+
+export declare class LogManager {
+  constructor(logPath: string, rotation?: LogRotationOptions);
+  initialize(): Promise<void>;
+  write(message: string, level?: LogLevel): Promise<void>;
+  /** Reads backwards from the end of the file: the cost grows with `lines`, not the file. */
+  getRecent(lines?: number): Promise<string[]>;
+  clear(): Promise<void>;
+  getLogPath(): string;
+  static parseEntry(line: string): LogEntry | null;
+}
+
+export interface HealthCheckResponse {
+  status: HealthStatus;
+  [key: string]: unknown;
+}
+export declare function checkHealth(port: number, timeout?: number, host?: string, signal?: AbortSignal): Promise<HealthCheckResponse>;
+export declare function waitForHealthy(port: number, timeout?: number, initialDelay?: number, maxDelay?: number, host?: string, signal?: AbortSignal): Promise<void>;
+export declare function isServerResponding(port: number, timeout?: number, host?: string): Promise<boolean>;
+export declare function normalizeHealthHost(host?: string): string;
+export declare function findFreePort(host?: string): Promise<number>;
+export declare function isPortBindable(port: number, host?: string): Promise<boolean>;
+
+// ---------------------------------------------------------------------------------------------
 // Helpers
 
 export declare function calculateSHA256(filePath: string): Promise<string>;

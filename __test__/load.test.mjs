@@ -13,12 +13,14 @@ const FUNCTIONS = [
   'isAppleSilicon', 'ensureDirectory', 'fileExists', 'getFileSize', 'deleteFile', 'moveFile',
   'calculateChecksum', 'formatBytes', 'sanitizeFilename', 'detectReasoningSupport', 'formatErrorForUI',
   'getBinaryPath', 'getModelFilePath', 'getModelDirectory', 'fetchGGUFMetadata', 'fetchLocalGGUFMetadata',
-  'getArchField', 'getHuggingFaceURL', 'parseHuggingFaceURL',
+  'getArchField', 'getHuggingFaceURL', 'parseHuggingFaceURL', 'checkHealth', 'waitForHealthy',
+  'isServerResponding', 'normalizeHealthHost', 'findFreePort', 'isPortBindable',
 ];
 const CLASSES = [
   'SystemInfo', 'GenaiElectronError', 'ContextConstraintError', 'ModelNotFoundError', 'DownloadError',
   'InsufficientResourcesError', 'ServerError', 'LlamaCalibrationResourceStabilityError', 'PortInUseError',
   'FileSystemError', 'ChecksumError', 'BinaryError', 'ModelManager', 'StorageManager', 'Downloader',
+  'LogManager',
 ];
 const OBJECTS = [
   'systemInfo', 'modelManager', 'PATHS', 'REASONING_MODEL_PATTERNS', 'DEFAULT_PORTS', 'DEFAULT_TIMEOUTS',

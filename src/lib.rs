@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::LazyLock;
 
 mod models;
+mod servers;
 
 static SYSTEM: LazyLock<system::SystemInfo> = LazyLock::new(system::SystemInfo::new);
 

@@ -140,3 +140,18 @@ check<Equals<Parameters<typeof Up.fetchLocalGGUFMetadata>, Parameters<typeof Rs.
 // tensorInfos' dtype is @huggingface/gguf's numeric enum there, a number here: mutually assignable.
 check<Mutual<Awaited<ReturnType<typeof Up.fetchGGUFMetadata>>, Awaited<ReturnType<typeof Rs.fetchGGUFMetadata>>>>();
 check<Mutual<Awaited<ReturnType<typeof Up.fetchLocalGGUFMetadata>>, Awaited<ReturnType<typeof Rs.fetchLocalGGUFMetadata>>>>();
+
+// --- logs, health, ports
+check<Equals<Up.LogRotationOptions, Rs.LogRotationOptions>>();
+check<Equals<Up.LogLevel, Rs.LogLevel>>();
+check<Equals<Up.LogEntry, Rs.LogEntry>>();
+check<Equals<Surface<Up.LogManager>, Surface<Rs.LogManager>>>();
+check<Equals<ConstructorParameters<typeof Up.LogManager>, ConstructorParameters<typeof Rs.LogManager>>>();
+check<Equals<typeof Up.LogManager.parseEntry, typeof Rs.LogManager.parseEntry>>();
+check<Equals<Up.HealthCheckResponse, Rs.HealthCheckResponse>>();
+check<Equals<typeof Up.checkHealth, typeof Rs.checkHealth>>();
+check<Equals<typeof Up.waitForHealthy, typeof Rs.waitForHealthy>>();
+check<Equals<typeof Up.isServerResponding, typeof Rs.isServerResponding>>();
+check<Equals<typeof Up.normalizeHealthHost, typeof Rs.normalizeHealthHost>>();
+check<Equals<typeof Up.findFreePort, typeof Rs.findFreePort>>();
+check<Equals<typeof Up.isPortBindable, typeof Rs.isPortBindable>>();

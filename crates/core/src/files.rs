@@ -34,15 +34,14 @@ pub fn is_js_space(c: char) -> bool {
     )
 }
 
-/// `sanitizeFilename`: drop `< > : " / \ | ? *` and U+0000–U+001F, collapse whitespace, trim.
-pub fn sanitize_filename(name: &str) -> String {
-    let kept = name.chars().filter(|&c| !matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0'..='\u{1F}'));
-    let mut out = String::with_capacity(name.len());
+/// Replaces every run of JS whitespace with `with` (`s.replace(/\s+/g, with)`).
+pub fn collapse_js_space(s: &str, with: &str) -> String {
+    let mut out = String::with_capacity(s.len());
     let mut in_space = false;
-    for c in kept {
+    for c in s.chars() {
         if is_js_space(c) {
             if !in_space {
-                out.push(' ');
+                out.push_str(with);
             }
             in_space = true;
         } else {
@@ -50,7 +49,13 @@ pub fn sanitize_filename(name: &str) -> String {
             in_space = false;
         }
     }
-    out.trim_matches(is_js_space).to_string()
+    out
+}
+
+/// `sanitizeFilename`: drop `< > : " / \ | ? *` and U+0000–U+001F, collapse whitespace, trim.
+pub fn sanitize_filename(name: &str) -> String {
+    let kept: String = name.chars().filter(|&c| !matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0'..='\u{1F}')).collect();
+    collapse_js_space(&kept, " ").trim_matches(is_js_space).to_string()
 }
 
 /// Streaming SHA-256 of a file, lowercase hex (`calculateChecksum` / `calculateSHA256`).

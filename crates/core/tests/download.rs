@@ -222,3 +222,38 @@ async fn http_errors_stalls_and_concurrency() {
     downloader.cancel();
     assert!(first.await.unwrap().is_err());
 }
+
+/// The health probes against a real HTTP server (the test server answers /health with 404
+/// until a file is put there).
+#[tokio::test]
+async fn health_probes() {
+    use genai_core::health::{check_health, is_server_responding, wait_for_healthy};
+    use tokio_util::sync::CancellationToken;
+    let server = TestServer::start().await;
+    let port = server.addr.port();
+    let t = Duration::from_secs(2);
+    assert_eq!(check_health(port, t, "127.0.0.1").await, serde_json::json!({ "status": "error" }));
+    assert!(!is_server_responding(port, t, "127.0.0.1").await);
+    server.put("/health", br#"{"status":"loading","slots":1}"#.to_vec());
+    assert_eq!(check_health(port, t, "127.0.0.1").await, serde_json::json!({ "status": "loading", "slots": 1 }));
+    server.put("/health", br#"{"status":"weird"}"#.to_vec());
+    assert_eq!(check_health(port, t, "127.0.0.1").await["status"], "unknown");
+    server.put("/health", b"plain ok".to_vec());
+    assert_eq!(check_health(port, t, "127.0.0.1").await["status"], "ok");
+    assert!(is_server_responding(port, t, "127.0.0.1").await);
+    let closed = genai_core::health::find_free_port("127.0.0.1").unwrap();
+    assert_eq!(check_health(closed, t, "127.0.0.1").await["status"], "unknown");
+
+    // waitForHealthy: ready after a while → returns; never ready → ServerError with attempts.
+    server.put("/health", br#"{"status":"loading"}"#.to_vec());
+    let s2 = server.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        s2.put("/health", br#"{"status":"ok"}"#.to_vec());
+    });
+    let never = CancellationToken::new();
+    wait_for_healthy(port, Duration::from_secs(10), Duration::from_millis(100), Duration::from_millis(2000), "127.0.0.1", &never).await.unwrap();
+    let err = wait_for_healthy(closed, Duration::from_millis(500), Duration::from_millis(100), Duration::from_millis(2000), "127.0.0.1", &never).await.unwrap_err();
+    assert!(err.to_string().starts_with("Server error: Server health check timeout after 500ms ("), "{err}");
+    assert!(err.details.unwrap()["attempts"].as_u64().unwrap() >= 2);
+}

@@ -6,7 +6,7 @@ mod common;
 
 use common::server::{Faults, TestServer};
 use genai_core::gguf::{read_local, remote::fetch_header};
-use genai_core::models::{Callbacks, ComponentConfig, DownloadConfig, ModelManager};
+use genai_core::models::{Callbacks, ComponentConfig, DownloadConfig, ModelManager, SourceSpec};
 use genai_core::paths::Paths;
 use genai_core::ErrorCode;
 use serde_json::{json, Value};
@@ -19,8 +19,12 @@ fn user_data(tag: &str) -> PathBuf {
     d
 }
 
+fn url_spec(url: &str) -> SourceSpec {
+    SourceSpec { source: "url".into(), url: Some(url.into()), ..Default::default() }
+}
+
 fn url_config(name: &str, url: &str) -> DownloadConfig {
-    DownloadConfig { source: "url".into(), url: Some(url.into()), name: name.into(), model_type: "llm".into(), ..Default::default() }
+    DownloadConfig { spec: url_spec(url), name: name.into(), model_type: "llm".into(), ..Default::default() }
 }
 
 fn sha(data: &[u8]) -> String {
@@ -36,7 +40,7 @@ async fn downloads_lists_verifies_and_deletes_a_model() {
     let root = user_data("single");
     let mgr = ModelManager::new(Paths::new(&root));
     let mut cfg = url_config("SmolLM2 135M", &server.url("/SmolLM2-135M-Instruct.Q4_1.gguf"));
-    cfg.checksum = Some(format!("sha256:{}", sha(&data)));
+    cfg.spec.checksum = Some(format!("sha256:{}", sha(&data)));
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c = calls.clone();
     let callbacks = Callbacks { progress: Some(Arc::new(move |d, t| c.lock().unwrap().push((d, t)))), ..Default::default() };
@@ -152,7 +156,7 @@ async fn shards_download_into_the_model_folder() {
     let root = user_data("shards");
     let mgr = ModelManager::new(Paths::new(&root));
     let mut cfg = url_config("Smol Sharded", &server.url("/repo/smol-00001-of-00003.gguf"));
-    cfg.checksum = Some(sha(parts[0]));
+    cfg.spec.checksum = Some(sha(parts[0]));
     let last = Arc::new(Mutex::new((0, 0)));
     let l = last.clone();
     let info = mgr.download(&cfg, Callbacks { progress: Some(Arc::new(move |d, t| *l.lock().unwrap() = (d, t))), ..Default::default() }).await.unwrap();
@@ -186,7 +190,10 @@ async fn diffusion_components_share_files_and_reuse_them() {
     server.put("/flux/other.gguf", data[..2_500_000].to_vec());
     let root = user_data("components");
     let mgr = ModelManager::new(Paths::new(&root));
-    let component = |file: &str| ComponentConfig { role: "vae".into(), source: "url".into(), url: Some(server.url(&format!("/flux/{file}"))), checksum: Some(sha(&[5u8; 500_000])), ..Default::default() };
+    let component = |file: &str| ComponentConfig {
+        role: "vae".into(),
+        spec: SourceSpec { checksum: Some(sha(&[5u8; 500_000])), ..url_spec(&server.url(&format!("/flux/{file}"))) },
+    };
     let starts = Arc::new(Mutex::new(Vec::new()));
     let s = starts.clone();
     let cfg = DownloadConfig {
@@ -206,7 +213,8 @@ async fn diffusion_components_share_files_and_reuse_them() {
 
     // A second model in the same folder reuses the VAE (only the new file is fetched).
     server.take_sent();
-    let b = mgr.download(&DownloadConfig { name: "Flux B".into(), url: Some(server.url("/flux/other.gguf")), ..cfg.clone() }, Callbacks::default()).await.unwrap();
+    let b_cfg = DownloadConfig { name: "Flux B".into(), spec: url_spec(&server.url("/flux/other.gguf")), ..cfg.clone() };
+    let b = mgr.download(&b_cfg, Callbacks::default()).await.unwrap();
     assert!(server.take_sent() < 2_500_000 + 3_000_000, "the VAE was not downloaded again");
     assert_eq!(b["components"]["vae"]["path"], a["components"]["vae"]["path"]);
     let counted = mgr.storage.storage_used(Some("diffusion")).unwrap();

@@ -14,36 +14,38 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-/// `DownloadConfig` without its callbacks.
+/// Where a file comes from: the fields `DownloadConfig` and its components share.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct DownloadConfig {
+pub struct SourceSpec {
     pub source: String,
     pub url: Option<String>,
     pub repo: Option<String>,
     pub file: Option<String>,
     pub revision: Option<String>,
     pub provenance: Option<Value>,
+    pub checksum: Option<String>,
+}
+
+/// `DownloadConfig` without its callbacks.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DownloadConfig {
+    #[serde(flatten)]
+    pub spec: SourceSpec,
     pub name: String,
     #[serde(rename = "type")]
     pub model_type: String,
-    pub checksum: Option<String>,
     pub shard_files: Option<Vec<String>>,
     pub components: Option<Vec<ComponentConfig>>,
     pub model_directory: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub struct ComponentConfig {
     pub role: String,
-    pub source: String,
-    pub url: Option<String>,
-    pub repo: Option<String>,
-    pub file: Option<String>,
-    pub revision: Option<String>,
-    pub provenance: Option<Value>,
-    pub checksum: Option<String>,
+    #[serde(flatten)]
+    pub spec: SourceSpec,
 }
 
 /// `onComponentStart({ role, filename, index, total })`.
@@ -78,20 +80,20 @@ impl Source {
     }
 }
 
-fn resolve_source(source: &str, url: Option<&str>, repo: Option<&str>, file: Option<&str>, revision: Option<&str>) -> Result<Source> {
-    match source {
+fn resolve_source(spec: &SourceSpec) -> Result<Source> {
+    match spec.source.as_str() {
         "url" => {
-            let url = url.filter(|u| !u.is_empty()).ok_or_else(|| download_error("URL is required when source is \"url\"", None))?;
+            let url = spec.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| download_error("URL is required when source is \"url\"", None))?;
             Ok(Source { url: url.to_string(), hf: None })
         }
         "huggingface" => {
-            let (Some(repo), Some(file)) = (repo.filter(|r| !r.is_empty()), file.filter(|f| !f.is_empty())) else {
+            let (Some(repo), Some(file)) = (spec.repo.as_deref().filter(|r| !r.is_empty()), spec.file.as_deref().filter(|f| !f.is_empty())) else {
                 return Err(download_error("Repository and file are required when source is \"huggingface\"", None));
             };
-            if revision.is_some_and(|r| r.trim().is_empty()) {
+            if spec.revision.as_deref().is_some_and(|r| r.trim().is_empty()) {
                 return Err(download_error("Revision must be a non-empty string when source is \"huggingface\"", None));
             }
-            let revision = revision.unwrap_or("main");
+            let revision = spec.revision.as_deref().unwrap_or("main");
             let url = crate::hf::hf_url(repo, file, revision).map_err(|m| download_error(m, None))?;
             Ok(Source { url, hf: Some((repo.into(), file.into(), revision.into())) })
         }
@@ -210,7 +212,7 @@ impl ModelManager {
         if cfg.components.as_ref().is_some_and(|c| !c.is_empty()) {
             return self.download_components(cfg, &type_dir, callbacks).await;
         }
-        let source = resolve_source(&cfg.source, cfg.url.as_deref(), cfg.repo.as_deref(), cfg.file.as_deref(), cfg.revision.as_deref())?;
+        let source = resolve_source(&cfg.spec)?;
         let id = model_id(&cfg.name);
         let filename = extract_filename(&source.url, source.file());
         let shard_base = source.file().map_or(filename.clone(), |f| f.rsplit('/').next().unwrap_or(f).to_string());
@@ -227,7 +229,7 @@ impl ModelManager {
         let claim = self.downloader.claim()?;
         let gguf = remote_metadata(&source.url, true).await?;
         let mut req = Request::new(&source.url, &destination);
-        req.expected_sha256 = cfg.checksum.clone().filter(|c| !c.is_empty());
+        req.expected_sha256 = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
         let outcome = claim.download(&req, callbacks.progress).await?;
         let mut info = Map::new();
         info.insert("id".into(), json!(id));
@@ -242,7 +244,7 @@ impl ModelManager {
         }
         info.insert("supportsReasoning".into(), json!(crate::reasoning::detect_reasoning_support(&filename)));
         info.insert("ggufMetadata".into(), Value::Object(gguf));
-        if let Some(p) = cfg.provenance.clone().filter(|p| !p.is_null()) {
+        if let Some(p) = cfg.spec.provenance.clone().filter(|p| !p.is_null()) {
             info.insert("provenance".into(), p);
         }
         self.register(info, &[destination])
@@ -291,7 +293,7 @@ impl ModelManager {
         let agg = Arc::new(Aggregate { sizes: Mutex::new(sizes), completed: Mutex::new(0), user: callbacks.progress });
         let mut done: Vec<PathBuf> = Vec::new();
         let mut shards = Vec::new();
-        let checksum = cfg.checksum.clone().filter(|c| !c.is_empty());
+        let checksum = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
         for (i, (url, _, dest)) in items.iter().enumerate() {
             let mut req = Request::new(url, dest);
             req.expected_sha256 = if i == 0 { checksum.clone() } else { None };
@@ -327,7 +329,7 @@ impl ModelManager {
         info.insert("supportsReasoning".into(), json!(crate::reasoning::detect_reasoning_support(primary_name)));
         info.insert("ggufMetadata".into(), Value::Object(gguf));
         info.insert("shards".into(), Value::Array(shards));
-        if let Some(p) = cfg.provenance.clone().filter(|p| !p.is_null()) {
+        if let Some(p) = cfg.spec.provenance.clone().filter(|p| !p.is_null()) {
             info.insert("provenance".into(), p);
         }
         let result = self.register(info, &done);
@@ -345,14 +347,14 @@ impl ModelManager {
                 None,
             ));
         }
-        let primary = resolve_source(&cfg.source, cfg.url.as_deref(), cfg.repo.as_deref(), cfg.file.as_deref(), cfg.revision.as_deref())?;
+        let primary = resolve_source(&cfg.spec)?;
         let id = model_id(&cfg.name);
         self.refuse_existing_id(&cfg.model_type, &id)?;
         // Resolve everything before touching the disk, so a bad component leaves nothing behind.
-        let mut sources = vec![(primary.clone(), "diffusion_model".to_string(), cfg.checksum.clone(), cfg.provenance.clone())];
+        let mut sources = vec![(primary.clone(), "diffusion_model".to_string(), cfg.spec.checksum.clone(), cfg.spec.provenance.clone())];
         for c in &components {
-            let s = resolve_source(&c.source, c.url.as_deref(), c.repo.as_deref(), c.file.as_deref(), c.revision.as_deref())?;
-            sources.push((s, c.role.clone(), c.checksum.clone(), c.provenance.clone()));
+            let s = resolve_source(&c.spec)?;
+            sources.push((s, c.role.clone(), c.spec.checksum.clone(), c.spec.provenance.clone()));
         }
         let dir_name = cfg.model_directory.as_deref().filter(|d| !d.is_empty()).map_or(id.clone(), model_id);
         let dir = type_dir.join(&dir_name);

@@ -4,5 +4,5 @@ pub mod manager;
 pub mod naming;
 pub mod storage;
 
-pub use manager::{Callbacks, ComponentConfig, DownloadConfig, ModelManager};
+pub use manager::{Callbacks, ComponentConfig, DownloadConfig, ModelManager, SourceSpec};
 pub use storage::{ModelInfo, Storage};

@@ -5,20 +5,7 @@ use crate::files::sanitize_filename;
 /// `generateModelId(name)`: lowercase, whitespace runs → `-`, drop `[^a-z0-9-]`, collapse `-`,
 /// trim one leading and one trailing `-`.
 pub fn model_id(name: &str) -> String {
-    let lower = name.to_lowercase();
-    let mut dashed = String::with_capacity(lower.len());
-    let mut in_space = false;
-    for c in lower.chars() {
-        if crate::files::is_js_space(c) {
-            if !in_space {
-                dashed.push('-');
-            }
-            in_space = true;
-        } else {
-            dashed.push(c);
-            in_space = false;
-        }
-    }
+    let dashed = crate::files::collapse_js_space(&name.to_lowercase(), "-");
     let mut id = String::with_capacity(dashed.len());
     for c in dashed.chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-') {
         if !(c == '-' && id.ends_with('-')) {
