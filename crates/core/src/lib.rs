@@ -16,6 +16,7 @@ pub mod logs;
 pub mod models;
 pub mod paths;
 pub mod platform;
+pub mod process;
 pub mod reasoning;
 pub mod system;
 

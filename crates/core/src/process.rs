@@ -1,0 +1,333 @@
+//! Child processes that cannot outlive us. Every child is spawned from one long-lived spawner
+//! thread (Linux's `PR_SET_PDEATHSIG` fires when the *thread* that forked exits), into its own
+//! process group, with `PR_SET_PDEATHSIG(SIGKILL)` and a parent-pid re-check that closes the
+//! fork race. Output is read line by line (`\n`, `\r`, partial last line, invalid UTF-8), the exit
+//! is watched, and a stop is SIGTERM to the group, then SIGKILL after a grace period.
+//! `kill_all()` is for a synchronous exit hook: `process.exit()` skips every Rust destructor.
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, LazyLock, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Default)]
+pub struct Spec {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: Option<PathBuf>,
+}
+
+/// How a child ended: its exit code, or the signal that killed it (Unix).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    pub fn success(&self) -> bool {
+        self.code == Some(0)
+    }
+}
+
+/// What a child sends back: output lines and, last, its exit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Stdout(String),
+    Stderr(String),
+    Exited(Exit),
+}
+
+pub type EventFn = Arc<dyn Fn(Event) + Send + Sync>;
+
+/// A running (or finished) child.
+pub struct Child {
+    pub pid: u32,
+    exit: Arc<(Mutex<Option<Exit>>, Condvar)>,
+}
+
+/// Live children by pid (their process-group ids), for `kill_all`.
+static LIVE: LazyLock<Mutex<HashMap<u32, ()>>> = LazyLock::new(Mutex::default);
+
+type SpawnJob = (Spec, mpsc::Sender<std::io::Result<std::process::Child>>);
+
+/// The spawner thread: lives as long as the process, so PDEATHSIG means "our process died".
+static SPAWNER: LazyLock<Mutex<mpsc::Sender<SpawnJob>>> = LazyLock::new(|| {
+    let (tx, rx) = mpsc::channel::<SpawnJob>();
+    let _ = std::thread::Builder::new().name("genai-spawner".into()).spawn(move || {
+        for (spec, reply) in rx {
+            let _ = reply.send(spawn_here(&spec));
+        }
+    });
+    Mutex::new(tx)
+});
+
+fn spawn_here(spec: &Spec) -> std::io::Result<std::process::Child> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    if let Some(dir) = &spec.cwd {
+        cmd.current_dir(dir);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+        #[cfg(target_os = "linux")]
+        {
+            let parent = std::process::id() as libc::pid_t;
+            // SAFETY: only async-signal-safe calls between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // The parent may have died before prctl took effect.
+                    if libc::getppid() != parent {
+                        libc::_exit(1);
+                    }
+                    Ok(())
+                });
+            }
+        }
+    }
+    cmd.spawn()
+}
+
+/// Reads a stream as lines, splitting on `\n` and `\r`, lossily decoding invalid UTF-8.
+fn pump(stream: impl Read, send: impl Fn(String)) {
+    let mut reader = BufReader::with_capacity(64 * 1024, stream);
+    let mut buf = Vec::new();
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                for part in buf.split(|&b| b == b'\n' || b == b'\r') {
+                    if !part.is_empty() {
+                        send(String::from_utf8_lossy(part).into_owned());
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Spawns `spec` and reports its output lines and its exit through `events`.
+pub fn spawn(spec: &Spec, events: EventFn) -> std::io::Result<Child> {
+    let (reply_tx, reply_rx) = mpsc::channel();
+    SPAWNER
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .send((spec.clone(), reply_tx))
+        .map_err(|_| std::io::Error::other("spawner thread is gone"))?;
+    let mut child = reply_rx.recv().map_err(|_| std::io::Error::other("spawner thread is gone"))??;
+    let pid = child.id();
+    LIVE.lock().unwrap_or_else(|p| p.into_inner()).insert(pid, ());
+    let readers: Vec<std::thread::JoinHandle<()>> = [
+        child.stdout.take().map(|s| {
+            let ev = events.clone();
+            std::thread::spawn(move || pump(s, |l| ev(Event::Stdout(l))))
+        }),
+        child.stderr.take().map(|s| {
+            let ev = events.clone();
+            std::thread::spawn(move || pump(s, |l| ev(Event::Stderr(l))))
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let exit = Arc::new((Mutex::new(None), Condvar::new()));
+    let watch = exit.clone();
+    std::thread::Builder::new().name(format!("genai-wait-{pid}")).spawn(move || {
+        let status = child.wait();
+        LIVE.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid);
+        let result = match status {
+            Ok(s) => exit_of(s),
+            Err(_) => Exit { code: None, signal: None },
+        };
+        // Output first, then the exit (the pipes close when the group is gone; a grandchild that
+        // keeps them open must not hold up the exit event).
+        let deadline = Instant::now() + Duration::from_millis(500);
+        for r in readers {
+            while !r.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        *watch.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+        watch.1.notify_all();
+        events(Event::Exited(result));
+    })?;
+    Ok(Child { pid, exit })
+}
+
+fn exit_of(status: std::process::ExitStatus) -> Exit {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        Exit { code: status.code(), signal: status.signal() }
+    }
+    #[cfg(not(unix))]
+    {
+        Exit { code: status.code(), signal: None }
+    }
+}
+
+impl Child {
+    /// The exit, once it happened.
+    pub fn exit(&self) -> Option<Exit> {
+        *self.exit.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits up to `timeout` for the exit.
+    pub fn wait_timeout(&self, timeout: Duration) -> Option<Exit> {
+        let (lock, cv) = &*self.exit;
+        let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv.wait_timeout_while(guard, timeout, |e| e.is_none()).unwrap_or_else(|p| p.into_inner());
+        *guard
+    }
+
+    /// SIGTERM to the whole group, SIGKILL after `grace`. Blocking; returns the exit.
+    pub fn stop(&self, grace: Duration) -> Option<Exit> {
+        if let Some(e) = self.exit() {
+            return Some(e);
+        }
+        signal_group(self.pid, Signal::Term);
+        if let Some(e) = self.wait_timeout(grace) {
+            return Some(e);
+        }
+        signal_group(self.pid, Signal::Kill);
+        self.wait_timeout(Duration::from_secs(5))
+    }
+
+    /// SIGKILL to the whole group now.
+    pub fn kill(&self) {
+        signal_group(self.pid, Signal::Kill);
+    }
+}
+
+#[derive(Clone, Copy)]
+pub enum Signal {
+    Term,
+    Kill,
+}
+
+/// Signals a child's process group (its pid is the group id).
+pub fn signal_group(pid: u32, signal: Signal) {
+    #[cfg(unix)]
+    {
+        let sig = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+        };
+        // SAFETY: kill(2) with a negative pid signals that process group; errors are ignored
+        // (the group may already be gone).
+        unsafe {
+            libc::kill(-(pid as libc::pid_t), sig);
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (pid, signal);
+        let _ = Command::new("taskkill").args(["/T", "/F", "/PID", &pid.to_string()]).output();
+    }
+}
+
+/// Kills every live child group at once (for a synchronous exit hook). Returns how many.
+pub fn kill_all() -> usize {
+    let pids: Vec<u32> = LIVE.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+    for pid in &pids {
+        signal_group(*pid, Signal::Kill);
+    }
+    pids.len()
+}
+
+/// Whether a process with this pid exists.
+pub fn is_running(pid: u32) -> bool {
+    #[cfg(unix)]
+    {
+        // SAFETY: signal 0 only checks existence and permission.
+        unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = pid;
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn collect() -> (EventFn, Arc<Mutex<Vec<Event>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        (Arc::new(move |e| s.lock().unwrap().push(e)), seen)
+    }
+
+    fn sh(script: &str) -> Spec {
+        Spec { program: "/bin/sh".into(), args: vec!["-c".into(), script.into()], ..Default::default() }
+    }
+
+    #[test]
+    fn lines_then_exit_code() {
+        let (events, seen) = collect();
+        let child = spawn(&sh("printf 'a\\nb\\rc\\n\\377x\\npartial'; echo err >&2; exit 3"), events).unwrap();
+        let exit = child.wait_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(exit, Exit { code: Some(3), signal: None });
+        std::thread::sleep(Duration::from_millis(50));
+        let seen = seen.lock().unwrap();
+        let out: Vec<&str> = seen.iter().filter_map(|e| if let Event::Stdout(l) = e { Some(l.as_str()) } else { None }).collect();
+        assert_eq!(out, ["a", "b", "c", "\u{FFFD}x", "partial"]);
+        assert!(seen.contains(&Event::Stderr("err".into())));
+        assert_eq!(seen.last(), Some(&Event::Exited(exit)), "the exit comes last");
+    }
+
+    /// Alive = exists and is not a zombie (a container's init may never reap orphans).
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
+            .unwrap_or(false)
+    }
+
+    #[test]
+    fn stop_takes_the_whole_group() {
+        let (events, seen) = collect();
+        // A shell whose own child would survive a plain kill of the shell.
+        let child = spawn(&sh("sleep 300 & echo $!; wait"), events).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        let grandchild: u32 = seen.lock().unwrap().iter().find_map(|e| if let Event::Stdout(l) = e { l.parse().ok() } else { None }).unwrap();
+        assert!(alive(child.pid) && alive(grandchild));
+        let exit = child.stop(Duration::from_secs(5)).unwrap();
+        assert_eq!(exit.signal, Some(libc::SIGTERM));
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(grandchild), "the grandchild went with its group");
+    }
+
+    #[test]
+    fn sigkill_after_grace_when_term_is_ignored() {
+        let (events, _) = collect();
+        let child = spawn(&sh("trap '' TERM; sleep 300"), events).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let started = Instant::now();
+        let exit = child.stop(Duration::from_millis(300)).unwrap();
+        assert_eq!(exit.signal, Some(libc::SIGKILL));
+        assert!(started.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn kill_all_and_missing_programs() {
+        let (events, _) = collect();
+        let a = spawn(&sh("sleep 300"), events.clone()).unwrap();
+        let b = spawn(&sh("sleep 300"), events.clone()).unwrap();
+        assert!(kill_all() >= 2);
+        assert_eq!(a.wait_timeout(Duration::from_secs(5)).unwrap().signal, Some(libc::SIGKILL));
+        assert!(b.wait_timeout(Duration::from_secs(5)).is_some());
+        let err = spawn(&Spec { program: "/nonexistent/llama-server".into(), ..Default::default() }, events).err().unwrap();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+    }
+}
