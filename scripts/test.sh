@@ -6,7 +6,8 @@ cd "$(dirname "$0")/.."
 
 echo "== test assets (cached outside the repository)"
 GENAI_TEST_MODEL="$(bash scripts/assets.sh path model)"
-export GENAI_TEST_MODEL
+GENAI_TEST_LLAMA_SERVER="$(bash scripts/assets.sh path llama-server)"
+export GENAI_TEST_MODEL GENAI_TEST_LLAMA_SERVER
 python3 -c "import gguf" 2>/dev/null || python3 -m pip install --quiet "gguf==0.19.0"
 
 echo "== build the addon (debug)"

@@ -12,6 +12,7 @@ pub mod http;
 pub mod ids;
 pub mod jsjson;
 pub mod jsnum;
+pub mod llama;
 pub mod logs;
 pub mod models;
 pub mod paths;
