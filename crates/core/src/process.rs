@@ -259,7 +259,7 @@ pub fn is_running(pid: u32) -> bool {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
 

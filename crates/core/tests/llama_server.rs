@@ -1,3 +1,4 @@
+#![cfg(unix)] // builds llama.cpp with cmake and a C++ compiler (scripts/assets.sh is bash)
 //! The launch contract against the real llama-server (built from the llama.cpp source on PyPI by
 //! scripts/assets.sh): every flag we can pass is in its `--help`, and the argv we build starts it
 //! with the real SmolLM2 model, answers /health and a chat completion, and stops cleanly.

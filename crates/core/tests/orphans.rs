@@ -1,3 +1,4 @@
+#![cfg(target_os = "linux")] // reads /proc to tell a live process from a zombie
 //! Children die with us: a process that spawned a child through `genai_core::process` is killed
 //! with SIGKILL (no destructor, no exit hook runs), and the child is gone within a second.
 //! The helper is this test binary itself, re-run with GENAI_ORPHAN_HELPER set.
