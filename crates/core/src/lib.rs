@@ -13,6 +13,7 @@ pub mod ids;
 pub mod jsjson;
 pub mod jsnum;
 pub mod llama;
+pub mod llama_server;
 pub mod logs;
 pub mod models;
 pub mod paths;

@@ -1,0 +1,373 @@
+//! The llama-server supervisor behind `llamaServer`: resolve the configuration (validation,
+//! port, auto-configuration), start the real binary through `process`, notice readiness as soon
+//! as it is ready (fast health polling, early exit detection), log its output, report status
+//! transitions and a crash, stop it (SIGTERM to the group, SIGKILL after the grace period).
+
+use crate::logs::{classify_llama_line, Level, LogFile};
+use crate::models::ModelManager;
+use crate::process::{self, Event, Exit};
+use crate::system::SystemInfo;
+use crate::{health, llama, Error, ErrorCode, Result};
+use serde_json::{json, Map, Value};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Environment variable naming the llama-server binary (after `config.binaryPath`).
+pub const BINARY_ENV: &str = "GENAI_LLAMA_SERVER_PATH";
+pub const DEFAULT_PORT: u16 = 8080;
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// What the manager tells its listeners (the facade re-emits them with genai-electron's names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServerEvent {
+    Status { new: &'static str, old: &'static str },
+    Ready(Value),
+    Started(Value),
+    Stopped,
+    Crashed(Exit),
+}
+
+pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
+
+#[derive(Default)]
+struct State {
+    status: &'static str,
+    port: u16,
+    pid: Option<u32>,
+    config: Option<Map<String, Value>>,
+    started_at: Option<String>,
+    load_ms: Option<u64>,
+    generation: u64,
+    child: Option<Arc<process::Child>>,
+    stop_requested: bool,
+}
+
+pub struct LlamaServer {
+    state: Arc<Mutex<State>>,
+    events: EventSink,
+    log: Arc<LogFile>,
+    models: Arc<ModelManager>,
+    system: Arc<SystemInfo>,
+    binaries_dir: PathBuf,
+}
+
+fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn positive_int(config: &Map<String, Value>, key: &str, allow_minus_one: bool) -> Result<()> {
+    let Some(v) = config.get(key).filter(|v| !v.is_null()) else { return Ok(()) };
+    let ok = v.as_f64().is_some_and(|n| n.fract() == 0.0 && (n > 0.0 || (allow_minus_one && (n == -1.0 || n == 0.0))));
+    if ok {
+        return Ok(());
+    }
+    Err(Error::server(format!("Invalid {key}: {v}"), Some(json!({ "field": key, "value": v, "suggestion": format!("Use a positive whole number for {key}") }))))
+}
+
+impl LlamaServer {
+    pub fn new(models: Arc<ModelManager>, system: Arc<SystemInfo>, events: EventSink) -> Self {
+        let paths = &models.storage.paths;
+        LlamaServer {
+            log: Arc::new(LogFile::new(&paths.logs.join("llama-server.log"), None, None)),
+            binaries_dir: paths.binaries.llama.clone(),
+            state: Arc::new(Mutex::new(State { status: "stopped", ..Default::default() })),
+            events,
+            models,
+            system,
+        }
+    }
+
+    pub fn log(&self) -> &Arc<LogFile> {
+        &self.log
+    }
+
+    fn set_status(&self, new: &'static str) {
+        let old = std::mem::replace(&mut lock(&self.state).status, new);
+        if old != new {
+            (self.events)(ServerEvent::Status { new, old });
+        }
+    }
+
+    pub fn status(&self) -> &'static str {
+        lock(&self.state).status
+    }
+
+    /// `getInfo()`.
+    pub fn info(&self) -> Value {
+        let s = lock(&self.state);
+        let mut info = json!({
+            "status": s.status,
+            "health": "unknown",
+            "port": s.port,
+            "modelId": s.config.as_ref().and_then(|c| c.get("modelId")).cloned().unwrap_or(json!("")),
+        });
+        if let Some(pid) = s.pid {
+            info["pid"] = json!(pid);
+        }
+        if let Some(t) = &s.started_at {
+            info["startedAt"] = json!(t);
+        }
+        if let Some(ms) = s.load_ms {
+            info["loadTimeMs"] = json!(ms);
+        }
+        if s.generation > 0 {
+            info["serverGeneration"] = json!(s.generation);
+        }
+        info
+    }
+
+    pub fn config(&self) -> Option<Map<String, Value>> {
+        lock(&self.state).config.clone()
+    }
+
+    /// The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else the installed one.
+    fn binary(&self, config: &Map<String, Value>) -> Result<PathBuf> {
+        let exe = if cfg!(windows) { "llama-server.exe" } else { "llama-server" };
+        let path = config
+            .get("binaryPath")
+            .and_then(Value::as_str)
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os(BINARY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+            .unwrap_or_else(|| self.binaries_dir.join(exe));
+        if !path.is_file() {
+            return Err(Error::new(ErrorCode::Binary, format!("Binary file not found: {}", path.display()), Some(json!({ "path": path.to_string_lossy() }))));
+        }
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode()).unwrap_or(0);
+            if mode & 0o111 == 0 {
+                return Err(Error::new(ErrorCode::Binary, format!("Binary is not executable: {}", path.display()), Some(json!({ "path": path.to_string_lossy() }))));
+            }
+        }
+        Ok(path)
+    }
+
+    /// Validation and the port: everything checked before anything changes.
+    fn validate(&self, config: &Map<String, Value>) -> Result<u16> {
+        let mut fields: Vec<&str> = llama::VALID_CONFIG_FIELDS.to_vec();
+        fields.push("binaryPath"); // addition: a binary outside userData
+        llama::validate_fields(config, &fields, "LlamaServerManager")?;
+        if config.get("modelId").and_then(Value::as_str).is_none_or(str::is_empty) {
+            return Err(Error::server("modelId is required", Some(json!({ "field": "modelId" }))));
+        }
+        positive_int(config, "threads", false)?;
+        positive_int(config, "contextSize", false)?;
+        positive_int(config, "parallelRequests", false)?;
+        positive_int(config, "gpuLayers", true)?;
+        match config.get("port").filter(|v| !v.is_null()) {
+            None => Ok(DEFAULT_PORT),
+            Some(Value::String(s)) if s == "auto" => health::find_free_port("127.0.0.1"),
+            Some(v) => match v.as_f64() {
+                Some(p) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => Ok(p as u16),
+                _ => Err(Error::server(format!("Invalid port: {v}"), Some(json!({ "port": v, "suggestion": "Use a port between 1 and 65535, or 'auto'" })))),
+            },
+        }
+    }
+
+    /// `start(config)`: resolves to `getInfo()` once the server answers /health with ok.
+    pub async fn start(&self, config: Map<String, Value>) -> Result<Value> {
+        {
+            let s = lock(&self.state);
+            if matches!(s.status, "running" | "starting" | "stopping") {
+                let what = if s.status == "running" { "Server is already running".to_string() } else { format!("Server is {}", s.status) };
+                return Err(Error::server(what, Some(json!({ "status": s.status }))));
+            }
+        }
+        let port = self.validate(&config)?;
+        let model_id = config.get("modelId").and_then(Value::as_str).unwrap_or_default().to_string();
+        let model = self.models.storage.find(&model_id)?;
+        let binary = self.binary(&config)?;
+        let host = health::normalize_health_host(config.get("host").and_then(Value::as_str));
+        if health::is_server_responding(port, Duration::from_secs(2), &host).await || !health::is_port_bindable(port, &host)? {
+            return Err(Error::port_in_use(port));
+        }
+        let resolved = self.resolve(&config, port, &model)?;
+        let model_path = model.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
+        self.log.initialize()?;
+        {
+            let mut s = lock(&self.state);
+            s.stop_requested = false;
+            s.port = port;
+        }
+        self.set_status("starting");
+        let result = self.launch(&binary, &model_path, &resolved, port, &host).await;
+        match result {
+            Ok(info) => Ok(info),
+            Err(e) => {
+                let child = lock(&self.state).child.take();
+                if let Some(child) = child {
+                    lock(&self.state).stop_requested = true;
+                    let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5))).await;
+                }
+                {
+                    let mut s = lock(&self.state);
+                    (s.pid, s.port) = (None, 0);
+                }
+                self.set_status("stopped");
+                let _ = self.log.write(&format!("Failed to start: {e}"), Level::Error);
+                Err(e)
+            }
+        }
+    }
+
+    /// Caller values win; what is missing comes from `getOptimalConfig` (and the V-cache rule).
+    fn resolve(&self, config: &Map<String, Value>, port: u16, model: &Map<String, Value>) -> Result<Map<String, Value>> {
+        let hints: Map<String, Value> = config
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "contextSize" | "gpuLayers" | "parallelRequests" | "flashAttention" | "cacheTypeK" | "cacheTypeV" | "cpuMoe" | "nCpuMoe" | "overrideTensors" | "minimumContextSize" | "preferredContextSize" | "maximumContextSize"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let optimal = self.system.optimal_config(&Value::Object(model.clone()), Some(&hints))?;
+        let mut resolved = config.clone();
+        for (k, v) in optimal {
+            if matches!(k.as_str(), "minimumContextSize" | "preferredContextSize" | "maximumContextSize") {
+                continue;
+            }
+            resolved.entry(k).or_insert(v);
+        }
+        resolved.insert("port".into(), json!(port));
+        llama::normalize_v_cache(&mut resolved)?;
+        Ok(resolved)
+    }
+
+    async fn launch(&self, binary: &Path, model_path: &str, config: &Map<String, Value>, port: u16, host: &str) -> Result<Value> {
+        let args = llama::build_args(config, model_path);
+        let _ = self.log.write(&format!("Starting llama-server on port {port}"), Level::Info);
+        let _ = self.log.write(&format!("Command: {} {}", binary.display(), args.join(" ")), Level::Info);
+        let spec = process::Spec { program: binary.to_path_buf(), args, ..Default::default() };
+        let started = Instant::now();
+        let sink = self.output_sink();
+        let child = Arc::new(process::spawn(&spec, sink).map_err(|e| {
+            Error::new(ErrorCode::Binary, format!("Failed to spawn llama-server: {e}"), Some(json!({ "path": binary.to_string_lossy() })))
+        })?);
+        {
+            let mut s = lock(&self.state);
+            s.pid = Some(child.pid);
+            s.child = Some(child.clone());
+            s.config = Some(config.clone());
+        }
+        let _ = self.log.write(&format!("Process spawned with PID {}, waiting for health check...", child.pid), Level::Info);
+        let timeout = config.get("startupTimeout").and_then(Value::as_f64).map_or(Duration::from_secs(120), |ms| Duration::from_millis(ms as u64));
+        // Poll fast: readiness is noticed within ~25 ms, and an early exit at once.
+        loop {
+            if let Some(exit) = child.exit() {
+                let last = self.log.recent(20).unwrap_or_default();
+                return Err(Error::server(
+                    format!("llama-server exited during startup (code {:?}, signal {:?})", exit.code, exit.signal),
+                    Some(json!({ "code": exit.code, "signal": exit.signal, "lastLogs": last })),
+                ));
+            }
+            if lock(&self.state).stop_requested {
+                return Err(Error::server("llama-server stopped or was replaced during startup", None));
+            }
+            if health::check_health(port, Duration::from_secs(2), host).await["status"] == "ok" {
+                break;
+            }
+            if started.elapsed() > timeout {
+                return Err(Error::server(
+                    format!("Server health check timeout after {}ms", timeout.as_millis()),
+                    Some(json!({ "port": port, "timeout": timeout.as_millis() as u64 })),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        {
+            let mut s = lock(&self.state);
+            s.started_at = Some(crate::clock::iso_now());
+            s.load_ms = Some(started.elapsed().as_millis() as u64);
+            s.generation += 1;
+        }
+        let _ = self.log.write("Server is running and healthy", Level::Info);
+        self.set_status("running");
+        let info = self.info();
+        let ctx = config.get("contextSize").cloned().unwrap_or(Value::Null);
+        let parallel = config.get("parallelRequests").and_then(Value::as_u64).unwrap_or(1).max(1);
+        let per_slot = ctx.as_u64().map(|c| c / parallel);
+        (self.events)(ServerEvent::Ready(json!({
+            "serverGeneration": info["serverGeneration"],
+            "modelId": info["modelId"],
+            "port": port,
+            "configuredContextSize": ctx,
+            "effectiveContextSize": per_slot,
+            "effectiveParallelRequests": parallel,
+            "startedAt": info["startedAt"],
+        })));
+        (self.events)(ServerEvent::Started(info.clone()));
+        Ok(info)
+    }
+
+    /// Output lines → the log file (levels mapped); the exit → stopped or crashed.
+    fn output_sink(&self) -> process::EventFn {
+        let log = self.log.clone();
+        let state = self.state.clone();
+        let events = self.events.clone();
+        Arc::new(move |event| match event {
+            Event::Stdout(line) | Event::Stderr(line) => {
+                let (level, message) = classify_llama_line(&line);
+                let _ = log.write(&message, level);
+            }
+            Event::Exited(exit) => {
+                let (was, asked) = {
+                    let mut s = lock(&state);
+                    let was = s.status;
+                    let asked = s.stop_requested;
+                    if was == "running" {
+                        s.child = None;
+                        (s.pid, s.port) = (None, 0);
+                        s.status = if asked || exit.success() { "stopped" } else { "crashed" };
+                    }
+                    (was, asked)
+                };
+                if was == "running" && !asked {
+                    let _ = log.write(&format!("llama-server exited (code {:?}, signal {:?})", exit.code, exit.signal), Level::Error);
+                    let new = if exit.success() { "stopped" } else { "crashed" };
+                    events(ServerEvent::Status { new, old: "running" });
+                    if exit.success() {
+                        events(ServerEvent::Stopped);
+                    } else {
+                        events(ServerEvent::Crashed(exit));
+                    }
+                }
+            }
+        })
+    }
+
+    /// `stop()`: idempotent; SIGTERM to the group, SIGKILL after 10 s.
+    pub async fn stop(&self) -> Result<()> {
+        let child = {
+            let mut s = lock(&self.state);
+            if matches!(s.status, "stopped" | "crashed") && s.child.is_none() {
+                s.status = "stopped";
+                return Ok(());
+            }
+            s.stop_requested = true;
+            s.child.take()
+        };
+        self.set_status("stopping");
+        if let Some(child) = child {
+            tokio::task::spawn_blocking(move || child.stop(STOP_GRACE))
+                .await
+                .map_err(|e| Error::server(format!("Failed to stop server: {e}"), None))?;
+        }
+        {
+            let mut s = lock(&self.state);
+            (s.pid, s.port) = (None, 0);
+        }
+        let _ = self.log.write("Server stopped", Level::Info);
+        self.set_status("stopped");
+        (self.events)(ServerEvent::Stopped);
+        Ok(())
+    }
+
+    /// `isHealthy()`: never throws.
+    pub async fn is_healthy(&self) -> bool {
+        let (status, port, host) = {
+            let s = lock(&self.state);
+            let host = s.config.as_ref().and_then(|c| c.get("host")).and_then(Value::as_str).map(str::to_string);
+            (s.status, s.port, host)
+        };
+        status == "running" && port != 0 && health::check_health(port, Duration::from_secs(5), &health::normalize_health_host(host.as_deref())).await["status"] == "ok"
+    }
+}

@@ -1,0 +1,132 @@
+#![cfg(unix)] // builds llama.cpp with cmake and a C++ compiler (scripts/assets.sh is bash)
+//! The llama-server supervisor on the real binary and the real SmolLM2 model: start, events in
+//! order, health, a chat completion, logs, crash on SIGKILL, stop, and typed errors that leave the
+//! state unchanged.
+
+mod common;
+
+use genai_core::llama_server::{LlamaServer, ServerEvent};
+use genai_core::models::ModelManager;
+use genai_core::paths::Paths;
+use genai_core::system::SystemInfo;
+use genai_core::ErrorCode;
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn llama_server_binary() -> String {
+    std::env::var("GENAI_TEST_LLAMA_SERVER").unwrap_or_else(|_| {
+        let out = std::process::Command::new("bash").arg(common::repo_root().join("scripts/assets.sh")).args(["path", "llama-server"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    })
+}
+
+fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
+    let root = std::env::temp_dir().join(format!("genai-llama-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let models = Arc::new(ModelManager::new(Paths::new(&root)));
+    models.storage.initialize().unwrap();
+    let path = common::smollm_path();
+    let header = genai_core::gguf::read_local(&path).unwrap();
+    let mut info = Map::new();
+    for (k, v) in [
+        ("id", json!("smollm2")),
+        ("name", json!("SmolLM2")),
+        ("type", json!("llm")),
+        ("size", json!(std::fs::metadata(&path).unwrap().len())),
+        ("path", json!(path.to_string_lossy())),
+        ("downloadedAt", json!("2026-01-01T00:00:00.000Z")),
+        ("source", json!({ "type": "url", "url": "http://127.0.0.1/x.gguf" })),
+        ("ggufMetadata", Value::Object(genai_core::gguf::metadata::gguf_metadata(&header, true))),
+    ] {
+        info.insert(k.into(), v);
+    }
+    models.storage.save(&info).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let e = events.clone();
+    let server = LlamaServer::new(models, Arc::new(SystemInfo::new()), Arc::new(move |ev| e.lock().unwrap().push(ev)));
+    (Arc::new(server), events)
+}
+
+fn config(v: Value) -> Map<String, Value> {
+    let mut m = v.as_object().cloned().unwrap();
+    m.insert("binaryPath".into(), json!(llama_server_binary()));
+    m
+}
+
+#[tokio::test]
+async fn start_serve_crash_restart_stop() {
+    let (server, events) = setup("run");
+    let info = server.start(config(json!({ "modelId": "smollm2", "port": "auto", "threads": 2 }))).await.unwrap();
+    assert_eq!(info["status"], "running");
+    let port = info["port"].as_u64().unwrap() as u16;
+    {
+        let ev = events.lock().unwrap();
+        assert_eq!(ev[0], ServerEvent::Status { new: "starting", old: "stopped" });
+        assert_eq!(ev[1], ServerEvent::Status { new: "running", old: "starting" });
+        assert!(matches!(&ev[2], ServerEvent::Ready(r) if r["port"] == port as u64 && r["effectiveContextSize"] == 8192));
+        assert!(matches!(&ev[3], ServerEvent::Started(i) if i["pid"] == info["pid"]));
+    }
+    assert!(server.is_healthy().await);
+    let resolved = server.config().unwrap();
+    assert_eq!((resolved["contextSize"].clone(), resolved["gpuLayers"].clone()), (json!(8192), json!(0)), "auto-configured");
+
+    let client = genai_core::http::client().unwrap();
+    let resp = client
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .header("content-type", "application/json")
+        .body(json!({ "messages": [{ "role": "user", "content": "Hi" }], "max_tokens": 4 }).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let logs = server.log().recent(200).unwrap();
+    assert!(logs.iter().any(|l| l.contains("[INFO ] srv  llama_server: listening on")), "{logs:?}");
+
+    // SIGKILL from outside → crashed with the signal, quickly.
+    events.lock().unwrap().clear();
+    let pid = info["pid"].as_u64().unwrap() as i32;
+    let t = Instant::now();
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    while !events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(_))) {
+        assert!(t.elapsed() < Duration::from_secs(2), "no crash event");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(t.elapsed() < Duration::from_millis(500), "crash noticed in {:?}", t.elapsed());
+    assert!(events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(x) if x.signal == Some(libc::SIGKILL))));
+    assert_eq!(server.status(), "crashed");
+
+    // Start again, then stop: stopped, port free, stop is idempotent.
+    server.start(config(json!({ "modelId": "smollm2", "port": port }))).await.unwrap();
+    server.stop().await.unwrap();
+    assert_eq!(server.status(), "stopped");
+    assert!(events.lock().unwrap().last() == Some(&ServerEvent::Stopped));
+    assert!(genai_core::health::is_port_bindable(port, "127.0.0.1").unwrap());
+    server.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_starts_are_typed_and_change_nothing() {
+    let (server, events) = setup("errors");
+    let expect = |r: genai_core::Result<Value>, code: ErrorCode, text: &str| {
+        let e = r.unwrap_err();
+        assert_eq!(e.code, code, "{e}");
+        assert!(e.to_string().contains(text), "{e}");
+    };
+    expect(server.start(config(json!({ "modelId": "nope" }))).await, ErrorCode::ModelNotFound, "Model not found: nope");
+    expect(server.start(config(json!({ "modelId": "smollm2", "port": 70000 }))).await, ErrorCode::ServerError, "Invalid port");
+    expect(server.start(config(json!({ "modelId": "smollm2", "threads": -2 }))).await, ErrorCode::ServerError, "Invalid threads");
+    expect(server.start(config(json!({ "modelId": "smollm2", "ctx": 1 }))).await, ErrorCode::ServerError, "Unknown configuration field: ctx");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = held.local_addr().unwrap().port();
+    expect(server.start(config(json!({ "modelId": "smollm2", "port": busy }))).await, ErrorCode::PortInUse, &format!("Port {busy} is already in use"));
+    let mut no_binary = config(json!({ "modelId": "smollm2" }));
+    no_binary.insert("binaryPath".into(), json!("/nonexistent/llama-server"));
+    expect(server.start(no_binary).await, ErrorCode::Binary, "Binary file not found");
+    // A binary that exits at once: ServerError with its last log lines.
+    let mut bad = config(json!({ "modelId": "smollm2", "port": "auto" }));
+    bad.insert("binaryPath".into(), json!("/bin/false"));
+    expect(server.start(bad).await, ErrorCode::ServerError, "exited during startup");
+    assert_eq!(server.status(), "stopped");
+    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Started(_) | ServerEvent::Crashed(_))));
+}
