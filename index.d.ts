@@ -1,3 +1,5 @@
+import { EventEmitter } from 'node:events';
+
 // Public typings of genai-electron-rs. Every declaration shared with genai-electron 0.26.0 is
 // type-identical to it (checked by __test__/types/equivalence.ts); additions are marked.
 
@@ -440,6 +442,56 @@ export declare function isServerResponding(port: number, timeout?: number, host?
 export declare function normalizeHealthHost(host?: string): string;
 export declare function findFreePort(host?: string): Promise<number>;
 export declare function isPortBindable(port: number, host?: string): Promise<boolean>;
+
+// ---------------------------------------------------------------------------------------------
+// llama-server (in progress: calibration, auto-restart, watchdog and pre-start hooks come next)
+
+export type ServerEvent =
+  | 'ready'
+  | 'started'
+  | 'stopped'
+  | 'crashed'
+  | 'restarted'
+  | 'health-check-ok'
+  | 'health-check-failed'
+  | 'binary-log'
+  | 'binary-progress'
+  | 'backend-status'
+  | 'calibration-progress';
+
+export declare abstract class ServerManager extends EventEmitter {
+  abstract start(config: ServerConfig): Promise<ServerInfo>;
+  abstract stop(): Promise<void>;
+  restart(): Promise<ServerInfo>;
+  getStatus(): ServerStatus;
+  abstract getInfo(): ServerInfo;
+  getPort(): number;
+  getPid(): number | undefined;
+  abstract getConfig(): ServerConfig | undefined;
+  isRunning(): boolean;
+  isStopped(): boolean;
+  isStarting(): boolean;
+  isStopping(): boolean;
+  hasCrashed(): boolean;
+  getLogs(lines?: number): Promise<string[]>;
+  getStructuredLogs(lines?: number): Promise<LogEntry[]>;
+  clearLogs(): Promise<void>;
+  abstract getLogPath(): string | undefined;
+}
+
+export declare class LlamaServerManager extends ServerManager {
+  constructor();
+  /** `binaryPath` (an addition) selects the llama-server binary; else `$GENAI_LLAMA_SERVER_PATH`. */
+  start(config: LlamaServerConfig & { binaryPath?: string }): Promise<ServerInfo>;
+  stop(): Promise<void>;
+  getInfo(): ServerInfo;
+  getConfig(): LlamaServerConfig | undefined;
+  isHealthy(): Promise<boolean>;
+  getHealthStatus(): Promise<HealthStatus>;
+  getLogPath(): string;
+}
+
+export declare const llamaServer: LlamaServerManager;
 
 // ---------------------------------------------------------------------------------------------
 // Helpers

@@ -5,6 +5,7 @@ import api from './index.cjs';
 export const {
   systemInfo,
   modelManager,
+  llamaServer,
   SystemInfo,
   getCPUInfo,
   getRecommendedThreads,
@@ -19,6 +20,8 @@ export const {
   getArchField,
   getHuggingFaceURL,
   parseHuggingFaceURL,
+  ServerManager,
+  LlamaServerManager,
   LogManager,
   checkHealth,
   waitForHealthy,

@@ -20,10 +20,10 @@ const CLASSES = [
   'SystemInfo', 'GenaiElectronError', 'ContextConstraintError', 'ModelNotFoundError', 'DownloadError',
   'InsufficientResourcesError', 'ServerError', 'LlamaCalibrationResourceStabilityError', 'PortInUseError',
   'FileSystemError', 'ChecksumError', 'BinaryError', 'ModelManager', 'StorageManager', 'Downloader',
-  'LogManager',
+  'LogManager', 'LlamaServerManager', 'ServerManager',
 ];
 const OBJECTS = [
-  'systemInfo', 'modelManager', 'PATHS', 'REASONING_MODEL_PATTERNS', 'DEFAULT_PORTS', 'DEFAULT_TIMEOUTS',
+  'systemInfo', 'modelManager', 'llamaServer', 'PATHS', 'REASONING_MODEL_PATTERNS', 'DEFAULT_PORTS', 'DEFAULT_TIMEOUTS',
   'KV_CACHE_BYTES_PER_ELEMENT', 'CONTEXT_GRANULARITY_LADDER',
 ];
 

@@ -217,6 +217,7 @@ function getHuggingFaceURL(repo, file, revision = 'main') {
 const parseHuggingFaceURL = (url) => native.parseHuggingFaceUrl(url);
 
 module.exports = {
+  nativeManager,
   ModelManager,
   StorageManager,
   Downloader,

@@ -15,7 +15,9 @@ function electronUserData() {
   }
 }
 
-const BASE_DIR = electronUserData() ?? native.defaultUserData();
+// The variable is read here rather than in Rust: JS's process.env is what the app (or a test
+// runner's sandbox) actually set.
+const BASE_DIR = electronUserData() ?? (process.env.GENAI_ELECTRON_USER_DATA || native.defaultUserData());
 
 const PATHS = deepFreeze(native.resolvePaths(BASE_DIR));
 

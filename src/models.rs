@@ -31,6 +31,13 @@ pub struct NativeModelManager {
     inner: Arc<ModelManager>,
 }
 
+impl NativeModelManager {
+    /// The core manager, shared with the llama-server supervisor.
+    pub fn shared(&self) -> Arc<ModelManager> {
+        self.inner.clone()
+    }
+}
+
 #[napi]
 impl NativeModelManager {
     #[napi(constructor)]

@@ -155,3 +155,9 @@ check<Equals<typeof Up.isServerResponding, typeof Rs.isServerResponding>>();
 check<Equals<typeof Up.normalizeHealthHost, typeof Rs.normalizeHealthHost>>();
 check<Equals<typeof Up.findFreePort, typeof Rs.findFreePort>>();
 check<Equals<typeof Up.isPortBindable, typeof Rs.isPortBindable>>();
+
+// --- llama-server (partial until calibration lands: the shared members match)
+check<Equals<Up.ServerEvent, Rs.ServerEvent>>();
+type SharedServer = 'restart' | 'getStatus' | 'getPort' | 'getPid' | 'isRunning' | 'isStopped' | 'isStarting' | 'isStopping' | 'hasCrashed' | 'getLogs' | 'getStructuredLogs' | 'clearLogs' | 'stop' | 'getInfo' | 'isHealthy' | 'getHealthStatus';
+check<Equals<Pick<Up.LlamaServerManager, SharedServer>, Pick<Rs.LlamaServerManager, SharedServer>>>();
+check<[Parameters<Up.LlamaServerManager['start']>[0]] extends [Parameters<Rs.LlamaServerManager['start']>[0]] ? true : false>();

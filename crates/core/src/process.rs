@@ -32,6 +32,27 @@ impl Exit {
     pub fn success(&self) -> bool {
         self.code == Some(0)
     }
+
+    /// The signal as Node names it (`'SIGKILL'`), as in a ChildProcess `exit` event.
+    pub fn signal_name(&self) -> Option<String> {
+        let sig = self.signal?;
+        let name = match sig {
+            1 => "SIGHUP",
+            2 => "SIGINT",
+            3 => "SIGQUIT",
+            4 => "SIGILL",
+            6 => "SIGABRT",
+            7 => "SIGBUS",
+            8 => "SIGFPE",
+            9 => "SIGKILL",
+            11 => "SIGSEGV",
+            13 => "SIGPIPE",
+            14 => "SIGALRM",
+            15 => "SIGTERM",
+            _ => return Some(format!("SIG{sig}")),
+        };
+        Some(name.to_string())
+    }
 }
 
 /// What a child sends back: output lines and, last, its exit.

@@ -1,0 +1,137 @@
+'use strict';
+// ServerManager (EventEmitter base) and LlamaServerManager over the native supervisor. Events
+// arrive from Rust in order and are re-emitted with genai-electron's names and payloads.
+const { EventEmitter } = require('node:events');
+const native = require('./native.cjs');
+const { LogManager } = require('./servers.cjs');
+const { ServerError } = require('./errors.cjs');
+const { nativeManager } = require('./models.cjs');
+
+// Children die with this process even on process.exit(): SIGKILL to every child group.
+let exitHook = false;
+function installExitHook() {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => native.killAllChildren());
+}
+
+class ServerManager extends EventEmitter {
+  getStatus() {
+    return this.getInfo().status;
+  }
+
+  getPort() {
+    return this.getInfo().port;
+  }
+
+  getPid() {
+    return this.getInfo().pid;
+  }
+
+  isRunning() {
+    return this.getStatus() === 'running';
+  }
+
+  isStopped() {
+    return this.getStatus() === 'stopped';
+  }
+
+  isStarting() {
+    return this.getStatus() === 'starting';
+  }
+
+  isStopping() {
+    return this.getStatus() === 'stopping';
+  }
+
+  hasCrashed() {
+    return this.getStatus() === 'crashed';
+  }
+
+  async restart() {
+    const config = this.getConfig();
+    if (!config) throw new ServerError('Cannot restart: no previous configuration');
+    if (!this.isStopped()) await this.stop();
+    const info = await this.start(config);
+    this.emit('restarted', info);
+    return info;
+  }
+
+  async getLogs(lines = 100) {
+    try {
+      return await new LogManager(this.getLogPath()).getRecent(lines);
+    } catch {
+      return [];
+    }
+  }
+
+  async getStructuredLogs(lines = 100) {
+    const raw = await this.getLogs(lines);
+    return raw.map((line) => LogManager.parseEntry(line) ?? { timestamp: new Date().toISOString(), level: 'info', message: line });
+  }
+
+  async clearLogs() {
+    try {
+      await new LogManager(this.getLogPath()).clear();
+    } catch {
+      // as upstream: clearing logs never fails
+    }
+  }
+}
+
+class LlamaServerManager extends ServerManager {
+  #native;
+  #keepAlive; // a running server keeps Node alive, as a ref'd child process does upstream
+
+  constructor() {
+    super();
+    this.#native = new native.NativeLlamaServer(nativeManager(), (name, payload) => this.#onEvent(name, payload));
+  }
+
+  #onEvent(name, payload) {
+    if (name === 'status') {
+      const [status, old] = payload;
+      if (status === 'running') this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+      if (status === 'stopped' || status === 'crashed') {
+        clearInterval(this.#keepAlive);
+        this.#keepAlive = undefined;
+      }
+      this.emit('status', status, old);
+    } else if (name === 'stopped') this.emit('stopped');
+    else this.emit(name, payload);
+  }
+
+  /** The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else `binaries/llama/`. */
+  async start(config) {
+    installExitHook();
+    const binaryPath = config?.binaryPath ?? (process.env.GENAI_LLAMA_SERVER_PATH || undefined);
+    return this.#native.start(binaryPath ? { ...config, binaryPath } : { ...config });
+  }
+
+  stop() {
+    return this.#native.stop();
+  }
+
+  getInfo() {
+    return this.#native.info();
+  }
+
+  getConfig() {
+    return this.#native.config() ?? undefined;
+  }
+
+  isHealthy() {
+    return this.#native.isHealthy();
+  }
+
+  async getHealthStatus() {
+    if (!this.isRunning()) return 'unknown';
+    return (await this.isHealthy()) ? 'ok' : 'error';
+  }
+
+  getLogPath() {
+    return this.#native.logPath();
+  }
+}
+
+module.exports = { ServerManager, LlamaServerManager };

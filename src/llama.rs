@@ -1,0 +1,83 @@
+//! `#[napi]` shims for the llama-server supervisor and the exit hook.
+
+use crate::{core_err, models::NativeModelManager};
+use genai_core::llama_server::{LlamaServer, ServerEvent};
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{json, Value};
+use std::sync::{Arc, LazyLock};
+
+/// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs).
+pub type EventCallback = ThreadsafeFunction<FnArgs<(String, Value)>, (), FnArgs<(String, Value)>, Status, false, true>;
+
+static SYSTEM: LazyLock<Arc<genai_core::system::SystemInfo>> = LazyLock::new(|| Arc::new(genai_core::system::SystemInfo::new()));
+
+fn event(e: ServerEvent) -> (String, Value) {
+    match e {
+        ServerEvent::Status { new, old } => ("status".into(), json!([new, old])),
+        ServerEvent::Ready(v) => ("ready".into(), v),
+        ServerEvent::Started(v) => ("started".into(), v),
+        ServerEvent::Stopped => ("stopped".into(), Value::Null),
+        ServerEvent::Crashed(exit) => ("crashed".into(), json!({ "code": exit.code, "signal": exit.signal_name() })),
+    }
+}
+
+#[napi]
+pub struct NativeLlamaServer {
+    inner: Arc<LlamaServer>,
+}
+
+#[napi]
+impl NativeLlamaServer {
+    #[napi(constructor, ts_args_type = "models: NativeModelManager, onEvent: (name: string, payload: any) => void")]
+    pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
+        let sink = Arc::new(on_event);
+        let events: genai_core::llama_server::EventSink = Arc::new(move |e| {
+            sink.call(event(e).into(), ThreadsafeFunctionCallMode::NonBlocking);
+        });
+        NativeLlamaServer { inner: Arc::new(LlamaServer::new(models.shared(), SYSTEM.clone(), events)) }
+    }
+
+    #[napi(ts_args_type = "config: any", ts_return_type = "Promise<any>")]
+    pub async fn start(&self, config: Value) -> Result<Value> {
+        let Value::Object(config) = config else { return Err(napi::Error::from_reason("config must be an object")) };
+        self.inner.start(config).await.map_err(core_err)
+    }
+
+    #[napi]
+    pub async fn stop(&self) -> Result<()> {
+        self.inner.stop().await.map_err(core_err)
+    }
+
+    #[napi]
+    pub async fn is_healthy(&self) -> bool {
+        self.inner.is_healthy().await
+    }
+
+    #[napi(ts_return_type = "any")]
+    pub fn info(&self) -> Value {
+        self.inner.info()
+    }
+
+    #[napi(ts_return_type = "any")]
+    pub fn config(&self) -> Value {
+        self.inner.config().map_or(Value::Null, Value::Object)
+    }
+
+    #[napi]
+    pub fn status(&self) -> String {
+        self.inner.status().to_string()
+    }
+
+    #[napi]
+    pub fn log_path(&self) -> String {
+        self.inner.log().path().to_string_lossy().into_owned()
+    }
+}
+
+/// SIGKILL to every child we started (for the facade's synchronous `process.on('exit')` hook).
+#[napi]
+pub fn kill_all_children() -> u32 {
+    genai_core::process::kill_all() as u32
+}
