@@ -75,6 +75,17 @@ test('start → events in order, healthy, a real answer, logs, crash, restart, s
   await llamaServer.stop(); // idempotent
 });
 
+test('autoRestart brings a crashed server back and emits restarted', async () => {
+  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', autoRestart: true, maxRestarts: 1 });
+  const restarted = new Promise((resolve) => llamaServer.once('restarted', resolve));
+  process.kill(info.pid, 'SIGKILL');
+  const again = await restarted;
+  expect(again).toEqual(expect.objectContaining({ status: 'running', port: info.port }));
+  expect(again.pid).not.toBe(info.pid);
+  expect(await llamaServer.isHealthy()).toBe(true);
+  await llamaServer.stop();
+});
+
 test('bad starts: typed errors, nothing changes', async () => {
   await expect(llamaServer.start({ modelId: 'missing' })).rejects.toBeInstanceOf(ModelNotFoundError);
   await expect(llamaServer.start({ modelId: 'smollm2', port: 70000 })).rejects.toThrow('Server error: Invalid port: 70000');

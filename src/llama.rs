@@ -20,6 +20,7 @@ fn event(e: ServerEvent) -> (String, Value) {
         ServerEvent::Started(v) => ("started".into(), v),
         ServerEvent::Stopped => ("stopped".into(), Value::Null),
         ServerEvent::Crashed(exit) => ("crashed".into(), json!({ "code": exit.code, "signal": exit.signal_name() })),
+        ServerEvent::Restarted(info) => ("restarted".into(), info),
     }
 }
 
@@ -36,7 +37,7 @@ impl NativeLlamaServer {
         let events: genai_core::llama_server::EventSink = Arc::new(move |e| {
             sink.call(event(e).into(), ThreadsafeFunctionCallMode::NonBlocking);
         });
-        NativeLlamaServer { inner: Arc::new(LlamaServer::new(models.shared(), SYSTEM.clone(), events)) }
+        NativeLlamaServer { inner: LlamaServer::new(models.shared(), SYSTEM.clone(), events) }
     }
 
     #[napi(ts_args_type = "config: any", ts_return_type = "Promise<any>")]

@@ -26,6 +26,8 @@ pub enum ServerEvent {
     Started(Value),
     Stopped,
     Crashed(Exit),
+    /// After an automatic restart (`autoRestart`), with the new `getInfo()`.
+    Restarted(Value),
 }
 
 pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
@@ -41,9 +43,13 @@ struct State {
     generation: u64,
     child: Option<Arc<process::Child>>,
     stop_requested: bool,
+    /// Automatic restarts since the last `start()` by the caller.
+    restarts: u32,
 }
 
 pub struct LlamaServer {
+    me: std::sync::Weak<LlamaServer>,
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
     state: Arc<Mutex<State>>,
     events: EventSink,
     log: Arc<LogFile>,
@@ -66,16 +72,18 @@ fn positive_int(config: &Map<String, Value>, key: &str, allow_minus_one: bool) -
 }
 
 impl LlamaServer {
-    pub fn new(models: Arc<ModelManager>, system: Arc<SystemInfo>, events: EventSink) -> Self {
-        let paths = &models.storage.paths;
-        LlamaServer {
+    pub fn new(models: Arc<ModelManager>, system: Arc<SystemInfo>, events: EventSink) -> Arc<Self> {
+        let paths = models.storage.paths.clone();
+        Arc::new_cyclic(|me| LlamaServer {
+            me: me.clone(),
+            runtime: Mutex::new(None),
             log: Arc::new(LogFile::new(&paths.logs.join("llama-server.log"), None, None)),
             binaries_dir: paths.binaries.llama.clone(),
             state: Arc::new(Mutex::new(State { status: "stopped", ..Default::default() })),
             events,
             models,
             system,
-        }
+        })
     }
 
     pub fn log(&self) -> &Arc<LogFile> {
@@ -168,6 +176,12 @@ impl LlamaServer {
 
     /// `start(config)`: resolves to `getInfo()` once the server answers /health with ok.
     pub async fn start(&self, config: Map<String, Value>) -> Result<Value> {
+        lock(&self.state).restarts = 0;
+        self.start_inner(config).await
+    }
+
+    async fn start_inner(&self, config: Map<String, Value>) -> Result<Value> {
+        *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) = tokio::runtime::Handle::try_current().ok();
         {
             let s = lock(&self.state);
             if matches!(s.status, "running" | "starting" | "stopping") {
@@ -303,6 +317,7 @@ impl LlamaServer {
         let log = self.log.clone();
         let state = self.state.clone();
         let events = self.events.clone();
+        let me = self.me.clone();
         Arc::new(move |event| match event {
             Event::Stdout(line) | Event::Stderr(line) => {
                 let (level, message) = classify_llama_line(&line);
@@ -328,21 +343,61 @@ impl LlamaServer {
                         events(ServerEvent::Stopped);
                     } else {
                         events(ServerEvent::Crashed(exit));
+                        if let Some(server) = me.upgrade() {
+                            server.schedule_restart();
+                        }
                     }
                 }
             }
         })
     }
 
+    /// `autoRestart`: after a crash, start again with the resolved config after 1 s, 2 s, 4 s …
+    /// up to `maxRestarts` (3) attempts since the caller's last `start()`. `stop()` cancels.
+    fn schedule_restart(&self) {
+        let (config, attempt) = {
+            let mut s = lock(&self.state);
+            let Some(config) = s.config.clone() else { return };
+            let max = config.get("maxRestarts").and_then(Value::as_u64).unwrap_or(3) as u32;
+            if config.get("autoRestart") != Some(&Value::Bool(true)) || s.restarts >= max {
+                return;
+            }
+            s.restarts += 1;
+            (config, s.restarts)
+        };
+        let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let me = self.me.clone();
+        let delay = Duration::from_millis(1000 * 2u64.pow(attempt - 1));
+        let _ = self.log.write(&format!("Restarting llama-server in {} ms (attempt {attempt})", delay.as_millis()), Level::Warn);
+        runtime.spawn(async move {
+            tokio::time::sleep(delay).await;
+            let Some(server) = me.upgrade() else { return };
+            {
+                let s = lock(&server.state);
+                if s.stop_requested || s.status != "crashed" {
+                    return; // stopped or started by hand meanwhile
+                }
+            }
+            match server.start_inner(config).await {
+                Ok(info) => (server.events)(ServerEvent::Restarted(info)),
+                Err(e) => {
+                    let _ = server.log.write(&format!("Automatic restart failed: {e}"), Level::Error);
+                    server.schedule_restart();
+                }
+            }
+        });
+    }
+
     /// `stop()`: idempotent; SIGTERM to the group, SIGKILL after 10 s.
     pub async fn stop(&self) -> Result<()> {
         let child = {
             let mut s = lock(&self.state);
+            s.stop_requested = true; // also cancels a pending automatic restart
             if matches!(s.status, "stopped" | "crashed") && s.child.is_none() {
-                s.status = "stopped";
+                drop(s);
+                self.set_status("stopped");
                 return Ok(());
             }
-            s.stop_requested = true;
             s.child.take()
         };
         self.set_status("stopping");

@@ -45,7 +45,7 @@ fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let e = events.clone();
     let server = LlamaServer::new(models, Arc::new(SystemInfo::new()), Arc::new(move |ev| e.lock().unwrap().push(ev)));
-    (Arc::new(server), events)
+    (server, events)
 }
 
 fn config(v: Value) -> Map<String, Value> {
@@ -129,4 +129,35 @@ async fn bad_starts_are_typed_and_change_nothing() {
     expect(server.start(bad).await, ErrorCode::ServerError, "exited during startup");
     assert_eq!(server.status(), "stopped");
     assert!(!events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Started(_) | ServerEvent::Crashed(_))));
+}
+
+#[tokio::test]
+async fn auto_restart_brings_it_back_and_stop_cancels() {
+    let (server, events) = setup("restart");
+    let info = server.start(config(json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true }))).await.unwrap();
+    let first = info["pid"].as_u64().unwrap() as i32;
+    unsafe { libc::kill(first, libc::SIGKILL) };
+    let t = Instant::now();
+    let restarted = loop {
+        if let Some(ServerEvent::Restarted(i)) = events.lock().unwrap().iter().find(|e| matches!(e, ServerEvent::Restarted(_))) {
+            break i.clone();
+        }
+        assert!(t.elapsed() < Duration::from_secs(15), "no restart");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(t.elapsed() >= Duration::from_millis(1000), "first retry waits 1 s");
+    assert_eq!(restarted["status"], "running");
+    assert_ne!(restarted["pid"].as_u64().unwrap() as i32, first);
+    assert_eq!(restarted["port"], info["port"], "same resolved config");
+    assert!(server.is_healthy().await);
+    // A crash, then stop() before the retry: no restart happens.
+    events.lock().unwrap().clear();
+    unsafe { libc::kill(restarted["pid"].as_u64().unwrap() as i32, libc::SIGKILL) };
+    while !events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(_))) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.stop().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(server.status(), "stopped");
+    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Restarted(_))));
 }
