@@ -21,6 +21,8 @@ fn event(e: ServerEvent) -> (String, Value) {
         ServerEvent::Stopped => ("stopped".into(), Value::Null),
         ServerEvent::Crashed(exit) => ("crashed".into(), json!({ "code": exit.code, "signal": exit.signal_name() })),
         ServerEvent::Restarted(info) => ("restarted".into(), info),
+        ServerEvent::HealthOk(info) => ("health-check-ok".into(), info),
+        ServerEvent::HealthFailed(v) => ("health-check-failed".into(), v),
     }
 }
 

@@ -28,6 +28,11 @@ pub enum ServerEvent {
     Crashed(Exit),
     /// After an automatic restart (`autoRestart`), with the new `getInfo()`.
     Restarted(Value),
+    /// Watchdog (`healthCheckInterval`): a passed check, with `getInfo()`.
+    HealthOk(Value),
+    /// Watchdog: a failed check, `{ consecutiveFailures, serverInfo }`; three in a row kill the
+    /// hung server (then `crashed`, and `autoRestart` applies).
+    HealthFailed(Value),
 }
 
 pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
@@ -45,6 +50,8 @@ struct State {
     stop_requested: bool,
     /// Automatic restarts since the last `start()` by the caller.
     restarts: u32,
+    /// The watchdog killed it: its exit counts as a crash whatever the code.
+    watchdog_kill: bool,
 }
 
 pub struct LlamaServer {
@@ -202,7 +209,7 @@ impl LlamaServer {
         self.log.initialize()?;
         {
             let mut s = lock(&self.state);
-            s.stop_requested = false;
+            (s.stop_requested, s.watchdog_kill) = (false, false);
             s.port = port;
         }
         self.set_status("starting");
@@ -309,7 +316,51 @@ impl LlamaServer {
             "startedAt": info["startedAt"],
         })));
         (self.events)(ServerEvent::Started(info.clone()));
+        self.start_watchdog(config, host);
         Ok(info)
+    }
+
+    /// `healthCheckInterval`: a health check every interval while this server generation runs.
+    fn start_watchdog(&self, config: &Map<String, Value>, host: &str) {
+        let Some(interval) = config.get("healthCheckInterval").and_then(Value::as_f64).filter(|i| *i > 0.0) else { return };
+        let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let (me, host) = (self.me.clone(), host.to_string());
+        let generation = lock(&self.state).generation;
+        runtime.spawn(async move {
+            let mut failures = 0u32;
+            loop {
+                tokio::time::sleep(Duration::from_millis(interval as u64)).await;
+                let Some(server) = me.upgrade() else { return };
+                let (port, child) = {
+                    let s = lock(&server.state);
+                    if s.status != "running" || s.generation != generation {
+                        return;
+                    }
+                    (s.port, s.child.clone())
+                };
+                let healthy = health::check_health(port, Duration::from_secs(5), &host).await["status"] == "ok";
+                if lock(&server.state).status != "running" {
+                    return;
+                }
+                if healthy {
+                    failures = 0;
+                    (server.events)(ServerEvent::HealthOk(server.info()));
+                    continue;
+                }
+                failures += 1;
+                (server.events)(ServerEvent::HealthFailed(json!({ "consecutiveFailures": failures, "serverInfo": server.info() })));
+                if failures >= 3 {
+                    let _ = server.log.write(&format!("Watchdog: {failures} consecutive health-check failures - killing hung process"), Level::Error);
+                    lock(&server.state).watchdog_kill = true;
+                    if let Some(child) = child {
+                        // A stopped (SIGSTOP) process only acts on SIGTERM once continued.
+                        process::signal_group(child.pid, process::Signal::Cont);
+                        let _ = tokio::task::spawn_blocking(move || child.stop(STOP_GRACE)).await;
+                    }
+                    return;
+                }
+            }
+        });
     }
 
     /// Output lines → the log file (levels mapped); the exit → stopped or crashed.
@@ -324,22 +375,23 @@ impl LlamaServer {
                 let _ = log.write(&message, level);
             }
             Event::Exited(exit) => {
-                let (was, asked) = {
+                let (was, asked, clean) = {
                     let mut s = lock(&state);
                     let was = s.status;
                     let asked = s.stop_requested;
+                    let clean = exit.success() && !s.watchdog_kill;
                     if was == "running" {
                         s.child = None;
                         (s.pid, s.port) = (None, 0);
-                        s.status = if asked || exit.success() { "stopped" } else { "crashed" };
+                        s.status = if asked || clean { "stopped" } else { "crashed" };
                     }
-                    (was, asked)
+                    (was, asked, clean)
                 };
                 if was == "running" && !asked {
                     let _ = log.write(&format!("llama-server exited (code {:?}, signal {:?})", exit.code, exit.signal), Level::Error);
-                    let new = if exit.success() { "stopped" } else { "crashed" };
+                    let new = if clean { "stopped" } else { "crashed" };
                     events(ServerEvent::Status { new, old: "running" });
-                    if exit.success() {
+                    if clean {
                         events(ServerEvent::Stopped);
                     } else {
                         events(ServerEvent::Crashed(exit));

@@ -234,6 +234,8 @@ impl Child {
 pub enum Signal {
     Term,
     Kill,
+    /// Resume a stopped process (so that it can act on SIGTERM).
+    Cont,
 }
 
 /// Signals a child's process group (its pid is the group id).
@@ -243,6 +245,7 @@ pub fn signal_group(pid: u32, signal: Signal) {
         let sig = match signal {
             Signal::Term => libc::SIGTERM,
             Signal::Kill => libc::SIGKILL,
+            Signal::Cont => libc::SIGCONT,
         };
         // SAFETY: kill(2) with a negative pid signals that process group; errors are ignored
         // (the group may already be gone).
@@ -252,8 +255,9 @@ pub fn signal_group(pid: u32, signal: Signal) {
     }
     #[cfg(not(unix))]
     {
-        let _ = (pid, signal);
-        let _ = Command::new("taskkill").args(["/T", "/F", "/PID", &pid.to_string()]).output();
+        if !matches!(signal, Signal::Cont) {
+            let _ = Command::new("taskkill").args(["/T", "/F", "/PID", &pid.to_string()]).output();
+        }
     }
 }
 

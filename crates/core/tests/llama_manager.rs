@@ -161,3 +161,28 @@ async fn auto_restart_brings_it_back_and_stop_cancels() {
     assert_eq!(server.status(), "stopped");
     assert!(!events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Restarted(_))));
 }
+
+#[tokio::test]
+async fn watchdog_kills_a_hung_server_and_auto_restart_recovers() {
+    let (server, events) = setup("watchdog");
+    let cfg = config(json!({ "modelId": "smollm2", "port": "auto", "healthCheckInterval": 200, "autoRestart": true }));
+    let info = server.start(cfg).await.unwrap();
+    let wait_for = |pred: fn(&ServerEvent) -> bool, secs: u64| {
+        let events = events.clone();
+        async move {
+            let t = Instant::now();
+            while !events.lock().unwrap().iter().any(pred) {
+                assert!(t.elapsed() < Duration::from_secs(secs), "event not seen in {secs} s");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    wait_for(|e| matches!(e, ServerEvent::HealthOk(_)), 5).await;
+    // Hang it: SIGSTOP. Three failed checks later the watchdog kills it; auto-restart recovers.
+    unsafe { libc::kill(info["pid"].as_u64().unwrap() as i32, libc::SIGSTOP) };
+    wait_for(|e| matches!(e, ServerEvent::HealthFailed(v) if v["consecutiveFailures"] == 3), 30).await;
+    wait_for(|e| matches!(e, ServerEvent::Crashed(_)), 15).await;
+    wait_for(|e| matches!(e, ServerEvent::Restarted(_)), 15).await;
+    assert!(server.is_healthy().await);
+    server.stop().await.unwrap();
+}
