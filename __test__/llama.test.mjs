@@ -134,3 +134,24 @@ describe('the llama-server dies with its Node process', () => {
   }, 120000);
 });
 
+
+test('genai-electron-rs serve <file.gguf> runs the server until Ctrl-C', async () => {
+  const dir = tempDir('genai-serve-');
+  const child = spawn(process.execPath, [path.join(ROOT, 'bin', 'genai-electron-rs.js'), 'serve', MODEL, '--threads', '1'], {
+    cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '', GENAI_ELECTRON_USER_DATA: dir, GENAI_LLAMA_SERVER_PATH: LLAMA },
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const cleanup = setTimeout(() => child.kill('SIGKILL'), 50000); // never leave it running
+  await until(() => /ready: http:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)/.test(out), 30000);
+  const [, port, pid] = /ready: http:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)/.exec(out);
+  expect(out).toMatch(/^Registered .+SmolLM2-135M-Instruct\.Q4_1\.gguf as smollm2-135m-instructq41$/m);
+  expect(out).toMatch(/status starting -> running/);
+  expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.once('exit', r));
+  expect(code).toBe(0);
+  clearTimeout(cleanup);
+  expect(out).toMatch(/status stopping -> stopped/);
+  expect(alive(Number(pid))).toBe(false);
+});

@@ -1,3 +1,4 @@
 // `npm run bench`: every benchmark in turn (each writes its section of bench/RESULTS.md).
 await import('./system.mjs');
 await import('./download.mjs');
+await import('./startup.mjs');

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // genai-electron-rs command line: a report of this machine, and the models in the data folder.
 import path from 'node:path';
-import { systemInfo, modelManager, formatBytes, PATHS } from '../index.js';
+import { existsSync, statSync } from 'node:fs';
+import { systemInfo, modelManager, llamaServer, StorageManager, fetchLocalGGUFMetadata, getArchField, formatBytes, PATHS } from '../index.js';
 
 const USAGE = `Usage: genai-electron-rs <command> [options]
 
@@ -13,9 +14,12 @@ Commands:
                   [--type llm|diffusion] [--checksum <sha256>] [--revision <rev>] [--json]
                                        Resumes an interrupted download of the same file
   models delete <id>
+  serve <model-id | file.gguf> [--port <n>|auto] [--threads <n>] [--context <n>] [--host <h>]
+                                       Runs llama-server and streams its status; Ctrl-C stops it
 
 Environment:
   GENAI_ELECTRON_USER_DATA   where models, binaries and logs live (default: the OS data folder)
+  GENAI_LLAMA_SERVER_PATH    the llama-server binary (default: <data folder>/binaries/llama)
   HF_TOKEN                   sent to huggingface.co for gated repositories`;
 
 class UsageError extends Error {}
@@ -143,6 +147,53 @@ async function models([sub, ...rest]) {
   }
 }
 
+/** A model id, or a GGUF file that is registered (once) under an id made from its name. */
+async function resolveModel(target) {
+  if (!existsSync(target)) return target;
+  const file = path.resolve(target);
+  const known = (await modelManager.listModels('llm')).find((m) => m.path === file);
+  if (known) return known.id;
+  const name = path.basename(file).replace(/\.gguf$/i, '');
+  const id = name.toLowerCase().replace(/\s+/g, '-').replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^-|-$/g, '');
+  const { metadata } = await fetchLocalGGUFMetadata(file);
+  const g = (k) => getArchField(metadata, k);
+  const storage = StorageManager.getInstance();
+  await storage.initialize();
+  await storage.saveModelMetadata({
+    id, name, type: 'llm', size: statSync(file).size, path: file, downloadedAt: new Date().toISOString(),
+    source: { type: 'url', url: `file://${file}` }, supportsReasoning: false,
+    ggufMetadata: {
+      version: metadata.version, architecture: metadata['general.architecture'], block_count: g('block_count'),
+      context_length: g('context_length'), attention_head_count: g('attention.head_count'),
+      attention_head_count_kv: g('attention.head_count_kv'), embedding_length: g('embedding_length'),
+    },
+  });
+  console.log(`Registered ${file} as ${id}`);
+  return id;
+}
+
+async function serve([target, ...rest]) {
+  if (!target) throw new UsageError('serve needs a model id or a .gguf file');
+  const { flags } = parseArgs(rest);
+  const num = (v) => (v === undefined ? undefined : Number(v));
+  const config = {
+    modelId: await resolveModel(target),
+    port: flags.port === 'auto' ? 'auto' : (num(flags.port) ?? 'auto'),
+    threads: num(flags.threads),
+    contextSize: num(flags.context),
+    host: flags.host,
+  };
+  for (const k of Object.keys(config)) if (config[k] === undefined) delete config[k];
+  const stamp = () => new Date().toISOString().slice(11, 19);
+  llamaServer.on('status', (status, old) => console.log(`${stamp()} status ${old} -> ${status}`));
+  llamaServer.on('crashed', ({ code, signal }) => console.log(`${stamp()} crashed (code ${code}, signal ${signal})`));
+  const info = await llamaServer.start(config);
+  console.log(`${stamp()} ready: http://${config.host ?? '127.0.0.1'}:${info.port} (pid ${info.pid}, loaded in ${info.loadTimeMs} ms)`);
+  await new Promise((resolve) => process.once('SIGINT', resolve));
+  await llamaServer.stop();
+  return 0;
+}
+
 async function main(argv) {
   const [command, ...rest] = argv;
   switch (command) {
@@ -154,6 +205,8 @@ async function main(argv) {
     }
     case 'models':
       return models(rest);
+    case 'serve':
+      return serve(rest);
     case undefined:
     case 'help':
     case '--help':
@@ -168,7 +221,7 @@ async function main(argv) {
 // Ctrl-C during a download: stop it cleanly (the partial file stays for a later resume).
 process.on('SIGINT', () => {
   if (modelManager.isDownloading()) modelManager.cancelDownload();
-  else process.exit(130);
+  else if (process.argv[2] !== 'serve') process.exit(130);
 });
 
 // exitCode, not exit(): a large --json output to a pipe must be written out completely.
