@@ -56,6 +56,8 @@ struct State {
 
 pub struct LlamaServer {
     me: std::sync::Weak<LlamaServer>,
+    /// `<userData>/config/children/llama-server.json`: the running child, for orphan reaping.
+    pid_record: PathBuf,
     runtime: Mutex<Option<tokio::runtime::Handle>>,
     state: Arc<Mutex<State>>,
     events: EventSink,
@@ -83,6 +85,7 @@ impl LlamaServer {
         let paths = models.storage.paths.clone();
         Arc::new_cyclic(|me| LlamaServer {
             me: me.clone(),
+            pid_record: paths.config.join("children").join("llama-server.json"),
             runtime: Mutex::new(None),
             log: Arc::new(LogFile::new(&paths.logs.join("llama-server.log"), None, None)),
             binaries_dir: paths.binaries.llama.clone(),
@@ -197,6 +200,7 @@ impl LlamaServer {
             }
         }
         let port = self.validate(&config)?;
+        self.reap_orphan();
         let model_id = config.get("modelId").and_then(Value::as_str).unwrap_or_default().to_string();
         let model = self.models.storage.find(&model_id)?;
         let binary = self.binary(&config)?;
@@ -269,6 +273,7 @@ impl LlamaServer {
             s.child = Some(child.clone());
             s.config = Some(config.clone());
         }
+        self.write_pid_record(child.pid);
         let _ = self.log.write(&format!("Process spawned with PID {}, waiting for health check...", child.pid), Level::Info);
         let timeout = config.get("startupTimeout").and_then(Value::as_f64).map_or(Duration::from_secs(120), |ms| Duration::from_millis(ms as u64));
         // Poll fast: readiness is noticed within ~25 ms, and an early exit at once.
@@ -363,18 +368,46 @@ impl LlamaServer {
         });
     }
 
+    /// A llama-server left running by an earlier run that died without cleaning up (possible
+    /// where the OS has no parent-death signal) is killed before a new one starts.
+    fn reap_orphan(&self) {
+        let record = std::fs::read(&self.pid_record).ok().and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
+        let Some(record) = record else { return };
+        if lock(&self.state).pid == Some(record.pid) {
+            return; // ours, alive in this process
+        }
+        if process::reap_orphan(&record) {
+            let _ = self.log.write(&format!("Killed llama-server (PID {}) left running by an earlier run", record.pid), Level::Warn);
+        }
+        let _ = std::fs::remove_file(&self.pid_record);
+    }
+
+    fn write_pid_record(&self, pid: u32) {
+        let Some(identity) = process::identity(pid) else { return };
+        if let (Some(dir), Ok(bytes)) = (self.pid_record.parent(), serde_json::to_vec(&identity)) {
+            let _ = std::fs::create_dir_all(dir);
+            let _ = std::fs::write(&self.pid_record, bytes);
+        }
+    }
+
     /// Output lines → the log file (levels mapped); the exit → stopped or crashed.
     fn output_sink(&self) -> process::EventFn {
         let log = self.log.clone();
         let state = self.state.clone();
         let events = self.events.clone();
         let me = self.me.clone();
+        let record = self.pid_record.clone();
         Arc::new(move |event| match event {
             Event::Stdout(line) | Event::Stderr(line) => {
                 let (level, message) = classify_llama_line(&line);
                 let _ = log.write(&message, level);
             }
             Event::Exited(exit) => {
+                // The record may already describe a newer child: drop it only if its process is gone.
+                let stale = std::fs::read(&record).ok().and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
+                if stale.is_some_and(|r| process::identity(r.pid).is_none()) {
+                    let _ = std::fs::remove_file(&record);
+                }
                 let (was, asked, clean) = {
                     let mut s = lock(&state);
                     let was = s.status;

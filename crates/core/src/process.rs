@@ -270,6 +270,55 @@ pub fn kill_all() -> usize {
     pids.len()
 }
 
+/// What identifies a process beyond its (reusable) pid: start time and executable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Identity {
+    pub pid: u32,
+    pub start_time: u64,
+    pub exe: PathBuf,
+}
+
+/// The identity of a live process (Linux: `/proc/<pid>/stat` field 22 and `/proc/<pid>/exe`).
+pub fn identity(pid: u32) -> Option<Identity> {
+    #[cfg(target_os = "linux")]
+    {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let after_name = stat.rsplit_once(')')?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        if fields.first() == Some(&"Z") {
+            return None; // a zombie is gone for our purposes
+        }
+        let start_time = fields.get(19)?.parse().ok()?; // field 22 overall
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
+        Some(Identity { pid, start_time, exe })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = pid;
+        None
+    }
+}
+
+/// Kills a child left by an earlier run of ours if `record` still describes a live process (same
+/// pid, start time and executable). Returns whether one was reaped.
+pub fn reap_orphan(record: &Identity) -> bool {
+    if identity(record.pid).as_ref() != Some(record) {
+        return false;
+    }
+    signal_group(record.pid, Signal::Kill);
+    // SAFETY: a direct kill too, in case it is not a group leader any more.
+    #[cfg(unix)]
+    unsafe {
+        libc::kill(record.pid as libc::pid_t, libc::SIGKILL);
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while identity(record.pid).is_some() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
 /// Whether a process with this pid exists.
 pub fn is_running(pid: u32) -> bool {
     #[cfg(unix)]

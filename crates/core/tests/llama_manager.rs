@@ -186,3 +186,32 @@ async fn watchdog_kills_a_hung_server_and_auto_restart_recovers() {
     assert!(server.is_healthy().await);
     server.stop().await.unwrap();
 }
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn an_orphan_from_an_earlier_run_is_reaped_at_the_next_start() {
+    let (server, _events) = setup("orphan");
+    // A llama-server started outside this process's supervision, as a crashed earlier run leaves it.
+    let port = genai_core::health::find_free_port("127.0.0.1").unwrap();
+    let mut orphan = std::process::Command::new(llama_server_binary())
+        .args(["-m", &common::smollm_path().to_string_lossy(), "--port", &port.to_string(), "-c", "512"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let identity = genai_core::process::identity(orphan.id()).expect("orphan alive");
+    let record = server.log().path().parent().unwrap().parent().unwrap().join("config/children/llama-server.json");
+    std::fs::create_dir_all(record.parent().unwrap()).unwrap();
+    std::fs::write(&record, serde_json::to_vec(&identity).unwrap()).unwrap();
+
+    let info = server.start(config(json!({ "modelId": "smollm2", "port": "auto" }))).await.unwrap();
+    let status = orphan.wait().unwrap(); // it was killed, not left running
+    assert!(!status.success());
+    assert!(server.log().recent(100).unwrap().iter().any(|l| l.contains("left running by an earlier run")));
+    // The record now names the new child; a record for a different process is ignored.
+    let now: genai_core::process::Identity = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    assert_eq!(now.pid as u64, info["pid"].as_u64().unwrap());
+    server.stop().await.unwrap();
+    assert!(!record.exists(), "removed when the child exits");
+}
