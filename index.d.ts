@@ -479,8 +479,16 @@ export declare abstract class ServerManager extends EventEmitter {
   abstract getLogPath(): string | undefined;
 }
 
+/** Addition: how the last llama-server process ended (in `getInfo()` while stopped/crashed). */
+export interface ServerExit {
+  reason: 'stopped' | 'crashed' | 'watchdog' | 'exited';
+  code: number | null;
+  signal: string | null;
+}
+
 export declare class LlamaServerManager extends ServerManager {
   constructor();
+  /** `getInfo()` adds `exit?: ServerExit` after the process ended. */
   /** `binaryPath` (an addition) selects the llama-server binary; else `$GENAI_LLAMA_SERVER_PATH`. */
   start(config: LlamaServerConfig & { binaryPath?: string }): Promise<ServerInfo>;
   stop(): Promise<void>;

@@ -52,6 +52,8 @@ struct State {
     restarts: u32,
     /// The watchdog killed it: its exit counts as a crash whatever the code.
     watchdog_kill: bool,
+    /// How the last child ended: `{ reason: 'stopped'|'crashed'|'watchdog'|'exited', code, signal }`.
+    last_exit: Option<Value>,
 }
 
 pub struct LlamaServer {
@@ -131,6 +133,9 @@ impl LlamaServer {
         }
         if s.generation > 0 {
             info["serverGeneration"] = json!(s.generation);
+        }
+        if let (Some(exit), "stopped" | "crashed") = (&s.last_exit, s.status) {
+            info["exit"] = exit.clone();
         }
         info
     }
@@ -213,7 +218,7 @@ impl LlamaServer {
         self.log.initialize()?;
         {
             let mut s = lock(&self.state);
-            (s.stop_requested, s.watchdog_kill) = (false, false);
+            (s.stop_requested, s.watchdog_kill, s.last_exit) = (false, false, None);
             s.port = port;
         }
         self.set_status("starting");
@@ -413,6 +418,8 @@ impl LlamaServer {
                     let was = s.status;
                     let asked = s.stop_requested;
                     let clean = exit.success() && !s.watchdog_kill;
+                    let reason = if asked { "stopped" } else if s.watchdog_kill { "watchdog" } else if clean { "exited" } else { "crashed" };
+                    s.last_exit = Some(json!({ "reason": reason, "code": exit.code, "signal": exit.signal_name() }));
                     if was == "running" {
                         s.child = None;
                         (s.pid, s.port) = (None, 0);

@@ -95,12 +95,14 @@ async fn start_serve_crash_restart_stop() {
     assert!(t.elapsed() < Duration::from_millis(500), "crash noticed in {:?}", t.elapsed());
     assert!(events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(x) if x.signal == Some(libc::SIGKILL))));
     assert_eq!(server.status(), "crashed");
+    assert_eq!(server.info()["exit"], json!({ "reason": "crashed", "code": null, "signal": "SIGKILL" }), "typed exit reason");
 
     // Start again, then stop: stopped, port free, stop is idempotent.
     server.start(config(json!({ "modelId": "smollm2", "port": port }))).await.unwrap();
     server.stop().await.unwrap();
     assert_eq!(server.status(), "stopped");
     assert!(events.lock().unwrap().last() == Some(&ServerEvent::Stopped));
+    assert_eq!(server.info()["exit"]["reason"], "stopped");
     assert!(genai_core::health::is_port_bindable(port, "127.0.0.1").unwrap());
     server.stop().await.unwrap();
 }
