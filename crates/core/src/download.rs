@@ -216,16 +216,7 @@ async fn hash_prefix(partial: &Path, len: u64) -> std::io::Result<Sha256> {
     let path = partial.to_path_buf();
     tokio::task::spawn_blocking(move || {
         use std::io::Read;
-        let mut hasher = Sha256::new();
-        let mut file = std::fs::File::open(&path)?.take(len);
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = file.read(&mut buf)?;
-            if n == 0 {
-                return Ok(hasher);
-            }
-            hasher.update(&buf[..n]);
-        }
+        crate::files::sha256_reader(std::fs::File::open(&path)?.take(len))
     })
     .await
     .map_err(std::io::Error::other)?
@@ -274,8 +265,9 @@ async fn attempt(
     let length = resp.content_length();
     // A 206 must continue exactly where we stopped, for the same version of the file.
     let resumed = status == reqwest::StatusCode::PARTIAL_CONTENT && offset > 0;
+    let range = content_range(&resp);
     if resumed {
-        let same_start = content_range(&resp).is_some_and(|(start, _)| start == offset);
+        let same_start = range.is_some_and(|(start, _)| start == offset);
         let same_file = journal.as_ref().is_some_and(|j| (j.etag.is_none() || j.etag == etag) && (j.last_modified.is_none() || j.last_modified == last_modified));
         if !same_start || !same_file {
             clear(partial, journal_file).await;
@@ -283,7 +275,7 @@ async fn attempt(
         }
     }
     let start = if resumed { offset } else { 0 };
-    let total = if resumed { content_range(&resp).and_then(|(_, t)| t).or(length.map(|l| l + start)) } else { length };
+    let total = if resumed { range.and_then(|(_, t)| t).or(length.map(|l| l + start)) } else { length };
     if let Some(total) = total {
         check_space(&req.destination, total.saturating_sub(start)).map_err(Interrupted::Fatal)?;
     }

@@ -61,17 +61,21 @@ pub fn sanitize_filename(name: &str) -> String {
 /// Streaming SHA-256 of a file, lowercase hex (`calculateChecksum` / `calculateSHA256`).
 pub fn sha256_file(path: &Path) -> Result<String> {
     let fail = |e: std::io::Error| Error::file_system(format!("Failed to calculate checksum: {}", path.display()), path, &e);
-    let mut file = std::fs::File::open(path).map_err(fail)?;
+    let file = std::fs::File::open(path).map_err(fail)?;
+    Ok(to_hex(&sha256_reader(file).map_err(fail)?.finalize()))
+}
+
+/// Feeds everything `reader` yields into a SHA-256 hasher (1 MiB at a time) and returns it.
+pub fn sha256_reader(mut reader: impl Read) -> std::io::Result<Sha256> {
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     loop {
-        let n = file.read(&mut buf).map_err(fail)?;
+        let n = reader.read(&mut buf)?;
         if n == 0 {
-            break;
+            return Ok(hasher);
         }
         hasher.update(&buf[..n]);
     }
-    Ok(to_hex(&hasher.finalize()))
 }
 
 pub fn to_hex(bytes: &[u8]) -> String {
