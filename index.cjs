@@ -1,9 +1,9 @@
 'use strict';
 // genai-electron-rs: the public API (CommonJS build; index.js re-exports it for ESM importers).
-// fromNative, calculateGPULayers and nativeManager are internal, so they are left out.
+// fromNative and nativeManager are internal, so they are left out.
 const { fromNative, ...errorClasses } = require('./lib/errors.cjs');
 const { PATHS, getBinaryPath, getModelFilePath, getModelDirectory, ensureDirectories } = require('./lib/paths.cjs');
-const { calculateGPULayers, ...system } = require('./lib/system.cjs');
+const system = require('./lib/system.cjs');
 const helpers = require('./lib/helpers.cjs');
 const { formatErrorForUI } = require('./lib/ui-errors.cjs');
 const { nativeManager, ...models } = require('./lib/models.cjs');

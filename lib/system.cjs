@@ -22,9 +22,6 @@ async function estimateVRAM(gpu, options) {
   return (await native.estimateVram(gpu ?? { available: false })) ?? null;
 }
 
-const calculateGPULayers = (totalLayers, vramBytes, modelSizeBytes) =>
-  native.calculateGpuLayers(totalLayers, vramBytes, modelSizeBytes);
-
 const CACHE_TTL = 60000;
 
 class SystemInfo {
@@ -88,5 +85,4 @@ module.exports = {
   getMemoryInfo,
   detectGPU,
   estimateVRAM,
-  calculateGPULayers,
 };

@@ -106,17 +106,7 @@ pub fn floor_context_to_granularity(tokens: f64) -> f64 {
     system::sizing::floor_context_to_granularity(tokens)
 }
 
-#[napi]
-pub fn calculate_gpu_layers(total_layers: f64, vram_bytes: f64, model_size_bytes: f64) -> f64 {
-    system::sizing::calculate_gpu_layers(total_layers, vram_bytes, model_size_bytes)
-}
-
 // ---- platform, ids, names -------------------------------------------------------------------
-
-#[napi(ts_return_type = "{ platform: string; arch: string }")]
-pub fn platform_info() -> Value {
-    serde_json::json!({ "platform": genai_core::platform::platform(), "arch": genai_core::platform::architecture() })
-}
 
 /// Throws a plain Error (not a GenaiElectronError), as genai-electron does.
 #[napi]

@@ -239,8 +239,3 @@ pub fn hugging_face_url(repo: String, file: String, revision: Option<String>) ->
 pub fn parse_hugging_face_url(url: String) -> Value {
     genai_core::hf::parse_hf_url(&url).map_or(Value::Null, |r| serde_json::json!({ "repo": r.repo, "revision": r.revision, "file": r.file }))
 }
-
-#[napi]
-pub fn is_hugging_face_url(url: String) -> bool {
-    genai_core::hf::is_hf_url(&url)
-}

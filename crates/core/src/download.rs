@@ -131,10 +131,6 @@ impl Claim<'_> {
     pub async fn download(&self, req: &Request, progress: Option<ProgressFn>) -> Result<Outcome> {
         download(req, progress, &self.token).await
     }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.token.is_cancelled()
-    }
 }
 
 impl Drop for Claim<'_> {

@@ -319,20 +319,6 @@ pub fn reap_orphan(record: &Identity) -> bool {
     true
 }
 
-/// Whether a process with this pid exists.
-pub fn is_running(pid: u32) -> bool {
-    #[cfg(unix)]
-    {
-        // SAFETY: signal 0 only checks existence and permission.
-        unsafe { libc::kill(pid as libc::pid_t, 0) == 0 }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = pid;
-        false
-    }
-}
-
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
     use super::*;
