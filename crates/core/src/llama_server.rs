@@ -41,7 +41,6 @@ pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
 struct State {
     status: &'static str,
     port: u16,
-    pid: Option<u32>,
     config: Option<Map<String, Value>>,
     started_at: Option<String>,
     load_ms: Option<u64>,
@@ -54,6 +53,13 @@ struct State {
     watchdog_kill: bool,
     /// How the last child ended: `{ reason: 'stopped'|'crashed'|'watchdog'|'exited', code, signal }`.
     last_exit: Option<Value>,
+}
+
+impl State {
+    /// The running child's pid.
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(|c| c.pid)
+    }
 }
 
 pub struct LlamaServer {
@@ -122,7 +128,7 @@ impl LlamaServer {
             "port": s.port,
             "modelId": s.config.as_ref().and_then(|c| c.get("modelId")).cloned().unwrap_or(json!("")),
         });
-        if let Some(pid) = s.pid {
+        if let Some(pid) = s.pid() {
             info["pid"] = json!(pid);
         }
         if let Some(t) = &s.started_at {
@@ -226,14 +232,14 @@ impl LlamaServer {
         match result {
             Ok(info) => Ok(info),
             Err(e) => {
-                let child = lock(&self.state).child.take();
+                let child = lock(&self.state).child.clone();
                 if let Some(child) = child {
                     lock(&self.state).stop_requested = true;
                     let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5))).await;
                 }
                 {
                     let mut s = lock(&self.state);
-                    (s.pid, s.port) = (None, 0);
+                    (s.child, s.port) = (None, 0);
                 }
                 self.set_status("stopped");
                 let _ = self.log.write(&format!("Failed to start: {e}"), Level::Error);
@@ -274,7 +280,6 @@ impl LlamaServer {
         })?);
         {
             let mut s = lock(&self.state);
-            s.pid = Some(child.pid);
             s.child = Some(child.clone());
             s.config = Some(config.clone());
         }
@@ -378,7 +383,7 @@ impl LlamaServer {
     fn reap_orphan(&self) {
         let record = std::fs::read(&self.pid_record).ok().and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
         let Some(record) = record else { return };
-        if lock(&self.state).pid == Some(record.pid) {
+        if lock(&self.state).pid() == Some(record.pid) {
             return; // ours, alive in this process
         }
         if process::reap_orphan(&record) {
@@ -421,8 +426,7 @@ impl LlamaServer {
                     let reason = if asked { "stopped" } else if s.watchdog_kill { "watchdog" } else if clean { "exited" } else { "crashed" };
                     s.last_exit = Some(json!({ "reason": reason, "code": exit.code, "signal": exit.signal_name() }));
                     if was == "running" {
-                        s.child = None;
-                        (s.pid, s.port) = (None, 0);
+                        (s.child, s.port) = (None, 0);
                         s.status = if asked || clean { "stopped" } else { "crashed" };
                     }
                     (was, asked, clean)
@@ -490,7 +494,7 @@ impl LlamaServer {
                 self.set_status("stopped");
                 return Ok(());
             }
-            s.child.take()
+            s.child.clone() // kept (with its pid) until it is gone
         };
         self.set_status("stopping");
         if let Some(child) = child {
@@ -500,7 +504,7 @@ impl LlamaServer {
         }
         {
             let mut s = lock(&self.state);
-            (s.pid, s.port) = (None, 0);
+            (s.child, s.port) = (None, 0);
         }
         let _ = self.log.write("Server stopped", Level::Info);
         self.set_status("stopped");
