@@ -208,26 +208,12 @@ fn gguf_result(h: &genai_core::gguf::Header) -> Value {
 
 #[napi(ts_return_type = "Promise<{ metadata: Record<string, unknown>; tensorInfos: any[] }>")]
 pub async fn fetch_gguf_metadata(url: String) -> Result<Value> {
-    let (h, _) = genai_core::gguf::remote::fetch_header(&url).await.map_err(|e| gguf_error(&format!("Failed to fetch GGUF metadata from URL: {e}"), serde_json::json!({ "url": url, "suggestion": "Verify the URL points to a valid GGUF file and is accessible. Check network connectivity if the error persists." }), &e))?;
-    Ok(gguf_result(&h))
+    Ok(gguf_result(&genai_core::gguf::fetch_metadata(&url).await.map_err(core_err)?))
 }
 
 #[napi(ts_return_type = "Promise<{ metadata: Record<string, unknown>; tensorInfos: any[] }>")]
 pub async fn fetch_local_gguf_metadata(path: String) -> Result<Value> {
-    let p = PathBuf::from(&path);
-    let read = napi::tokio::task::spawn_blocking(move || genai_core::gguf::read_local(&p))
-        .await
-        .map_err(|e| napi::Error::from_reason(e.to_string()))?;
-    let h = read.map_err(|e| gguf_error(&format!("Failed to read GGUF metadata from local file: {e}"), serde_json::json!({ "filePath": path, "suggestion": "Verify the file exists and is a valid GGUF format. The file may be corrupted if it was not fully downloaded." }), &e))?;
-    Ok(gguf_result(&h))
-}
-
-fn gguf_error(message: &str, mut details: Value, e: &genai_core::gguf::ReadError) -> napi::Error {
-    details["originalError"] = Value::String(e.to_string());
-    if let genai_core::gguf::ReadError::Http { status, .. } = e {
-        details["status"] = (*status).into();
-    }
-    core_err(genai_core::Error::new(genai_core::ErrorCode::DownloadFailed, message, Some(details)))
+    Ok(gguf_result(&blocking(move || genai_core::gguf::read_metadata(&PathBuf::from(path))).await?))
 }
 
 #[napi]

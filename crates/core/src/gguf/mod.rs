@@ -32,6 +32,31 @@ impl std::fmt::Display for ReadError {
     }
 }
 
+fn read_error(message: String, mut details: serde_json::Value, e: &ReadError) -> crate::Error {
+    details["originalError"] = serde_json::Value::String(e.to_string());
+    if let ReadError::Http { status, .. } = e {
+        details["status"] = (*status).into();
+    }
+    crate::Error::new(crate::ErrorCode::DownloadFailed, message, Some(details))
+}
+
+/// `fetchGGUFMetadata(url)`: the header over HTTP, or genai-electron's DownloadError (with the
+/// HTTP status in `details` when there was one).
+pub async fn fetch_metadata(url: &str) -> crate::Result<Header> {
+    remote::fetch_header(url).await.map(|(h, _)| h).map_err(|e| {
+        let suggestion = "Verify the URL points to a valid GGUF file and is accessible. Check network connectivity if the error persists.";
+        read_error(format!("Failed to fetch GGUF metadata from URL: {e}"), serde_json::json!({ "url": url, "suggestion": suggestion }), &e)
+    })
+}
+
+/// `fetchLocalGGUFMetadata(path)`: the header of a local file (blocking), or the DownloadError.
+pub fn read_metadata(path: &Path) -> crate::Result<Header> {
+    read_local(path).map_err(|e| {
+        let suggestion = "Verify the file exists and is a valid GGUF format. The file may be corrupted if it was not fully downloaded.";
+        read_error(format!("Failed to read GGUF metadata from local file: {e}"), serde_json::json!({ "filePath": path.to_string_lossy(), "suggestion": suggestion }), &e)
+    })
+}
+
 /// One parse attempt over the bytes read so far: the header, or how many bytes to have next.
 pub(crate) fn step(buf: &[u8], at_end: bool) -> Result<Result<Header, u64>, ReadError> {
     match parse_header(buf) {

@@ -5,7 +5,7 @@
 use super::naming::{extra_shards, extract_filename, is_gguf, model_id};
 use super::storage::{str_field, ModelInfo, Storage};
 use crate::download::{Claim, Downloader, ProgressFn, Request};
-use crate::gguf::{self, metadata::gguf_metadata, ReadError};
+use crate::gguf::{self, metadata::gguf_metadata};
 use crate::paths::Paths;
 use crate::{files, Error, ErrorCode, Result};
 use serde::Deserialize;
@@ -109,17 +109,17 @@ fn format_checksum(c: &str) -> String {
 
 /// The GGUF header at `url` → ModelInfo's `ggufMetadata`, with genai-electron's error text.
 async fn remote_metadata(url: &str, with_tensors: bool) -> Result<Map<String, Value>> {
-    match gguf::remote::fetch_header(url).await {
-        Ok((h, _)) => Ok(gguf_metadata(&h, with_tensors)),
+    match gguf::fetch_metadata(url).await {
+        Ok(h) => Ok(gguf_metadata(&h, with_tensors)),
         Err(e) => {
-            let inner = format!("Download failed: Failed to fetch GGUF metadata from URL: {e}");
+            let inner = e.to_string();
             let mut details = json!({
                 "url": url,
                 "originalError": inner,
                 "suggestion": "Verify the URL points to a valid GGUF file. Check network connectivity if the error persists.",
             });
-            if let ReadError::Http { status, .. } = e {
-                details["status"] = json!(status);
+            if let Some(status) = e.details.as_ref().and_then(|d| d.get("status")) {
+                details["status"] = status.clone();
             }
             Err(download_error(format!("Failed to fetch GGUF metadata before download: {inner}"), Some(details)))
         }
@@ -468,18 +468,15 @@ impl ModelManager {
         let local = || {
             let path = PathBuf::from(&path);
             async move {
-                tokio::task::spawn_blocking(move || gguf::read_local(&path))
+                tokio::task::spawn_blocking(move || gguf::read_metadata(&path))
                     .await
                     .map_err(|e| e.to_string())?
                     .map(|h| gguf_metadata(&h, true))
-                    .map_err(|e| format!("Download failed: Failed to read GGUF metadata from local file: {e}"))
+                    .map_err(|e| e.to_string())
             }
         };
         let remote = |url: String| async move {
-            gguf::remote::fetch_header(&url)
-                .await
-                .map(|(h, _)| gguf_metadata(&h, true))
-                .map_err(|e| format!("Download failed: Failed to fetch GGUF metadata from URL: {e}"))
+            gguf::fetch_metadata(&url).await.map(|h| gguf_metadata(&h, true)).map_err(|e| e.to_string())
         };
         let fail = |msg: String, details: Value| download_error(msg, Some(details));
         let mut gguf = match strategy {
