@@ -25,7 +25,9 @@ pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
 }
 
 /// Runs blocking core work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> genai_core::Result<T> + Send + 'static) -> Result<T> {
+pub(crate) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> genai_core::Result<T> + Send + 'static,
+) -> Result<T> {
     napi::tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| napi::Error::from_reason(format!("internal task failed: {e}")))?
@@ -83,22 +85,37 @@ pub async fn estimate_vram(gpu: Value) -> Result<Option<f64>> {
     blocking(move || Ok(system::estimate_vram(&gpu))).await
 }
 
-#[napi(ts_args_type = "model: any, options?: any", ts_return_type = "Promise<any>")]
+#[napi(
+    ts_args_type = "model: any, options?: any",
+    ts_return_type = "Promise<any>"
+)]
 pub async fn can_run_model(model: Value, options: Option<Value>) -> Result<Value> {
-    let result = blocking(move || Ok(SYSTEM.can_run_model(&model, as_object(options).as_ref()))).await?;
+    let result =
+        blocking(move || Ok(SYSTEM.can_run_model(&model, as_object(options).as_ref()))).await?;
     to_json(&result)
 }
 
-#[napi(ts_args_type = "model: any, hints?: any", ts_return_type = "Promise<any>")]
+#[napi(
+    ts_args_type = "model: any, hints?: any",
+    ts_return_type = "Promise<any>"
+)]
 pub async fn get_optimal_config(model: Value, hints: Option<Value>) -> Result<Value> {
     let config = blocking(move || SYSTEM.optimal_config(&model, as_object(hints).as_ref())).await?;
     Ok(Value::Object(config))
 }
 
 #[napi(ts_args_type = "model: any, cacheTypeK?: string, cacheTypeV?: string")]
-pub fn estimate_kv_bytes_per_token(model: Value, cache_type_k: Option<String>, cache_type_v: Option<String>) -> f64 {
+pub fn estimate_kv_bytes_per_token(
+    model: Value,
+    cache_type_k: Option<String>,
+    cache_type_v: Option<String>,
+) -> f64 {
     let view = system::ModelView::from_json(&model);
-    system::sizing::estimate_kv_bytes_per_token(&view, cache_type_k.as_deref().unwrap_or("f16"), cache_type_v.as_deref().unwrap_or("f16"))
+    system::sizing::estimate_kv_bytes_per_token(
+        &view,
+        cache_type_k.as_deref().unwrap_or("f16"),
+        cache_type_v.as_deref().unwrap_or("f16"),
+    )
 }
 
 #[napi]
@@ -138,7 +155,9 @@ pub fn detect_reasoning_support(filename: String) -> bool {
 
 #[napi]
 pub fn default_user_data() -> String {
-    genai_core::paths::default_user_data().to_string_lossy().into_owned()
+    genai_core::paths::default_user_data()
+        .to_string_lossy()
+        .into_owned()
 }
 
 #[napi(ts_return_type = "any")]
@@ -148,7 +167,8 @@ pub fn resolve_paths(user_data: String) -> Result<Value> {
 
 #[napi]
 pub async fn ensure_directories(user_data: String) -> Result<()> {
-    blocking(move || genai_core::paths::Paths::new(&PathBuf::from(user_data)).ensure_directories()).await
+    blocking(move || genai_core::paths::Paths::new(&PathBuf::from(user_data)).ensure_directories())
+        .await
 }
 
 #[napi]

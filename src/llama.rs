@@ -9,9 +9,11 @@ use serde_json::{json, Value};
 use std::sync::{Arc, LazyLock};
 
 /// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs).
-pub type EventCallback = ThreadsafeFunction<FnArgs<(String, Value)>, (), FnArgs<(String, Value)>, Status, false, true>;
+pub type EventCallback =
+    ThreadsafeFunction<FnArgs<(String, Value)>, (), FnArgs<(String, Value)>, Status, false, true>;
 
-static SYSTEM: LazyLock<Arc<genai_core::system::SystemInfo>> = LazyLock::new(|| Arc::new(genai_core::system::SystemInfo::new()));
+static SYSTEM: LazyLock<Arc<genai_core::system::SystemInfo>> =
+    LazyLock::new(|| Arc::new(genai_core::system::SystemInfo::new()));
 
 fn event(e: ServerEvent) -> (String, Value) {
     match e {
@@ -19,7 +21,10 @@ fn event(e: ServerEvent) -> (String, Value) {
         ServerEvent::Ready(v) => ("ready".into(), v),
         ServerEvent::Started(v) => ("started".into(), v),
         ServerEvent::Stopped => ("stopped".into(), Value::Null),
-        ServerEvent::Crashed(exit) => ("crashed".into(), json!({ "code": exit.code, "signal": exit.signal_name() })),
+        ServerEvent::Crashed(exit) => (
+            "crashed".into(),
+            json!({ "code": exit.code, "signal": exit.signal_name() }),
+        ),
         ServerEvent::Restarted(info) => ("restarted".into(), info),
         ServerEvent::HealthOk(info) => ("health-check-ok".into(), info),
         ServerEvent::HealthFailed(v) => ("health-check-failed".into(), v),
@@ -33,18 +38,25 @@ pub struct NativeLlamaServer {
 
 #[napi]
 impl NativeLlamaServer {
-    #[napi(constructor, ts_args_type = "models: NativeModelManager, onEvent: (name: string, payload: any) => void")]
+    #[napi(
+        constructor,
+        ts_args_type = "models: NativeModelManager, onEvent: (name: string, payload: any) => void"
+    )]
     pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
         let sink = Arc::new(on_event);
         let events: genai_core::llama_server::EventSink = Arc::new(move |e| {
             sink.call(event(e).into(), ThreadsafeFunctionCallMode::NonBlocking);
         });
-        NativeLlamaServer { inner: LlamaServer::new(models.shared(), SYSTEM.clone(), events) }
+        NativeLlamaServer {
+            inner: LlamaServer::new(models.shared(), SYSTEM.clone(), events),
+        }
     }
 
     #[napi(ts_args_type = "config: any", ts_return_type = "Promise<any>")]
     pub async fn start(&self, config: Value) -> Result<Value> {
-        let Value::Object(config) = config else { return Err(napi::Error::from_reason("config must be an object")) };
+        let Value::Object(config) = config else {
+            return Err(napi::Error::from_reason("config must be an object"));
+        };
         self.inner.start(config).await.map_err(core_err)
     }
 

@@ -18,8 +18,14 @@ pub struct NativeLogFile {
 impl NativeLogFile {
     #[napi(constructor)]
     pub fn new(path: String, max_file_size: Option<f64>, max_archives: Option<f64>) -> Self {
-        let file = logs::LogFile::new(&PathBuf::from(path), max_file_size.map(|v| v.max(0.0) as u64), max_archives.map(|v| v.max(0.0) as u32));
-        NativeLogFile { inner: Arc::new(file) }
+        let file = logs::LogFile::new(
+            &PathBuf::from(path),
+            max_file_size.map(|v| v.max(0.0) as u64),
+            max_archives.map(|v| v.max(0.0) as u32),
+        );
+        NativeLogFile {
+            inner: Arc::new(file),
+        }
     }
 
     #[napi]
@@ -31,7 +37,10 @@ impl NativeLogFile {
     #[napi]
     pub async fn write(&self, message: String, level: Option<String>) -> Result<()> {
         let f = self.inner.clone();
-        let level = level.as_deref().and_then(logs::Level::parse).unwrap_or(logs::Level::Info);
+        let level = level
+            .as_deref()
+            .and_then(logs::Level::parse)
+            .unwrap_or(logs::Level::Info);
         blocking(move || f.write(&message, level)).await
     }
 
@@ -53,7 +62,9 @@ impl NativeLogFile {
     }
 }
 
-#[napi(ts_return_type = "{ timestamp: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string } | null")]
+#[napi(
+    ts_return_type = "{ timestamp: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string } | null"
+)]
 pub fn parse_log_entry(line: String) -> Result<Value> {
     logs::parse_entry(&line).map_or(Ok(Value::Null), |e| to_json(&e))
 }
@@ -68,7 +79,9 @@ pub struct NativeCancelToken {
 impl NativeCancelToken {
     #[napi(constructor)]
     pub fn new() -> Self {
-        NativeCancelToken { inner: tokio_util::sync::CancellationToken::new() }
+        NativeCancelToken {
+            inner: tokio_util::sync::CancellationToken::new(),
+        }
     }
 
     #[napi]
@@ -85,7 +98,10 @@ fn port_number(port: f64) -> Result<u16> {
     if port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
         Ok(port as u16)
     } else {
-        Err(core_err(genai_core::Error::server(format!("Invalid port: {port}"), Some(serde_json::json!({ "port": port })))))
+        Err(core_err(genai_core::Error::server(
+            format!("Invalid port: {port}"),
+            Some(serde_json::json!({ "port": port })),
+        )))
     }
 }
 
@@ -99,10 +115,26 @@ pub async fn check_health(port: f64, timeout_ms: f64, host: String) -> Result<Va
 }
 
 #[napi]
-pub async fn wait_for_healthy(port: f64, timeout_ms: f64, initial_delay_ms: f64, max_delay_ms: f64, host: String, token: Option<&NativeCancelToken>) -> Result<()> {
+pub async fn wait_for_healthy(
+    port: f64,
+    timeout_ms: f64,
+    initial_delay_ms: f64,
+    max_delay_ms: f64,
+    host: String,
+    token: Option<&NativeCancelToken>,
+) -> Result<()> {
     let cancel = token.map(|t| t.inner.clone()).unwrap_or_default();
     let port = port_number(port)?;
-    health::wait_for_healthy(port, ms(timeout_ms), ms(initial_delay_ms), ms(max_delay_ms), &host, &cancel).await.map_err(core_err)
+    health::wait_for_healthy(
+        port,
+        ms(timeout_ms),
+        ms(initial_delay_ms),
+        ms(max_delay_ms),
+        &host,
+        &cancel,
+    )
+    .await
+    .map_err(core_err)
 }
 
 #[napi]

@@ -8,10 +8,18 @@ pub fn iso_now() -> String {
 
 /// `YYYY-MM-DDTHH:MM:SS.mmmZ` (UTC, milliseconds).
 pub fn iso_from(t: SystemTime) -> String {
-    let ms = t.duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let ms = t
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0);
     let (days, ms_of_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
     let (y, m, d) = civil_from_days(days);
-    let (h, min, s, milli) = (ms_of_day / 3_600_000, ms_of_day / 60_000 % 60, ms_of_day / 1000 % 60, ms_of_day % 1000);
+    let (h, min, s, milli) = (
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000,
+    );
     format!("{y:04}-{m:02}-{d:02}T{h:02}:{min:02}:{s:02}.{milli:03}Z")
 }
 
@@ -37,7 +45,13 @@ mod tests {
     fn known_instants() {
         assert_eq!(iso_from(UNIX_EPOCH), "1970-01-01T00:00:00.000Z");
         // 2024-02-29T12:34:56.789Z
-        assert_eq!(iso_from(UNIX_EPOCH + Duration::from_millis(1_709_210_096_789)), "2024-02-29T12:34:56.789Z");
-        assert_eq!(iso_from(UNIX_EPOCH + Duration::from_millis(4_102_444_800_000)), "2100-01-01T00:00:00.000Z");
+        assert_eq!(
+            iso_from(UNIX_EPOCH + Duration::from_millis(1_709_210_096_789)),
+            "2024-02-29T12:34:56.789Z"
+        );
+        assert_eq!(
+            iso_from(UNIX_EPOCH + Duration::from_millis(4_102_444_800_000)),
+            "2100-01-01T00:00:00.000Z"
+        );
     }
 }

@@ -101,7 +101,12 @@ impl Downloader {
 
     /// Stops the running download; its partial file is kept so the next call resumes.
     pub fn cancel(&self) {
-        if let Some(token) = self.cancel.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+        if let Some(token) = self
+            .cancel
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+        {
             token.cancel();
         }
     }
@@ -114,7 +119,11 @@ impl Downloader {
     /// progress" from the first file to the last. Released when dropped.
     pub fn claim(&self) -> Result<Claim<'_>> {
         if self.busy.swap(true, Ordering::SeqCst) {
-            return Err(Error::new(ErrorCode::DownloadFailed, "Download already in progress", None));
+            return Err(Error::new(
+                ErrorCode::DownloadFailed,
+                "Download already in progress",
+                None,
+            ));
         }
         let token = CancellationToken::new();
         *self.cancel.lock().unwrap_or_else(|p| p.into_inner()) = Some(token.clone());
@@ -141,7 +150,11 @@ impl Drop for Claim<'_> {
 }
 
 /// Downloads `req.url` to `req.destination`, resuming any earlier partial download of the same URL.
-pub async fn download(req: &Request, progress: Option<ProgressFn>, cancel: &CancellationToken) -> Result<Outcome> {
+pub async fn download(
+    req: &Request,
+    progress: Option<ProgressFn>,
+    cancel: &CancellationToken,
+) -> Result<Outcome> {
     let partial = partial_path(&req.destination);
     let journal_file = journal_path(&req.destination);
     let mut reporter = Reporter::new(progress);
@@ -149,24 +162,52 @@ pub async fn download(req: &Request, progress: Option<ProgressFn>, cancel: &Canc
     let mut first_offset = None;
     loop {
         let journal = read_journal(&journal_file).filter(|j| j.url == req.url);
-        let on_disk = tokio::fs::metadata(&partial).await.map(|m| m.len()).unwrap_or(0);
+        let on_disk = tokio::fs::metadata(&partial)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0);
         let offset = if journal.is_some() { on_disk } else { 0 };
         first_offset.get_or_insert(offset);
-        match attempt(req, &partial, &journal_file, journal, offset, &mut reporter, cancel).await {
+        match attempt(
+            req,
+            &partial,
+            &journal_file,
+            journal,
+            offset,
+            &mut reporter,
+            cancel,
+        )
+        .await
+        {
             Ok(Attempt::Done { size, hasher }) => {
-                return finish(req, &partial, &journal_file, size, hasher, first_offset.unwrap_or(0), &mut reporter).await;
+                return finish(
+                    req,
+                    &partial,
+                    &journal_file,
+                    size,
+                    hasher,
+                    first_offset.unwrap_or(0),
+                    &mut reporter,
+                )
+                .await;
             }
             Ok(Attempt::Restart) => continue,
             Err(Interrupted::Fatal(e)) => return Err(e),
             Err(Interrupted::Cut { error, progressed }) => {
                 if cancel.is_cancelled() {
-                    return Err(download_error("Download cancelled", json!({ "url": req.url })));
+                    return Err(download_error(
+                        "Download cancelled",
+                        json!({ "url": req.url }),
+                    ));
                 }
                 // Resume while the transfer moves; a connection that yields nothing gets two more tries.
                 resumes += 1;
                 stuck = if progressed { 0 } else { stuck + 1 };
                 if resumes > req.max_resumes || stuck > 2 {
-                    return Err(download_error("Download failed", json!({ "url": req.url, "error": error, "resumable": true })));
+                    return Err(download_error(
+                        "Download failed",
+                        json!({ "url": req.url, "error": error, "resumable": true }),
+                    ));
                 }
                 tokio::time::sleep(Duration::from_millis(200 * resumes as u64)).await;
             }
@@ -175,7 +216,10 @@ pub async fn download(req: &Request, progress: Option<ProgressFn>, cancel: &Canc
 }
 
 enum Attempt {
-    Done { size: u64, hasher: Sha256 },
+    Done {
+        size: u64,
+        hasher: Sha256,
+    },
     /// The server's answer means starting over from byte 0 (partial already cleared).
     Restart,
 }
@@ -183,7 +227,10 @@ enum Attempt {
 enum Interrupted {
     Fatal(Error),
     /// Network cut, stall or cancel: the partial file and journal stay for a resume.
-    Cut { error: String, progressed: bool },
+    Cut {
+        error: String,
+        progressed: bool,
+    },
 }
 
 fn read_journal(path: &Path) -> Option<Journal> {
@@ -196,7 +243,10 @@ async fn clear(partial: &Path, journal: &Path) {
 }
 
 fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
-    resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    resp.headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
 /// `Content-Range: bytes a-b/total` → (a, total).
@@ -227,13 +277,22 @@ async fn attempt(
     reporter: &mut Reporter,
     cancel: &CancellationToken,
 ) -> std::result::Result<Attempt, Interrupted> {
-    let fs_err = |msg: String, path: &Path, e: std::io::Error| Interrupted::Fatal(Error::file_system(msg, path, &e));
+    let fs_err = |msg: String, path: &Path, e: std::io::Error| {
+        Interrupted::Fatal(Error::file_system(msg, path, &e))
+    };
     let cut = |error: String, progressed: bool| Interrupted::Cut { error, progressed };
-    let mut builder = crate::http::get(&req.url).map_err(|e| Interrupted::Fatal(download_error("Download failed", json!({ "url": req.url, "error": e }))))?;
+    let mut builder = crate::http::get(&req.url).map_err(|e| {
+        Interrupted::Fatal(download_error(
+            "Download failed",
+            json!({ "url": req.url, "error": e }),
+        ))
+    })?;
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
-    let validator = journal.as_ref().and_then(|j| j.etag.clone().or_else(|| j.last_modified.clone()));
+    let validator = journal
+        .as_ref()
+        .and_then(|j| j.etag.clone().or_else(|| j.last_modified.clone()));
     if offset > 0 {
         builder = builder.header(reqwest::header::RANGE, format!("bytes={offset}-"));
         if let Some(v) = &validator {
@@ -264,22 +323,51 @@ async fn attempt(
     let range = content_range(&resp);
     if resumed {
         let same_start = range.is_some_and(|(start, _)| start == offset);
-        let same_file = journal.as_ref().is_some_and(|j| (j.etag.is_none() || j.etag == etag) && (j.last_modified.is_none() || j.last_modified == last_modified));
+        let same_file = journal.as_ref().is_some_and(|j| {
+            (j.etag.is_none() || j.etag == etag)
+                && (j.last_modified.is_none() || j.last_modified == last_modified)
+        });
         if !same_start || !same_file {
             clear(partial, journal_file).await;
             return Ok(Attempt::Restart);
         }
     }
     let start = if resumed { offset } else { 0 };
-    let total = if resumed { range.and_then(|(_, t)| t).or(length.map(|l| l + start)) } else { length };
+    let total = if resumed {
+        range.and_then(|(_, t)| t).or(length.map(|l| l + start))
+    } else {
+        length
+    };
     if let Some(total) = total {
         check_space(&req.destination, total.saturating_sub(start)).map_err(Interrupted::Fatal)?;
     }
-    let new_journal = Journal { url: req.url.clone(), etag, last_modified, total };
+    let new_journal = Journal {
+        url: req.url.clone(),
+        etag,
+        last_modified,
+        total,
+    };
     let journal_bytes = serde_json::to_vec(&new_journal).unwrap_or_default();
-    tokio::fs::write(journal_file, journal_bytes).await.map_err(|e| fs_err(format!("Failed to write download journal: {}", journal_file.display()), journal_file, e))?;
+    tokio::fs::write(journal_file, journal_bytes)
+        .await
+        .map_err(|e| {
+            fs_err(
+                format!(
+                    "Failed to write download journal: {}",
+                    journal_file.display()
+                ),
+                journal_file,
+                e,
+            )
+        })?;
     let mut hasher = if start > 0 {
-        hash_prefix(partial, start).await.map_err(|e| fs_err(format!("Failed to read partial download: {}", partial.display()), partial, e))?
+        hash_prefix(partial, start).await.map_err(|e| {
+            fs_err(
+                format!("Failed to read partial download: {}", partial.display()),
+                partial,
+                e,
+            )
+        })?
     } else {
         Sha256::new()
     };
@@ -305,7 +393,10 @@ async fn attempt(
             reporter.report(size, total.unwrap_or(0));
             idle += PROGRESS_INTERVAL;
             if idle >= req.stall_timeout {
-                break Err(cut(format!("no data for {:?}", req.stall_timeout), size > start));
+                break Err(cut(
+                    format!("no data for {:?}", req.stall_timeout),
+                    size > start,
+                ));
             }
             continue;
         };
@@ -328,49 +419,95 @@ async fn attempt(
     result?;
     flushed.map_err(|e| write_error(partial, e))?;
     if let Some(total) = total.filter(|t| *t != size) {
-        return Err(cut(format!("connection closed after {size} of {total} bytes"), size > start));
+        return Err(cut(
+            format!("connection closed after {size} of {total} bytes"),
+            size > start,
+        ));
     }
-    out.into_inner().sync_all().await.map_err(|e| write_error(partial, e))?;
+    out.into_inner()
+        .sync_all()
+        .await
+        .map_err(|e| write_error(partial, e))?;
     Ok(Attempt::Done { size, hasher })
 }
 
 fn write_error(partial: &Path, e: std::io::Error) -> Interrupted {
-    Interrupted::Fatal(Error::file_system(format!("Failed to write {}", partial.display()), partial, &e))
+    Interrupted::Fatal(Error::file_system(
+        format!("Failed to write {}", partial.display()),
+        partial,
+        &e,
+    ))
 }
 
 /// Refuses to start when the destination's disk cannot hold what is left to download.
 fn check_space(destination: &Path, needed: u64) -> Result<()> {
     let dir = destination.parent().unwrap_or(destination);
-    let Some(free) = crate::files::free_space(dir) else { return Ok(()) };
+    let Some(free) = crate::files::free_space(dir) else {
+        return Ok(());
+    };
     if needed <= free {
         return Ok(());
     }
     let f = |b: u64| crate::files::format_bytes(b as f64, 2);
     Err(Error::insufficient_resources(
-        format!("Not enough disk space to download {}", destination.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()),
+        format!(
+            "Not enough disk space to download {}",
+            destination
+                .file_name()
+                .map(|n| n.to_string_lossy())
+                .unwrap_or_default()
+        ),
         json!({ "required": f(needed), "available": f(free), "suggestion": "Free up disk space or delete unused models, then try again" }),
     ))
 }
 
-async fn finish(req: &Request, partial: &Path, journal_file: &Path, size: u64, hasher: Sha256, resumed_from: u64, reporter: &mut Reporter) -> Result<Outcome> {
+async fn finish(
+    req: &Request,
+    partial: &Path,
+    journal_file: &Path,
+    size: u64,
+    hasher: Sha256,
+    resumed_from: u64,
+    reporter: &mut Reporter,
+) -> Result<Outcome> {
     let sha256 = crate::files::to_hex(&hasher.finalize());
     if let Some(expected) = &req.expected_sha256 {
-        let expected = expected.strip_prefix("sha256:").unwrap_or(expected).trim().to_ascii_lowercase();
+        let expected = expected
+            .strip_prefix("sha256:")
+            .unwrap_or(expected)
+            .trim()
+            .to_ascii_lowercase();
         if expected != sha256 {
             clear(partial, journal_file).await;
             return Err(Error::new(
                 ErrorCode::Checksum,
                 "SHA256 checksum mismatch",
-                Some(json!({ "expected": expected, "actual": sha256, "suggestion": "The downloaded file may be corrupted. Try downloading again." })),
+                Some(
+                    json!({ "expected": expected, "actual": sha256, "suggestion": "The downloaded file may be corrupted. Try downloading again." }),
+                ),
             ));
         }
     }
-    tokio::fs::rename(partial, &req.destination).await.map_err(|e| {
-        Error::file_system(format!("Failed to move file from {} to {}", partial.display(), req.destination.display()), partial, &e)
-    })?;
+    tokio::fs::rename(partial, &req.destination)
+        .await
+        .map_err(|e| {
+            Error::file_system(
+                format!(
+                    "Failed to move file from {} to {}",
+                    partial.display(),
+                    req.destination.display()
+                ),
+                partial,
+                &e,
+            )
+        })?;
     let _ = tokio::fs::remove_file(journal_file).await;
     reporter.finish(size);
-    Ok(Outcome { size, sha256, resumed_from })
+    Ok(Outcome {
+        size,
+        sha256,
+        resumed_from,
+    })
 }
 
 /// genai-electron's progress rhythm: nothing in the first 100 ms, then at most every 100 ms,
@@ -383,7 +520,11 @@ struct Reporter {
 
 impl Reporter {
     fn new(callback: Option<ProgressFn>) -> Self {
-        Reporter { callback, last: Instant::now(), reported: None }
+        Reporter {
+            callback,
+            last: Instant::now(),
+            reported: None,
+        }
     }
 
     fn report(&mut self, done: u64, total: u64) {

@@ -63,7 +63,11 @@ pub type Result<T> = std::result::Result<T, Error>;
 
 impl Error {
     pub fn new(code: ErrorCode, message: impl Into<String>, details: Option<Value>) -> Self {
-        Error { code, message: message.into(), details }
+        Error {
+            code,
+            message: message.into(),
+            details,
+        }
     }
 
     pub fn model_not_found(model_id: &str) -> Self {
@@ -89,7 +93,11 @@ impl Error {
     }
 
     /// A file-system failure with the path and the OS error in `details`.
-    pub fn file_system(message: impl Into<String>, path: &std::path::Path, err: &std::io::Error) -> Self {
+    pub fn file_system(
+        message: impl Into<String>,
+        path: &std::path::Path,
+        err: &std::io::Error,
+    ) -> Self {
         Self::new(
             ErrorCode::FileSystem,
             message,
@@ -154,9 +162,18 @@ mod tests {
 
     #[test]
     fn prefixes_match_genai_electron() {
-        assert_eq!(Error::model_not_found("x").to_string(), "Model not found: x");
-        assert_eq!(Error::port_in_use(8080).to_string(), "Port 8080 is already in use");
-        assert_eq!(Error::server("boom", None).to_string(), "Server error: boom");
+        assert_eq!(
+            Error::model_not_found("x").to_string(),
+            "Model not found: x"
+        );
+        assert_eq!(
+            Error::port_in_use(8080).to_string(),
+            "Port 8080 is already in use"
+        );
+        assert_eq!(
+            Error::server("boom", None).to_string(),
+            "Server error: boom"
+        );
         let e = Error::new(ErrorCode::Checksum, "bad", None);
         assert_eq!(e.to_string(), "Checksum verification failed: bad");
         let j = Error::port_in_use(1).to_json();

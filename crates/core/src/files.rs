@@ -20,7 +20,11 @@ pub fn format_bytes(bytes: f64, decimals: i32) -> String {
     let dm = decimals.max(0) as usize;
     let i = (bytes.ln() / 1024f64.ln()).floor();
     let value = bytes / 1024f64.powf(i);
-    let unit = if (0.0..6.0).contains(&i) { UNITS[i as usize] } else { "undefined" };
+    let unit = if (0.0..6.0).contains(&i) {
+        UNITS[i as usize]
+    } else {
+        "undefined"
+    };
     let rounded: f64 = jsnum::to_fixed(value, dm).parse().unwrap_or(value); // parseFloat(toFixed)
     format!("{} {unit}", jsnum::to_string(rounded))
 }
@@ -29,8 +33,14 @@ pub fn format_bytes(bytes: f64, decimals: i32) -> String {
 pub fn is_js_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'..='\u{200A}'
-            | '\u{2028}' | '\u{2029}' | '\u{202F}' | '\u{205F}' | '\u{3000}' | '\u{FEFF}'
+        '\t' | '\n' | '\u{0B}' | '\u{0C}' | '\r' | ' ' | '\u{A0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200A}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202F}'
+                | '\u{205F}'
+                | '\u{3000}'
+                | '\u{FEFF}'
     )
 }
 
@@ -54,13 +64,29 @@ pub fn collapse_js_space(s: &str, with: &str) -> String {
 
 /// `sanitizeFilename`: drop `< > : " / \ | ? *` and U+0000–U+001F, collapse whitespace, trim.
 pub fn sanitize_filename(name: &str) -> String {
-    let kept: String = name.chars().filter(|&c| !matches!(c, '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0'..='\u{1F}')).collect();
-    collapse_js_space(&kept, " ").trim_matches(is_js_space).to_string()
+    let kept: String = name
+        .chars()
+        .filter(|&c| {
+            !matches!(
+                c,
+                '<' | '>' | ':' | '"' | '/' | '\\' | '|' | '?' | '*' | '\0'..='\u{1F}'
+            )
+        })
+        .collect();
+    collapse_js_space(&kept, " ")
+        .trim_matches(is_js_space)
+        .to_string()
 }
 
 /// Streaming SHA-256 of a file, lowercase hex (`calculateChecksum` / `calculateSHA256`).
 pub fn sha256_file(path: &Path) -> Result<String> {
-    let fail = |e: std::io::Error| Error::file_system(format!("Failed to calculate checksum: {}", path.display()), path, &e);
+    let fail = |e: std::io::Error| {
+        Error::file_system(
+            format!("Failed to calculate checksum: {}", path.display()),
+            path,
+            &e,
+        )
+    };
     let file = std::fs::File::open(path).map_err(fail)?;
     Ok(to_hex(&sha256_reader(file).map_err(fail)?.finalize()))
 }
@@ -101,8 +127,13 @@ pub fn free_space(dir: &Path) -> Option<u64> {
 }
 
 pub fn ensure_directory(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| Error::file_system(format!("Failed to create directory: {}", dir.display()), dir, &e))
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Error::file_system(
+            format!("Failed to create directory: {}", dir.display()),
+            dir,
+            &e,
+        )
+    })
 }
 
 pub fn file_exists(path: &Path) -> bool {
@@ -110,19 +141,36 @@ pub fn file_exists(path: &Path) -> bool {
 }
 
 pub fn file_size(path: &Path) -> Result<u64> {
-    std::fs::metadata(path)
-        .map(|m| m.len())
-        .map_err(|e| Error::file_system(format!("Failed to get file size: {}", path.display()), path, &e))
+    std::fs::metadata(path).map(|m| m.len()).map_err(|e| {
+        Error::file_system(
+            format!("Failed to get file size: {}", path.display()),
+            path,
+            &e,
+        )
+    })
 }
 
 pub fn delete_file(path: &Path) -> Result<()> {
-    std::fs::remove_file(path)
-        .map_err(|e| Error::file_system(format!("Failed to delete file: {}", path.display()), path, &e))
+    std::fs::remove_file(path).map_err(|e| {
+        Error::file_system(
+            format!("Failed to delete file: {}", path.display()),
+            path,
+            &e,
+        )
+    })
 }
 
 pub fn move_file(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(from, to).map_err(|e| {
-        let mut err = Error::file_system(format!("Failed to move file from {} to {}", from.display(), to.display()), from, &e);
+        let mut err = Error::file_system(
+            format!(
+                "Failed to move file from {} to {}",
+                from.display(),
+                to.display()
+            ),
+            from,
+            &e,
+        );
         err.details = Some(serde_json::json!({
             "fromPath": from.to_string_lossy(),
             "toPath": to.to_string_lossy(),
@@ -154,7 +202,10 @@ mod tests {
     #[test]
     fn sanitize() {
         assert_eq!(sanitize_filename("  a<b>:c\"d/e\\f|g?h*i  "), "abcdefghi");
-        assert_eq!(sanitize_filename("my \t\n model\u{1}.gguf"), "my model.gguf");
+        assert_eq!(
+            sanitize_filename("my \t\n model\u{1}.gguf"),
+            "my model.gguf"
+        );
         assert_eq!(sanitize_filename("\u{3000}x\u{A0}\u{A0}y "), "x y");
     }
 
@@ -174,7 +225,9 @@ mod tests {
         assert!(!file_exists(&f) && file_exists(&g));
         let err = delete_file(&f).unwrap_err();
         assert_eq!(err.code, crate::ErrorCode::FileSystem);
-        assert!(err.to_string().starts_with("File system error: Failed to delete file: "));
+        assert!(err
+            .to_string()
+            .starts_with("File system error: Failed to delete file: "));
         assert_eq!(err.details.unwrap()["error"]["code"], "ENOENT");
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -8,7 +8,11 @@ use tokio_util::sync::CancellationToken;
 
 /// IPv6 literals in URLs need brackets.
 pub fn format_http_host(host: &str) -> String {
-    if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host.to_string() }
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
 }
 
 /// Wildcard and empty bind addresses are probed on loopback.
@@ -29,30 +33,53 @@ fn health_url(port: u16, host: &str) -> String {
 /// `unknown`.
 pub async fn check_health(port: u16, timeout: Duration, host: &str) -> Value {
     let unknown = || json!({ "status": "unknown" });
-    let Ok(client) = crate::http::client() else { return unknown() };
-    let req = client.get(health_url(port, host)).header(reqwest::header::ACCEPT, "application/json").timeout(timeout);
-    let Ok(resp) = req.send().await else { return unknown() };
+    let Ok(client) = crate::http::client() else {
+        return unknown();
+    };
+    let req = client
+        .get(health_url(port, host))
+        .header(reqwest::header::ACCEPT, "application/json")
+        .timeout(timeout);
+    let Ok(resp) = req.send().await else {
+        return unknown();
+    };
     let status = resp.status();
     if !status.is_success() {
         return json!({ "status": "error" });
     }
-    let parsed = resp.bytes().await.ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+    let parsed = resp
+        .bytes()
+        .await
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
     match parsed {
         Some(Value::Object(mut body)) => {
-            let known = matches!(body.get("status").and_then(Value::as_str), Some("ok" | "loading" | "error" | "unknown"));
+            let known = matches!(
+                body.get("status").and_then(Value::as_str),
+                Some("ok" | "loading" | "error" | "unknown")
+            );
             if !known {
                 body.insert("status".into(), json!("unknown"));
             }
             Value::Object(body)
         }
         Some(_) => unknown(), // JSON, but not an object
-        None => json!({ "status": if status == reqwest::StatusCode::OK { "ok" } else { "unknown" } }),
+        None => {
+            json!({ "status": if status == reqwest::StatusCode::OK { "ok" } else { "unknown" } })
+        }
     }
 }
 
 /// `waitForHealthy`: polls until `status: ok`, sleeping `initial_delay` ×1.5 up to `max_delay`
 /// between tries; ServerError after `timeout`; stops early when `cancel` fires.
-pub async fn wait_for_healthy(port: u16, timeout: Duration, initial_delay: Duration, max_delay: Duration, host: &str, cancel: &CancellationToken) -> Result<()> {
+pub async fn wait_for_healthy(
+    port: u16,
+    timeout: Duration,
+    initial_delay: Duration,
+    max_delay: Duration,
+    host: &str,
+    cancel: &CancellationToken,
+) -> Result<()> {
     let start = Instant::now();
     let mut delay = initial_delay;
     let mut attempts = 0u32;
@@ -78,14 +105,23 @@ pub async fn wait_for_healthy(port: u16, timeout: Duration, initial_delay: Durat
     let ms = timeout.as_millis();
     Err(Error::server(
         format!("Server health check timeout after {ms}ms ({attempts} attempts)"),
-        Some(json!({ "port": port, "timeout": ms as u64, "attempts": attempts, "suggestion": "Check server logs for startup errors or increase timeout" })),
+        Some(
+            json!({ "port": port, "timeout": ms as u64, "attempts": attempts, "suggestion": "Check server logs for startup errors or increase timeout" }),
+        ),
     ))
 }
 
 /// `isServerResponding`: true iff `/health` answers 2xx within `timeout`.
 pub async fn is_server_responding(port: u16, timeout: Duration, host: &str) -> bool {
-    let Ok(client) = crate::http::client() else { return false };
-    client.get(health_url(port, host)).timeout(timeout).send().await.is_ok_and(|r| r.status().is_success())
+    let Ok(client) = crate::http::client() else {
+        return false;
+    };
+    client
+        .get(health_url(port, host))
+        .timeout(timeout)
+        .send()
+        .await
+        .is_ok_and(|r| r.status().is_success())
 }
 
 fn bind(port: u16, host: &str) -> std::io::Result<std::net::TcpListener> {
@@ -98,7 +134,12 @@ pub fn find_free_port(host: &str) -> Result<u16> {
     bind(0, host)
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
-        .map_err(|e| Error::server(format!("Failed to allocate a free port: {e}"), Some(json!({ "host": host }))))
+        .map_err(|e| {
+            Error::server(
+                format!("Failed to allocate a free port: {e}"),
+                Some(json!({ "host": host })),
+            )
+        })
 }
 
 /// `isPortBindable(port, host)`: false when the address is in use; other failures are errors.
@@ -106,7 +147,10 @@ pub fn is_port_bindable(port: u16, host: &str) -> Result<bool> {
     match bind(port, host) {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(false),
-        Err(e) => Err(Error::server(format!("Cannot bind {host}:{port}: {e}"), Some(json!({ "port": port, "host": host })))),
+        Err(e) => Err(Error::server(
+            format!("Cannot bind {host}:{port}: {e}"),
+            Some(json!({ "port": port, "host": host })),
+        )),
     }
 }
 

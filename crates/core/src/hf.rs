@@ -39,7 +39,11 @@ pub fn hf_url(repo: &str, file: &str, revision: &str) -> Result<String, String> 
         return Err("Hugging Face revision must be a non-empty string".into());
     }
     let file: Vec<String> = file.split('/').map(encode_uri_component).collect();
-    Ok(format!("https://huggingface.co/{repo}/resolve/{}/{}", encode_uri_component(revision), file.join("/")))
+    Ok(format!(
+        "https://huggingface.co/{repo}/resolve/{}/{}",
+        encode_uri_component(revision),
+        file.join("/")
+    ))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,7 +84,10 @@ pub fn parse_hf_url(url: &str) -> Option<HfRef> {
 
 /// `isHuggingFaceURL(url)`.
 pub fn is_hf_url(url: &str) -> bool {
-    url::Url::parse(url).ok().and_then(|u| u.host_str().map(|h| h == "huggingface.co")).unwrap_or(false)
+    url::Url::parse(url)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h == "huggingface.co"))
+        .unwrap_or(false)
 }
 
 /// The `Authorization` header for a Hugging Face URL when `HF_TOKEN` is set (never sent to other
@@ -90,7 +97,9 @@ pub fn auth_header(url: &str) -> Option<String> {
     if host != "huggingface.co" && host != "hf.co" {
         return None;
     }
-    let token = std::env::var("HF_TOKEN").ok().filter(|t| !t.trim().is_empty())?;
+    let token = std::env::var("HF_TOKEN")
+        .ok()
+        .filter(|t| !t.trim().is_empty())?;
     Some(format!("Bearer {}", token.trim()))
 }
 
@@ -108,18 +117,43 @@ mod tests {
             hf_url("o/r", "sub dir/a+b.gguf", "refs/pr/1").unwrap(),
             "https://huggingface.co/o/r/resolve/refs%2Fpr%2F1/sub%20dir/a%2Bb.gguf"
         );
-        assert_eq!(hf_url("o/r", "x", "  ").unwrap_err(), "Hugging Face revision must be a non-empty string");
+        assert_eq!(
+            hf_url("o/r", "x", "  ").unwrap_err(),
+            "Hugging Face revision must be a non-empty string"
+        );
     }
 
     #[test]
     fn parses_urls_like_upstream() {
-        let r = parse_hf_url("https://huggingface.co/o/r/resolve/refs%2Fpr%2F1/sub%20dir/x.gguf?download=true").unwrap();
-        assert_eq!(r, HfRef { repo: "o/r".into(), revision: "refs/pr/1".into(), file: "sub dir/x.gguf".into() });
+        let r = parse_hf_url(
+            "https://huggingface.co/o/r/resolve/refs%2Fpr%2F1/sub%20dir/x.gguf?download=true",
+        )
+        .unwrap();
+        assert_eq!(
+            r,
+            HfRef {
+                repo: "o/r".into(),
+                revision: "refs/pr/1".into(),
+                file: "sub dir/x.gguf".into()
+            }
+        );
         let single = parse_hf_url("https://huggingface.co/gpt2/resolve/main/model.gguf").unwrap();
-        assert_eq!((single.repo.as_str(), single.file.as_str()), ("gpt2", "model.gguf"));
-        assert_eq!(parse_hf_url("https://huggingface.co/o/r/blob/main/x.gguf"), None);
-        assert_eq!(parse_hf_url("https://example.com/o/r/resolve/main/x.gguf"), None);
-        assert_eq!(parse_hf_url("https://huggingface.co/o/r/resolve/main/%E0%A4%A"), None);
+        assert_eq!(
+            (single.repo.as_str(), single.file.as_str()),
+            ("gpt2", "model.gguf")
+        );
+        assert_eq!(
+            parse_hf_url("https://huggingface.co/o/r/blob/main/x.gguf"),
+            None
+        );
+        assert_eq!(
+            parse_hf_url("https://example.com/o/r/resolve/main/x.gguf"),
+            None
+        );
+        assert_eq!(
+            parse_hf_url("https://huggingface.co/o/r/resolve/main/%E0%A4%A"),
+            None
+        );
         assert_eq!(parse_hf_url("not a url"), None);
         assert!(is_hf_url("https://huggingface.co/x"));
         assert!(!is_hf_url("https://hf.example/x"));
@@ -129,8 +163,14 @@ mod tests {
     fn token_only_for_hugging_face() {
         // The only test that touches HF_TOKEN.
         std::env::set_var("HF_TOKEN", " hf_abc ");
-        assert_eq!(auth_header("https://huggingface.co/o/r/resolve/main/x.gguf").as_deref(), Some("Bearer hf_abc"));
-        assert_eq!(auth_header("https://hf.co/o/r/resolve/main/x.gguf").as_deref(), Some("Bearer hf_abc"));
+        assert_eq!(
+            auth_header("https://huggingface.co/o/r/resolve/main/x.gguf").as_deref(),
+            Some("Bearer hf_abc")
+        );
+        assert_eq!(
+            auth_header("https://hf.co/o/r/resolve/main/x.gguf").as_deref(),
+            Some("Bearer hf_abc")
+        );
         assert_eq!(auth_header("https://cdn-lfs.hf.co/x"), None);
         assert_eq!(auth_header("http://127.0.0.1:8080/x"), None);
         std::env::remove_var("HF_TOKEN");
@@ -140,7 +180,13 @@ mod tests {
     #[test]
     fn encoding_round_trips() {
         let s = "ünï code/ +&?#";
-        assert_eq!(decode_uri_component(&encode_uri_component(s)).as_deref(), Some(s));
-        assert_eq!(encode_uri_component("a-b_c.d!e~f*g'h(i)j"), "a-b_c.d!e~f*g'h(i)j");
+        assert_eq!(
+            decode_uri_component(&encode_uri_component(s)).as_deref(),
+            Some(s)
+        );
+        assert_eq!(
+            encode_uri_component("a-b_c.d!e~f*g'h(i)j"),
+            "a-b_c.d!e~f*g'h(i)j"
+        );
     }
 }

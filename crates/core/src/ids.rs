@@ -9,10 +9,19 @@ pub fn generate_id() -> String {
     let mut bytes = [0u8; 9];
     if getrandom::fill(&mut bytes).is_err() {
         // No OS randomness (never seen in practice): fall back to the clock's nanoseconds.
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-        bytes.iter_mut().enumerate().for_each(|(i, b)| *b = (nanos >> (i % 4 * 8)) as u8 ^ i as u8);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        bytes
+            .iter_mut()
+            .enumerate()
+            .for_each(|(i, b)| *b = (nanos >> (i % 4 * 8)) as u8 ^ i as u8);
     }
-    let suffix: String = bytes.iter().map(|b| ALPHABET[(*b as usize) % 36] as char).collect();
+    let suffix: String = bytes
+        .iter()
+        .map(|b| ALPHABET[(*b as usize) % 36] as char)
+        .collect();
     format!("gen_{ms}_{suffix}")
 }
 
@@ -28,6 +37,8 @@ mod tests {
         assert_eq!(parts[0], "gen");
         assert!(parts[1].parse::<u64>().is_ok());
         assert_eq!(parts[2].len(), 9);
-        assert!(parts[2].chars().all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
+        assert!(parts[2]
+            .chars()
+            .all(|c| c.is_ascii_digit() || c.is_ascii_lowercase()));
     }
 }

@@ -16,7 +16,10 @@ fn write_value(out: &mut String, value: &Value, depth: usize) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => out.push_str(&n.as_f64().map_or_else(|| "null".to_string(), number_to_string)),
+        Value::Number(n) => out.push_str(
+            &n.as_f64()
+                .map_or_else(|| "null".to_string(), number_to_string),
+        ),
         Value::String(s) => write_string(out, s),
         Value::Array(items) if items.is_empty() => out.push_str("[]"),
         Value::Object(map) if map.is_empty() => out.push_str("{}"),

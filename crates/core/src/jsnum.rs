@@ -3,14 +3,24 @@
 /// `Math.round`: nearest integer, ties toward +∞.
 pub fn round(x: f64) -> f64 {
     let f = x.floor();
-    if x - f >= 0.5 { f + 1.0 } else { f }
+    if x - f >= 0.5 {
+        f + 1.0
+    } else {
+        f
+    }
 }
 
 /// `Number.prototype.toFixed(d)`: the exact binary value rounded half away from zero (Rust's
 /// `{:.d}` rounds exact ties to even, so it is done on the exact decimal expansion here).
 pub fn to_fixed(x: f64, d: usize) -> String {
     if !x.is_finite() {
-        return if x.is_nan() { "NaN".into() } else if x > 0.0 { "Infinity".into() } else { "-Infinity".into() };
+        return if x.is_nan() {
+            "NaN".into()
+        } else if x > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
     }
     let exact = format!("{:.*}", d + 1100, x.abs()); // long enough for any f64's exact expansion
     let (int_part, frac) = exact.split_once('.').unwrap_or((&exact, ""));
@@ -33,8 +43,16 @@ pub fn to_fixed(x: f64, d: usize) -> String {
     }
     let s = String::from_utf8_lossy(&digits).into_owned();
     let (ip, fp) = s.split_at(s.len() - d);
-    let sign = if x < 0.0 && s.bytes().any(|b| b != b'0') { "-" } else { "" };
-    if d == 0 { format!("{sign}{ip}") } else { format!("{sign}{ip}.{fp}") }
+    let sign = if x < 0.0 && s.bytes().any(|b| b != b'0') {
+        "-"
+    } else {
+        ""
+    };
+    if d == 0 {
+        format!("{sign}{ip}")
+    } else {
+        format!("{sign}{ip}.{fp}")
+    }
 }
 
 /// `String(x)` for finite numbers below 1e21 (JS prints integers without a fraction).
@@ -42,7 +60,11 @@ pub fn to_string(x: f64) -> String {
     if x.is_nan() {
         "NaN".into()
     } else if x.is_infinite() {
-        if x > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if x > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else if x.fract() == 0.0 && x.abs() < 1e21 {
         format!("{}", x as i128)
     } else {

@@ -8,16 +8,50 @@ use serde_json::{json, Map, Value};
 
 /// `LlamaServerManager.VALID_CONFIG_FIELDS`.
 pub const VALID_CONFIG_FIELDS: [&str; 32] = [
-    "modelId", "port", "threads", "contextSize", "minimumContextSize", "preferredContextSize", "maximumContextSize",
-    "gpuLayers", "parallelRequests", "flashAttention", "forceValidation", "modelAlias", "continuousBatching",
-    "batchSize", "useMmap", "useMlock", "startupTimeout", "jinja", "host", "cacheTypeK", "cacheTypeV", "swaFull",
-    "overrideTensors", "cacheRam", "cpuMoe", "nCpuMoe", "reasoningFormat", "fit", "occupancyCheck", "autoRestart",
-    "maxRestarts", "healthCheckInterval",
+    "modelId",
+    "port",
+    "threads",
+    "contextSize",
+    "minimumContextSize",
+    "preferredContextSize",
+    "maximumContextSize",
+    "gpuLayers",
+    "parallelRequests",
+    "flashAttention",
+    "forceValidation",
+    "modelAlias",
+    "continuousBatching",
+    "batchSize",
+    "useMmap",
+    "useMlock",
+    "startupTimeout",
+    "jinja",
+    "host",
+    "cacheTypeK",
+    "cacheTypeV",
+    "swaFull",
+    "overrideTensors",
+    "cacheRam",
+    "cpuMoe",
+    "nCpuMoe",
+    "reasoningFormat",
+    "fit",
+    "occupancyCheck",
+    "autoRestart",
+    "maxRestarts",
+    "healthCheckInterval",
 ];
 
 /// Unknown keys → ServerError with genai-electron's message and details.
-pub fn validate_fields(config: &Map<String, Value>, valid: &[&str], server_name: &str) -> Result<()> {
-    let unknown: Vec<&String> = config.keys().filter(|k| !valid.contains(&k.as_str())).collect();
+pub fn validate_fields(
+    config: &Map<String, Value>,
+    valid: &[&str],
+    server_name: &str,
+) -> Result<()> {
+    let unknown: Vec<&String> = config
+        .keys()
+        .filter(|k| !valid.contains(&k.as_str()))
+        .collect();
     if unknown.is_empty() {
         return Ok(());
     }
@@ -26,7 +60,11 @@ pub fn validate_fields(config: &Map<String, Value>, valid: &[&str], server_name:
     let plural = if unknown.len() > 1 { "s" } else { "" };
     let names: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
     Err(Error::server(
-        format!("Unknown configuration field{plural}: {}. Valid fields for {server_name} are: {}", names.join(", "), sorted.join(", ")),
+        format!(
+            "Unknown configuration field{plural}: {}. Valid fields for {server_name} are: {}",
+            names.join(", "),
+            sorted.join(", ")
+        ),
         Some(json!({
             "unknownFields": names,
             "validFields": sorted,
@@ -41,7 +79,9 @@ fn get<'a>(c: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 
 /// A quantized V cache needs flash attention: `auto`/unset becomes `on`, `off` is an error.
 pub fn normalize_v_cache(config: &mut Map<String, Value>) -> Result<()> {
-    let quantized = get(config, "cacheTypeV").and_then(Value::as_str).is_some_and(|t| t != "f16" && t != "bf16");
+    let quantized = get(config, "cacheTypeV")
+        .and_then(Value::as_str)
+        .is_some_and(|t| t != "f16" && t != "bf16");
     if !quantized {
         return Ok(());
     }
@@ -58,15 +98,22 @@ pub fn normalize_v_cache(config: &mut Map<String, Value>) -> Result<()> {
         }
         Some(_) => return Ok(()),
     }
-    let v = get(config, "cacheTypeV").and_then(Value::as_str).unwrap_or_default();
+    let v = get(config, "cacheTypeV")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     Err(Error::server(
         format!("Quantized V-cache (cacheTypeV: '{v}') requires flash attention"),
-        Some(json!({ "suggestion": "Set flashAttention to 'on' (or leave it unset) when using a quantized cacheTypeV, or use cacheTypeV: 'f16'" })),
+        Some(
+            json!({ "suggestion": "Set flashAttention to 'on' (or leave it unset) when using a quantized cacheTypeV, or use cacheTypeV: 'f16'" }),
+        ),
     ))
 }
 
 fn num(v: &Value) -> String {
-    v.as_f64().map_or_else(|| v.as_str().unwrap_or_default().to_string(), crate::jsjson::number_to_string)
+    v.as_f64().map_or_else(
+        || v.as_str().unwrap_or_default().to_string(),
+        crate::jsjson::number_to_string,
+    )
 }
 
 /// `buildLlamaServerArgs(config, model)`: the resolved config (with a numeric `port`) → argv.
@@ -77,7 +124,14 @@ pub fn build_args(config: &Map<String, Value>, model_path: &str) -> Vec<String> 
         a.extend(value);
     };
     let text = |key: &str| get(config, key).map(num);
-    push(if get(config, "jinja") == Some(&Value::Bool(false)) { "--no-jinja" } else { "--jinja" }, None);
+    push(
+        if get(config, "jinja") == Some(&Value::Bool(false)) {
+            "--no-jinja"
+        } else {
+            "--jinja"
+        },
+        None,
+    );
     if let Some(h) = text("host") {
         push("--host", Some(h));
     }
@@ -102,7 +156,10 @@ pub fn build_args(config: &Map<String, Value>, model_path: &str) -> Vec<String> 
         push("-fa", Some(v));
     }
     push("-fit", Some(text("fit").unwrap_or_else(|| "off".into())));
-    for (key, flag) in [("cacheTypeK", "--cache-type-k"), ("cacheTypeV", "--cache-type-v")] {
+    for (key, flag) in [
+        ("cacheTypeK", "--cache-type-k"),
+        ("cacheTypeV", "--cache-type-v"),
+    ] {
         if let Some(v) = text(key) {
             push(flag, Some(v));
         }
@@ -118,7 +175,12 @@ pub fn build_args(config: &Map<String, Value>, model_path: &str) -> Vec<String> 
     if get(config, "cpuMoe") == Some(&Value::Bool(true)) {
         push("--cpu-moe", None);
     }
-    for (key, flag) in [("nCpuMoe", "--n-cpu-moe"), ("reasoningFormat", "--reasoning-format"), ("modelAlias", "--alias"), ("batchSize", "-b")] {
+    for (key, flag) in [
+        ("nCpuMoe", "--n-cpu-moe"),
+        ("reasoningFormat", "--reasoning-format"),
+        ("modelAlias", "--alias"),
+        ("batchSize", "-b"),
+    ] {
         if let Some(v) = text(key) {
             push(flag, Some(v));
         }
@@ -144,9 +206,30 @@ pub fn build_args(config: &Map<String, Value>, model_path: &str) -> Vec<String> 
 
 /// Every flag `build_args` can emit (for the contract test against `llama-server --help`).
 pub const ALL_FLAGS: [&str; 24] = [
-    "-m", "--jinja", "--no-jinja", "--host", "--port", "--threads", "-c", "-n", "-ngl", "-np", "-fa", "-fit",
-    "--cache-type-k", "--cache-type-v", "--swa-full", "-ot", "--cache-ram", "--cpu-moe", "--n-cpu-moe",
-    "--reasoning-format", "--alias", "-b", "--no-cont-batching", "--load-mode",
+    "-m",
+    "--jinja",
+    "--no-jinja",
+    "--host",
+    "--port",
+    "--threads",
+    "-c",
+    "-n",
+    "-ngl",
+    "-np",
+    "-fa",
+    "-fit",
+    "--cache-type-k",
+    "--cache-type-v",
+    "--swa-full",
+    "-ot",
+    "--cache-ram",
+    "--cpu-moe",
+    "--n-cpu-moe",
+    "--reasoning-format",
+    "--alias",
+    "-b",
+    "--no-cont-batching",
+    "--load-mode",
 ];
 
 #[cfg(test)]
@@ -160,7 +243,10 @@ mod tests {
     #[test]
     fn minimal_and_full_argv() {
         let a = build_args(&cfg(json!({ "modelId": "m", "port": 8080 })), "/m.gguf");
-        assert_eq!(a, ["-m", "/m.gguf", "--jinja", "--port", "8080", "-n", "-1", "-fit", "off"]);
+        assert_eq!(
+            a,
+            ["-m", "/m.gguf", "--jinja", "--port", "8080", "-n", "-1", "-fit", "off"]
+        );
         let full = cfg(json!({
             "port": 9000, "host": "127.0.0.1", "threads": 4, "contextSize": 8192, "gpuLayers": 0, "parallelRequests": 2,
             "flashAttention": true, "fit": "on", "cacheTypeK": "q8_0", "cacheTypeV": "q8_0", "swaFull": true,
@@ -172,10 +258,25 @@ mod tests {
         for flag in a.split(' ').filter(|t| t.starts_with('-') && *t != "-1") {
             assert!(ALL_FLAGS.contains(&flag), "{flag} missing from ALL_FLAGS");
         }
-        let mode = |m: Value| build_args(&cfg(m), "/m").join(" ").split("--load-mode ").nth(1).map(str::to_string);
-        assert_eq!(mode(json!({ "port": 1, "useMmap": false })).as_deref(), Some("none"));
-        assert_eq!(mode(json!({ "port": 1, "useMlock": true })).as_deref(), Some("mmap+mlock"));
-        assert_eq!(mode(json!({ "port": 1, "useMmap": true, "useMlock": false })), None);
+        let mode = |m: Value| {
+            build_args(&cfg(m), "/m")
+                .join(" ")
+                .split("--load-mode ")
+                .nth(1)
+                .map(str::to_string)
+        };
+        assert_eq!(
+            mode(json!({ "port": 1, "useMmap": false })).as_deref(),
+            Some("none")
+        );
+        assert_eq!(
+            mode(json!({ "port": 1, "useMlock": true })).as_deref(),
+            Some("mmap+mlock")
+        );
+        assert_eq!(
+            mode(json!({ "port": 1, "useMmap": true, "useMlock": false })),
+            None
+        );
     }
 
     #[test]
@@ -185,7 +286,10 @@ mod tests {
         assert_eq!(c["flashAttention"], "on");
         let mut off = cfg(json!({ "cacheTypeV": "q4_0", "flashAttention": false }));
         let e = normalize_v_cache(&mut off).unwrap_err();
-        assert_eq!(e.to_string(), "Server error: Quantized V-cache (cacheTypeV: 'q4_0') requires flash attention");
+        assert_eq!(
+            e.to_string(),
+            "Server error: Quantized V-cache (cacheTypeV: 'q4_0') requires flash attention"
+        );
         let mut f16 = cfg(json!({ "cacheTypeV": "f16", "flashAttention": "off" }));
         normalize_v_cache(&mut f16).unwrap();
         assert_eq!(f16["flashAttention"], "off");
@@ -193,8 +297,18 @@ mod tests {
 
     #[test]
     fn unknown_fields() {
-        assert!(validate_fields(&cfg(json!({ "modelId": "m", "port": "auto" })), &VALID_CONFIG_FIELDS, "LlamaServerManager").is_ok());
-        let e = validate_fields(&cfg(json!({ "modelId": "m", "ctx": 1, "gpu": 2 })), &VALID_CONFIG_FIELDS, "LlamaServerManager").unwrap_err();
+        assert!(validate_fields(
+            &cfg(json!({ "modelId": "m", "port": "auto" })),
+            &VALID_CONFIG_FIELDS,
+            "LlamaServerManager"
+        )
+        .is_ok());
+        let e = validate_fields(
+            &cfg(json!({ "modelId": "m", "ctx": 1, "gpu": 2 })),
+            &VALID_CONFIG_FIELDS,
+            "LlamaServerManager",
+        )
+        .unwrap_err();
         assert!(e.to_string().starts_with("Server error: Unknown configuration fields: ctx, gpu. Valid fields for LlamaServerManager are: autoRestart, batchSize, "));
         assert_eq!(e.details.unwrap()["unknownFields"], json!(["ctx", "gpu"]));
     }

@@ -21,7 +21,10 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// What the manager tells its listeners (the facade re-emits them with genai-electron's names).
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerEvent {
-    Status { new: &'static str, old: &'static str },
+    Status {
+        new: &'static str,
+        old: &'static str,
+    },
     Ready(Value),
     Started(Value),
     Stopped,
@@ -80,12 +83,21 @@ fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
 }
 
 fn positive_int(config: &Map<String, Value>, key: &str, allow_minus_one: bool) -> Result<()> {
-    let Some(v) = config.get(key).filter(|v| !v.is_null()) else { return Ok(()) };
-    let ok = v.as_f64().is_some_and(|n| n.fract() == 0.0 && (n > 0.0 || (allow_minus_one && (n == -1.0 || n == 0.0))));
+    let Some(v) = config.get(key).filter(|v| !v.is_null()) else {
+        return Ok(());
+    };
+    let ok = v.as_f64().is_some_and(|n| {
+        n.fract() == 0.0 && (n > 0.0 || (allow_minus_one && (n == -1.0 || n == 0.0)))
+    });
     if ok {
         return Ok(());
     }
-    Err(Error::server(format!("Invalid {key}: {v}"), Some(json!({ "field": key, "value": v, "suggestion": format!("Use a positive whole number for {key}") }))))
+    Err(Error::server(
+        format!("Invalid {key}: {v}"),
+        Some(
+            json!({ "field": key, "value": v, "suggestion": format!("Use a positive whole number for {key}") }),
+        ),
+    ))
 }
 
 impl LlamaServer {
@@ -95,9 +107,16 @@ impl LlamaServer {
             me: me.clone(),
             pid_record: paths.config.join("children").join("llama-server.json"),
             runtime: Mutex::new(None),
-            log: Arc::new(LogFile::new(&paths.logs.join("llama-server.log"), None, None)),
+            log: Arc::new(LogFile::new(
+                &paths.logs.join("llama-server.log"),
+                None,
+                None,
+            )),
             binaries_dir: paths.binaries.llama.clone(),
-            state: Arc::new(Mutex::new(State { status: "stopped", ..Default::default() })),
+            state: Arc::new(Mutex::new(State {
+                status: "stopped",
+                ..Default::default()
+            })),
             events,
             models,
             system,
@@ -152,22 +171,40 @@ impl LlamaServer {
 
     /// The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else the installed one.
     fn binary(&self, config: &Map<String, Value>) -> Result<PathBuf> {
-        let exe = if cfg!(windows) { "llama-server.exe" } else { "llama-server" };
+        let exe = if cfg!(windows) {
+            "llama-server.exe"
+        } else {
+            "llama-server"
+        };
         let path = config
             .get("binaryPath")
             .and_then(Value::as_str)
             .map(PathBuf::from)
-            .or_else(|| std::env::var_os(BINARY_ENV).filter(|v| !v.is_empty()).map(PathBuf::from))
+            .or_else(|| {
+                std::env::var_os(BINARY_ENV)
+                    .filter(|v| !v.is_empty())
+                    .map(PathBuf::from)
+            })
             .unwrap_or_else(|| self.binaries_dir.join(exe));
         if !path.is_file() {
-            return Err(Error::new(ErrorCode::Binary, format!("Binary file not found: {}", path.display()), Some(json!({ "path": path.to_string_lossy() }))));
+            return Err(Error::new(
+                ErrorCode::Binary,
+                format!("Binary file not found: {}", path.display()),
+                Some(json!({ "path": path.to_string_lossy() })),
+            ));
         }
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path).map(|m| m.permissions().mode()).unwrap_or(0);
+            let mode = std::fs::metadata(&path)
+                .map(|m| m.permissions().mode())
+                .unwrap_or(0);
             if mode & 0o111 == 0 {
-                return Err(Error::new(ErrorCode::Binary, format!("Binary is not executable: {}", path.display()), Some(json!({ "path": path.to_string_lossy() }))));
+                return Err(Error::new(
+                    ErrorCode::Binary,
+                    format!("Binary is not executable: {}", path.display()),
+                    Some(json!({ "path": path.to_string_lossy() })),
+                ));
             }
         }
         Ok(path)
@@ -178,8 +215,15 @@ impl LlamaServer {
         let mut fields: Vec<&str> = llama::VALID_CONFIG_FIELDS.to_vec();
         fields.push("binaryPath"); // addition: a binary outside userData
         llama::validate_fields(config, &fields, "LlamaServerManager")?;
-        if config.get("modelId").and_then(Value::as_str).is_none_or(str::is_empty) {
-            return Err(Error::server("modelId is required", Some(json!({ "field": "modelId" }))));
+        if config
+            .get("modelId")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            return Err(Error::server(
+                "modelId is required",
+                Some(json!({ "field": "modelId" })),
+            ));
         }
         positive_int(config, "threads", false)?;
         positive_int(config, "contextSize", false)?;
@@ -190,7 +234,12 @@ impl LlamaServer {
             Some(Value::String(s)) if s == "auto" => health::find_free_port("127.0.0.1"),
             Some(v) => match v.as_f64() {
                 Some(p) if p.fract() == 0.0 && (1.0..=65535.0).contains(&p) => Ok(p as u16),
-                _ => Err(Error::server(format!("Invalid port: {v}"), Some(json!({ "port": v, "suggestion": "Use a port between 1 and 65535, or 'auto'" })))),
+                _ => Err(Error::server(
+                    format!("Invalid port: {v}"),
+                    Some(
+                        json!({ "port": v, "suggestion": "Use a port between 1 and 65535, or 'auto'" }),
+                    ),
+                )),
             },
         }
     }
@@ -202,25 +251,40 @@ impl LlamaServer {
     }
 
     async fn start_inner(&self, config: Map<String, Value>) -> Result<Value> {
-        *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) = tokio::runtime::Handle::try_current().ok();
+        *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
+            tokio::runtime::Handle::try_current().ok();
         {
             let s = lock(&self.state);
             if matches!(s.status, "running" | "starting" | "stopping") {
-                let what = if s.status == "running" { "Server is already running".to_string() } else { format!("Server is {}", s.status) };
+                let what = if s.status == "running" {
+                    "Server is already running".to_string()
+                } else {
+                    format!("Server is {}", s.status)
+                };
                 return Err(Error::server(what, Some(json!({ "status": s.status }))));
             }
         }
         let port = self.validate(&config)?;
         self.reap_orphan();
-        let model_id = config.get("modelId").and_then(Value::as_str).unwrap_or_default().to_string();
+        let model_id = config
+            .get("modelId")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         let model = self.models.storage.find(&model_id)?;
         let binary = self.binary(&config)?;
         let host = health::normalize_health_host(config.get("host").and_then(Value::as_str));
-        if health::is_server_responding(port, Duration::from_secs(2), &host).await || !health::is_port_bindable(port, &host)? {
+        if health::is_server_responding(port, Duration::from_secs(2), &host).await
+            || !health::is_port_bindable(port, &host)?
+        {
             return Err(Error::port_in_use(port));
         }
         let resolved = self.resolve(&config, port, &model)?;
-        let model_path = model.get("path").and_then(Value::as_str).unwrap_or_default().to_string();
+        let model_path = model
+            .get("path")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         self.log.initialize()?;
         {
             let mut s = lock(&self.state);
@@ -228,37 +292,68 @@ impl LlamaServer {
             s.port = port;
         }
         self.set_status("starting");
-        let result = self.launch(&binary, &model_path, &resolved, port, &host).await;
+        let result = self
+            .launch(&binary, &model_path, &resolved, port, &host)
+            .await;
         match result {
             Ok(info) => Ok(info),
             Err(e) => {
                 let child = lock(&self.state).child.clone();
                 if let Some(child) = child {
                     lock(&self.state).stop_requested = true;
-                    let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5))).await;
+                    let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5)))
+                        .await;
                 }
                 {
                     let mut s = lock(&self.state);
                     (s.child, s.port) = (None, 0);
                 }
                 self.set_status("stopped");
-                let _ = self.log.write(&format!("Failed to start: {e}"), Level::Error);
+                let _ = self
+                    .log
+                    .write(&format!("Failed to start: {e}"), Level::Error);
                 Err(e)
             }
         }
     }
 
     /// Caller values win; what is missing comes from `getOptimalConfig` (and the V-cache rule).
-    fn resolve(&self, config: &Map<String, Value>, port: u16, model: &Map<String, Value>) -> Result<Map<String, Value>> {
+    fn resolve(
+        &self,
+        config: &Map<String, Value>,
+        port: u16,
+        model: &Map<String, Value>,
+    ) -> Result<Map<String, Value>> {
         let hints: Map<String, Value> = config
             .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "contextSize" | "gpuLayers" | "parallelRequests" | "flashAttention" | "cacheTypeK" | "cacheTypeV" | "cpuMoe" | "nCpuMoe" | "overrideTensors" | "minimumContextSize" | "preferredContextSize" | "maximumContextSize"))
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "contextSize"
+                        | "gpuLayers"
+                        | "parallelRequests"
+                        | "flashAttention"
+                        | "cacheTypeK"
+                        | "cacheTypeV"
+                        | "cpuMoe"
+                        | "nCpuMoe"
+                        | "overrideTensors"
+                        | "minimumContextSize"
+                        | "preferredContextSize"
+                        | "maximumContextSize"
+                )
+            })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let optimal = self.system.optimal_config(&Value::Object(model.clone()), Some(&hints))?;
+        let optimal = self
+            .system
+            .optimal_config(&Value::Object(model.clone()), Some(&hints))?;
         let mut resolved = config.clone();
         for (k, v) in optimal {
-            if matches!(k.as_str(), "minimumContextSize" | "preferredContextSize" | "maximumContextSize") {
+            if matches!(
+                k.as_str(),
+                "minimumContextSize" | "preferredContextSize" | "maximumContextSize"
+            ) {
                 continue;
             }
             resolved.entry(k).or_insert(v);
@@ -268,15 +363,36 @@ impl LlamaServer {
         Ok(resolved)
     }
 
-    async fn launch(&self, binary: &Path, model_path: &str, config: &Map<String, Value>, port: u16, host: &str) -> Result<Value> {
+    async fn launch(
+        &self,
+        binary: &Path,
+        model_path: &str,
+        config: &Map<String, Value>,
+        port: u16,
+        host: &str,
+    ) -> Result<Value> {
         let args = llama::build_args(config, model_path);
-        let _ = self.log.write(&format!("Starting llama-server on port {port}"), Level::Info);
-        let _ = self.log.write(&format!("Command: {} {}", binary.display(), args.join(" ")), Level::Info);
-        let spec = process::Spec { program: binary.to_path_buf(), args, ..Default::default() };
+        let _ = self.log.write(
+            &format!("Starting llama-server on port {port}"),
+            Level::Info,
+        );
+        let _ = self.log.write(
+            &format!("Command: {} {}", binary.display(), args.join(" ")),
+            Level::Info,
+        );
+        let spec = process::Spec {
+            program: binary.to_path_buf(),
+            args,
+            ..Default::default()
+        };
         let started = Instant::now();
         let sink = self.output_sink();
         let child = Arc::new(process::spawn(&spec, sink).map_err(|e| {
-            Error::new(ErrorCode::Binary, format!("Failed to spawn llama-server: {e}"), Some(json!({ "path": binary.to_string_lossy() })))
+            Error::new(
+                ErrorCode::Binary,
+                format!("Failed to spawn llama-server: {e}"),
+                Some(json!({ "path": binary.to_string_lossy() })),
+            )
         })?);
         {
             let mut s = lock(&self.state);
@@ -284,26 +400,46 @@ impl LlamaServer {
             s.config = Some(config.clone());
         }
         self.write_pid_record(child.pid);
-        let _ = self.log.write(&format!("Process spawned with PID {}, waiting for health check...", child.pid), Level::Info);
-        let timeout = config.get("startupTimeout").and_then(Value::as_f64).map_or(Duration::from_secs(120), |ms| Duration::from_millis(ms as u64));
+        let _ = self.log.write(
+            &format!(
+                "Process spawned with PID {}, waiting for health check...",
+                child.pid
+            ),
+            Level::Info,
+        );
+        let timeout = config
+            .get("startupTimeout")
+            .and_then(Value::as_f64)
+            .map_or(Duration::from_secs(120), |ms| {
+                Duration::from_millis(ms as u64)
+            });
         // Poll fast: readiness is noticed within ~25 ms, and an early exit at once.
         loop {
             if let Some(exit) = child.exit() {
                 let last = self.log.recent(20).unwrap_or_default();
                 return Err(Error::server(
-                    format!("llama-server exited during startup (code {:?}, signal {:?})", exit.code, exit.signal),
+                    format!(
+                        "llama-server exited during startup (code {:?}, signal {:?})",
+                        exit.code, exit.signal
+                    ),
                     Some(json!({ "code": exit.code, "signal": exit.signal, "lastLogs": last })),
                 ));
             }
             if lock(&self.state).stop_requested {
-                return Err(Error::server("llama-server stopped or was replaced during startup", None));
+                return Err(Error::server(
+                    "llama-server stopped or was replaced during startup",
+                    None,
+                ));
             }
             if health::check_health(port, Duration::from_secs(2), host).await["status"] == "ok" {
                 break;
             }
             if started.elapsed() > timeout {
                 return Err(Error::server(
-                    format!("Server health check timeout after {}ms", timeout.as_millis()),
+                    format!(
+                        "Server health check timeout after {}ms",
+                        timeout.as_millis()
+                    ),
                     Some(json!({ "port": port, "timeout": timeout.as_millis() as u64 })),
                 ));
             }
@@ -319,7 +455,11 @@ impl LlamaServer {
         self.set_status("running");
         let info = self.info();
         let ctx = config.get("contextSize").cloned().unwrap_or(Value::Null);
-        let parallel = config.get("parallelRequests").and_then(Value::as_u64).unwrap_or(1).max(1);
+        let parallel = config
+            .get("parallelRequests")
+            .and_then(Value::as_u64)
+            .unwrap_or(1)
+            .max(1);
         let per_slot = ctx.as_u64().map(|c| c / parallel);
         (self.events)(ServerEvent::Ready(json!({
             "serverGeneration": info["serverGeneration"],
@@ -337,8 +477,21 @@ impl LlamaServer {
 
     /// `healthCheckInterval`: a health check every interval while this server generation runs.
     fn start_watchdog(&self, config: &Map<String, Value>, host: &str) {
-        let Some(interval) = config.get("healthCheckInterval").and_then(Value::as_f64).filter(|i| *i > 0.0) else { return };
-        let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let Some(interval) = config
+            .get("healthCheckInterval")
+            .and_then(Value::as_f64)
+            .filter(|i| *i > 0.0)
+        else {
+            return;
+        };
+        let Some(runtime) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
+            return;
+        };
         let (me, host) = (self.me.clone(), host.to_string());
         let generation = lock(&self.state).generation;
         runtime.spawn(async move {
@@ -381,19 +534,29 @@ impl LlamaServer {
     /// A llama-server left running by an earlier run that died without cleaning up (possible
     /// where the OS has no parent-death signal) is killed before a new one starts.
     fn reap_orphan(&self) {
-        let record = std::fs::read(&self.pid_record).ok().and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
+        let record = std::fs::read(&self.pid_record)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
         let Some(record) = record else { return };
         if lock(&self.state).pid() == Some(record.pid) {
             return; // ours, alive in this process
         }
         if process::reap_orphan(&record) {
-            let _ = self.log.write(&format!("Killed llama-server (PID {}) left running by an earlier run", record.pid), Level::Warn);
+            let _ = self.log.write(
+                &format!(
+                    "Killed llama-server (PID {}) left running by an earlier run",
+                    record.pid
+                ),
+                Level::Warn,
+            );
         }
         let _ = std::fs::remove_file(&self.pid_record);
     }
 
     fn write_pid_record(&self, pid: u32) {
-        let Some(identity) = process::identity(pid) else { return };
+        let Some(identity) = process::identity(pid) else {
+            return;
+        };
         if let (Some(dir), Ok(bytes)) = (self.pid_record.parent(), serde_json::to_vec(&identity)) {
             let _ = std::fs::create_dir_all(dir);
             let _ = std::fs::write(&self.pid_record, bytes);
@@ -414,7 +577,9 @@ impl LlamaServer {
             }
             Event::Exited(exit) => {
                 // The record may already describe a newer child: drop it only if its process is gone.
-                let stale = std::fs::read(&record).ok().and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
+                let stale = std::fs::read(&record)
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<process::Identity>(&b).ok());
                 if stale.is_some_and(|r| process::identity(r.pid).is_none()) {
                     let _ = std::fs::remove_file(&record);
                 }
@@ -423,8 +588,18 @@ impl LlamaServer {
                     let was = s.status;
                     let asked = s.stop_requested;
                     let clean = exit.success() && !s.watchdog_kill;
-                    let reason = if asked { "stopped" } else if s.watchdog_kill { "watchdog" } else if clean { "exited" } else { "crashed" };
-                    s.last_exit = Some(json!({ "reason": reason, "code": exit.code, "signal": exit.signal_name() }));
+                    let reason = if asked {
+                        "stopped"
+                    } else if s.watchdog_kill {
+                        "watchdog"
+                    } else if clean {
+                        "exited"
+                    } else {
+                        "crashed"
+                    };
+                    s.last_exit = Some(
+                        json!({ "reason": reason, "code": exit.code, "signal": exit.signal_name() }),
+                    );
                     if was == "running" {
                         (s.child, s.port) = (None, 0);
                         s.status = if asked || clean { "stopped" } else { "crashed" };
@@ -432,9 +607,18 @@ impl LlamaServer {
                     (was, asked, clean)
                 };
                 if was == "running" && !asked {
-                    let _ = log.write(&format!("llama-server exited (code {:?}, signal {:?})", exit.code, exit.signal), Level::Error);
+                    let _ = log.write(
+                        &format!(
+                            "llama-server exited (code {:?}, signal {:?})",
+                            exit.code, exit.signal
+                        ),
+                        Level::Error,
+                    );
                     let new = if clean { "stopped" } else { "crashed" };
-                    events(ServerEvent::Status { new, old: "running" });
+                    events(ServerEvent::Status {
+                        new,
+                        old: "running",
+                    });
                     if clean {
                         events(ServerEvent::Stopped);
                     } else {
@@ -453,18 +637,36 @@ impl LlamaServer {
     fn schedule_restart(&self) {
         let (config, attempt) = {
             let mut s = lock(&self.state);
-            let Some(config) = s.config.clone() else { return };
-            let max = config.get("maxRestarts").and_then(Value::as_u64).unwrap_or(3) as u32;
+            let Some(config) = s.config.clone() else {
+                return;
+            };
+            let max = config
+                .get("maxRestarts")
+                .and_then(Value::as_u64)
+                .unwrap_or(3) as u32;
             if config.get("autoRestart") != Some(&Value::Bool(true)) || s.restarts >= max {
                 return;
             }
             s.restarts += 1;
             (config, s.restarts)
         };
-        let Some(runtime) = self.runtime.lock().unwrap_or_else(|p| p.into_inner()).clone() else { return };
+        let Some(runtime) = self
+            .runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
+            return;
+        };
         let me = self.me.clone();
         let delay = Duration::from_millis(1000 * 2u64.pow(attempt - 1));
-        let _ = self.log.write(&format!("Restarting llama-server in {} ms (attempt {attempt})", delay.as_millis()), Level::Warn);
+        let _ = self.log.write(
+            &format!(
+                "Restarting llama-server in {} ms (attempt {attempt})",
+                delay.as_millis()
+            ),
+            Level::Warn,
+        );
         runtime.spawn(async move {
             tokio::time::sleep(delay).await;
             let Some(server) = me.upgrade() else { return };
@@ -477,7 +679,9 @@ impl LlamaServer {
             match server.start_inner(config).await {
                 Ok(info) => (server.events)(ServerEvent::Restarted(info)),
                 Err(e) => {
-                    let _ = server.log.write(&format!("Automatic restart failed: {e}"), Level::Error);
+                    let _ = server
+                        .log
+                        .write(&format!("Automatic restart failed: {e}"), Level::Error);
                     server.schedule_restart();
                 }
             }
@@ -516,9 +720,22 @@ impl LlamaServer {
     pub async fn is_healthy(&self) -> bool {
         let (status, port, host) = {
             let s = lock(&self.state);
-            let host = s.config.as_ref().and_then(|c| c.get("host")).and_then(Value::as_str).map(str::to_string);
+            let host = s
+                .config
+                .as_ref()
+                .and_then(|c| c.get("host"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
             (s.status, s.port, host)
         };
-        status == "running" && port != 0 && health::check_health(port, Duration::from_secs(5), &health::normalize_health_host(host.as_deref())).await["status"] == "ok"
+        status == "running"
+            && port != 0
+            && health::check_health(
+                port,
+                Duration::from_secs(5),
+                &health::normalize_health_host(host.as_deref()),
+            )
+            .await["status"]
+                == "ok"
     }
 }

@@ -63,11 +63,19 @@ pub fn parse_entry(line: &str) -> Option<Entry> {
     if word.is_empty() || !word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return None;
     }
-    Some(Entry { timestamp: timestamp.to_string(), level: Level::parse(word)?, message: message.to_string() })
+    Some(Entry {
+        timestamp: timestamp.to_string(),
+        level: Level::parse(word)?,
+        message: message.to_string(),
+    })
 }
 
 fn fs_err(what: &str, path: &Path, e: &std::io::Error) -> Error {
-    Error::new(ErrorCode::FileSystem, format!("{what}: {e}"), Some(json!({ "path": path.to_string_lossy(), "error": e.to_string() })))
+    Error::new(
+        ErrorCode::FileSystem,
+        format!("{what}: {e}"),
+        Some(json!({ "path": path.to_string_lossy(), "error": e.to_string() })),
+    )
 }
 
 /// One log file, written from any thread (writes are serialised).
@@ -95,15 +103,21 @@ impl LogFile {
     /// Creates the folder and learns the current size.
     pub fn initialize(&self) -> Result<()> {
         if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir).map_err(|e| fs_err("Failed to initialize log directory", &self.path, &e))?;
+            std::fs::create_dir_all(dir)
+                .map_err(|e| fs_err("Failed to initialize log directory", &self.path, &e))?;
         }
-        *self.size.lock().unwrap_or_else(|p| p.into_inner()) = std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
+        *self.size.lock().unwrap_or_else(|p| p.into_inner()) =
+            std::fs::metadata(&self.path).map(|m| m.len()).unwrap_or(0);
         Ok(())
     }
 
     /// Appends one formatted line, rotating first when it would pass the size limit.
     pub fn write(&self, message: &str, level: Level) -> Result<()> {
-        let line = format!("[{}] [{}] {message}\n", crate::clock::iso_now(), level.upper());
+        let line = format!(
+            "[{}] [{}] {message}\n",
+            crate::clock::iso_now(),
+            level.upper()
+        );
         let mut size = self.size.lock().unwrap_or_else(|p| p.into_inner());
         if self.max_file_size > 0 && *size + line.len() as u64 > self.max_file_size {
             self.rotate();
@@ -114,7 +128,8 @@ impl LogFile {
             .append(true)
             .open(&self.path)
             .map_err(|e| fs_err("Failed to write to log file", &self.path, &e))?;
-        f.write_all(line.as_bytes()).map_err(|e| fs_err("Failed to write to log file", &self.path, &e))?;
+        f.write_all(line.as_bytes())
+            .map_err(|e| fs_err("Failed to write to log file", &self.path, &e))?;
         *size += line.len() as u64;
         Ok(())
     }
@@ -151,7 +166,11 @@ impl LogFile {
         let mut block = 64 * 1024u64;
         // Read blocks from the end until the tail holds more than n non-blank lines (the first
         // one may be cut) or the start of the file is reached.
-        let lines_in = |t: &[u8]| t.split(|&b| b == b'\n').filter(|l| l.iter().any(|b| !b.is_ascii_whitespace())).count();
+        let lines_in = |t: &[u8]| {
+            t.split(|&b| b == b'\n')
+                .filter(|l| l.iter().any(|b| !b.is_ascii_whitespace()))
+                .count()
+        };
         while pos > 0 && lines_in(&tail) <= n {
             let step = block.min(pos);
             pos -= step;
@@ -167,12 +186,17 @@ impl LogFile {
         if pos > 0 {
             lines.remove(0); // a partial first line
         }
-        let kept: Vec<String> = lines.into_iter().filter(|l| !l.trim().is_empty()).map(str::to_string).collect();
+        let kept: Vec<String> = lines
+            .into_iter()
+            .filter(|l| !l.trim().is_empty())
+            .map(str::to_string)
+            .collect();
         Ok(kept[kept.len().saturating_sub(n)..].to_vec())
     }
 
     pub fn clear(&self) -> Result<()> {
-        std::fs::write(&self.path, b"").map_err(|e| fs_err("Failed to clear log file", &self.path, &e))?;
+        std::fs::write(&self.path, b"")
+            .map_err(|e| fs_err("Failed to clear log file", &self.path, &e))?;
         *self.size.lock().unwrap_or_else(|p| p.into_inner()) = 0;
         Ok(())
     }
@@ -181,13 +205,17 @@ impl LogFile {
 /// Modern llama.cpp prefix `0.00.344.987 I ` → (level letter, rest).
 fn modern_prefix(line: &str) -> Option<(char, &str)> {
     let (stamp, rest) = line.split_once(' ')?;
-    if stamp.is_empty() || !stamp.chars().all(|c| c.is_ascii_digit() || c == '.') || stamp.matches('.').count() < 2 {
+    if stamp.is_empty()
+        || !stamp.chars().all(|c| c.is_ascii_digit() || c == '.')
+        || stamp.matches('.').count() < 2
+    {
         return None;
     }
     let mut chars = rest.chars();
     let letter = chars.next()?;
     let rest = chars.as_str();
-    (matches!(letter, 'I' | 'W' | 'E' | 'D') && rest.starts_with(' ')).then(|| (letter, rest.trim_start()))
+    (matches!(letter, 'I' | 'W' | 'E' | 'D') && rest.starts_with(' '))
+        .then(|| (letter, rest.trim_start()))
 }
 
 /// A llama.cpp output line → (level, message to log). Modern lines keep their own level (an
@@ -226,11 +254,32 @@ pub fn llama_level(line: &str) -> Level {
         Level::Info
     } else if has("request:") && status(b"45") {
         Level::Error
-    } else if has("slot") && ["update_slots", "launch_slot", "release", "get_availabl", "print_timing"].iter().any(|s| has(s)) {
+    } else if has("slot")
+        && [
+            "update_slots",
+            "launch_slot",
+            "release",
+            "get_availabl",
+            "print_timing",
+        ]
+        .iter()
+        .any(|s| has(s))
+    {
         Level::Debug
-    } else if ["server is listening", "all slots are idle", "main:", "params_from_"].iter().any(|s| has(s)) {
+    } else if [
+        "server is listening",
+        "all slots are idle",
+        "main:",
+        "params_from_",
+    ]
+    .iter()
+    .any(|s| has(s))
+    {
         Level::Info
-    } else if ["failed", "error:", "exception", "fatal"].iter().any(|s| has(s)) {
+    } else if ["failed", "error:", "exception", "fatal"]
+        .iter()
+        .any(|s| has(s))
+    {
         Level::Error
     } else if has("warn") {
         Level::Warn
@@ -248,12 +297,18 @@ pub fn strip_llama_formatting(line: &str) -> &str {
     }
     // `[a] [b] msg`, possibly after other text
     fn two(s: &str) -> Option<&str> {
-        bracket(s).and_then(bracket).filter(|m| !m.trim().is_empty())
+        bracket(s)
+            .and_then(bracket)
+            .filter(|m| !m.trim().is_empty())
     }
     if let Some(m) = two(line) {
         return m.trim();
     }
-    if let Some(m) = line.char_indices().filter(|(_, c)| *c == '[').find_map(|(i, _)| two(&line[i..])) {
+    if let Some(m) = line
+        .char_indices()
+        .filter(|(_, c)| *c == '[')
+        .find_map(|(i, _)| two(&line[i..]))
+    {
         return m.trim();
     }
     match bracket(line).filter(|m| !m.trim().is_empty()) {
@@ -277,14 +332,24 @@ mod tests {
         let path = temp_log("fmt");
         let log = LogFile::new(&path, None, None);
         log.initialize().unwrap();
-        log.write("Server is running and healthy", Level::Info).unwrap();
+        log.write("Server is running and healthy", Level::Info)
+            .unwrap();
         log.write("boom", Level::Error).unwrap();
         let lines = log.recent(10).unwrap();
         assert_eq!(lines.len(), 2);
-        assert!(lines[0].ends_with("] [INFO ] Server is running and healthy"), "{}", lines[0]);
+        assert!(
+            lines[0].ends_with("] [INFO ] Server is running and healthy"),
+            "{}",
+            lines[0]
+        );
         let e = parse_entry(&lines[1]).unwrap();
         assert_eq!((e.level, e.message.as_str()), (Level::Error, "boom"));
-        assert_eq!(parse_entry("[2025-10-19T12:00:00.000Z] [DEBUG] x").unwrap().level, Level::Debug);
+        assert_eq!(
+            parse_entry("[2025-10-19T12:00:00.000Z] [DEBUG] x")
+                .unwrap()
+                .level,
+            Level::Debug
+        );
         assert_eq!(parse_entry("[t] [TRACE] x"), None);
         assert_eq!(parse_entry("no brackets"), None);
         log.clear().unwrap();
@@ -297,7 +362,8 @@ mod tests {
         let log = LogFile::new(&path, Some(200), Some(2));
         log.initialize().unwrap();
         for i in 0..20 {
-            log.write(&format!("line {i:02} {}", "x".repeat(40)), Level::Info).unwrap();
+            log.write(&format!("line {i:02} {}", "x".repeat(40)), Level::Info)
+                .unwrap();
         }
         let archive = |n: u32| std::fs::read_to_string(format!("{}.{n}", path.display())).unwrap();
         assert!(std::fs::metadata(&path).unwrap().len() <= 200);
@@ -322,17 +388,52 @@ mod tests {
 
     #[test]
     fn llama_lines() {
-        assert_eq!(classify_llama_line("0.00.344.987 I srv  llama_server: listening on http://127.0.0.1:18080"), (Level::Info, "srv  llama_server: listening on http://127.0.0.1:18080".into()));
-        assert_eq!(classify_llama_line("0.01.000.001 W load: special tokens cache size = 17").0, Level::Warn);
-        assert_eq!(classify_llama_line("0.01.000.001 E main: failed to load model").0, Level::Error);
-        assert_eq!(classify_llama_line("0.01.000.001 I slot launch_slot_: id  0 | task 0 | processing task").0, Level::Debug);
-        assert_eq!(llama_level("srv  log_server_r: request: POST /v1/chat/completions 127.0.0.1 200"), Level::Info);
-        assert_eq!(llama_level("srv  log_server_r: request: GET /health 127.0.0.1 503"), Level::Error);
+        assert_eq!(
+            classify_llama_line(
+                "0.00.344.987 I srv  llama_server: listening on http://127.0.0.1:18080"
+            ),
+            (
+                Level::Info,
+                "srv  llama_server: listening on http://127.0.0.1:18080".into()
+            )
+        );
+        assert_eq!(
+            classify_llama_line("0.01.000.001 W load: special tokens cache size = 17").0,
+            Level::Warn
+        );
+        assert_eq!(
+            classify_llama_line("0.01.000.001 E main: failed to load model").0,
+            Level::Error
+        );
+        assert_eq!(
+            classify_llama_line(
+                "0.01.000.001 I slot launch_slot_: id  0 | task 0 | processing task"
+            )
+            .0,
+            Level::Debug
+        );
+        assert_eq!(
+            llama_level("srv  log_server_r: request: POST /v1/chat/completions 127.0.0.1 200"),
+            Level::Info
+        );
+        assert_eq!(
+            llama_level("srv  log_server_r: request: GET /health 127.0.0.1 503"),
+            Level::Error
+        );
         assert_eq!(llama_level("{{- bos_token }}"), Level::Debug);
-        assert_eq!(llama_level("llama_model_load: error: failed to open"), Level::Error);
+        assert_eq!(
+            llama_level("llama_model_load: error: failed to open"),
+            Level::Error
+        );
         assert_eq!(llama_level("warning: no usable GPU found"), Level::Warn);
-        assert_eq!(llama_level("load_tensors: CPU model buffer size = 69.58 MiB"), Level::Info);
-        assert_eq!(strip_llama_formatting("[1700000000] [INFO] model loaded"), "model loaded");
+        assert_eq!(
+            llama_level("load_tensors: CPU model buffer size = 69.58 MiB"),
+            Level::Info
+        );
+        assert_eq!(
+            strip_llama_formatting("[1700000000] [INFO] model loaded"),
+            "model loaded"
+        );
         assert_eq!(strip_llama_formatting("prefix [a] [b] msg"), "msg");
         assert_eq!(strip_llama_formatting("[ts] msg"), "msg");
         assert_eq!(strip_llama_formatting("plain line"), "plain line");

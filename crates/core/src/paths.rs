@@ -34,8 +34,14 @@ impl Paths {
         let models = user_data.join("models");
         let binaries = user_data.join("binaries");
         Paths {
-            models: ModelPaths { llm: models.join("llm"), diffusion: models.join("diffusion") },
-            binaries: BinaryPaths { llama: binaries.join("llama"), diffusion: binaries.join("diffusion") },
+            models: ModelPaths {
+                llm: models.join("llm"),
+                diffusion: models.join("diffusion"),
+            },
+            binaries: BinaryPaths {
+                llama: binaries.join("llama"),
+                diffusion: binaries.join("diffusion"),
+            },
             logs: user_data.join("logs"),
             config: user_data.join("config"),
             temp: user_data.join("temp"),
@@ -61,7 +67,11 @@ impl Paths {
     pub fn ensure_directories(&self) -> crate::Result<()> {
         for dir in self.all_dirs() {
             std::fs::create_dir_all(dir).map_err(|e| {
-                crate::Error::file_system(format!("Failed to create directory: {}", dir.display()), dir, &e)
+                crate::Error::file_system(
+                    format!("Failed to create directory: {}", dir.display()),
+                    dir,
+                    &e,
+                )
             })?;
         }
         Ok(())
@@ -72,14 +82,22 @@ impl Paths {
 /// (`~/.local/share/genai-electron` or `$XDG_DATA_HOME/genai-electron`,
 /// `~/Library/Application Support/genai-electron`, `%APPDATA%\genai-electron`).
 pub fn default_user_data() -> PathBuf {
-    user_data_from(|name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from))
+    user_data_from(|name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    })
 }
 
 fn user_data_from(env: impl Fn(&str) -> Option<PathBuf>) -> PathBuf {
     if let Some(dir) = env(USER_DATA_ENV) {
         return dir;
     }
-    let home = || env("HOME").or_else(|| env("USERPROFILE")).unwrap_or_else(std::env::temp_dir);
+    let home = || {
+        env("HOME")
+            .or_else(|| env("USERPROFILE"))
+            .unwrap_or_else(std::env::temp_dir)
+    };
     let base = match crate::platform::platform() {
         "darwin" => home().join("Library").join("Application Support"),
         "win32" => env("APPDATA").unwrap_or_else(|| home().join("AppData").join("Roaming")),

@@ -25,7 +25,8 @@ pub fn architecture() -> &'static str {
 }
 
 /// The platform keys genai-electron ships binaries for.
-pub const SUPPORTED_PLATFORM_KEYS: [&str; 4] = ["darwin-arm64", "darwin-x64", "win32-x64", "linux-x64"];
+pub const SUPPORTED_PLATFORM_KEYS: [&str; 4] =
+    ["darwin-arm64", "darwin-x64", "win32-x64", "linux-x64"];
 
 /// `getPlatformKey()`: `<platform>-<arch>`, or genai-electron's "Unsupported platform" message.
 pub fn platform_key_for(platform: &str, arch: &str) -> Result<String, String> {

@@ -79,17 +79,23 @@ type SpawnJob = (Spec, mpsc::Sender<std::io::Result<std::process::Child>>);
 /// The spawner thread: lives as long as the process, so PDEATHSIG means "our process died".
 static SPAWNER: LazyLock<Mutex<mpsc::Sender<SpawnJob>>> = LazyLock::new(|| {
     let (tx, rx) = mpsc::channel::<SpawnJob>();
-    let _ = std::thread::Builder::new().name("genai-spawner".into()).spawn(move || {
-        for (spec, reply) in rx {
-            let _ = reply.send(spawn_here(&spec));
-        }
-    });
+    let _ = std::thread::Builder::new()
+        .name("genai-spawner".into())
+        .spawn(move || {
+            for (spec, reply) in rx {
+                let _ = reply.send(spawn_here(&spec));
+            }
+        });
     Mutex::new(tx)
 });
 
 fn spawn_here(spec: &Spec) -> std::io::Result<std::process::Child> {
     let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args).envs(spec.env.iter().map(|(k, v)| (k, v))).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     if let Some(dir) = &spec.cwd {
         cmd.current_dir(dir);
     }
@@ -103,7 +109,14 @@ fn spawn_here(spec: &Spec) -> std::io::Result<std::process::Child> {
             // SAFETY: only async-signal-safe calls between fork and exec.
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    if libc::prctl(
+                        libc::PR_SET_PDEATHSIG,
+                        libc::SIGKILL as libc::c_ulong,
+                        0,
+                        0,
+                        0,
+                    ) != 0
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
                     // The parent may have died before prctl took effect.
@@ -145,9 +158,13 @@ pub fn spawn(spec: &Spec, events: EventFn) -> std::io::Result<Child> {
         .unwrap_or_else(|p| p.into_inner())
         .send((spec.clone(), reply_tx))
         .map_err(|_| std::io::Error::other("spawner thread is gone"))?;
-    let mut child = reply_rx.recv().map_err(|_| std::io::Error::other("spawner thread is gone"))??;
+    let mut child = reply_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("spawner thread is gone"))??;
     let pid = child.id();
-    LIVE.lock().unwrap_or_else(|p| p.into_inner()).insert(pid, ());
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(pid, ());
     let readers: Vec<std::thread::JoinHandle<()>> = [
         child.stdout.take().map(|s| {
             let ev = events.clone();
@@ -163,25 +180,30 @@ pub fn spawn(spec: &Spec, events: EventFn) -> std::io::Result<Child> {
     .collect();
     let exit = Arc::new((Mutex::new(None), Condvar::new()));
     let watch = exit.clone();
-    std::thread::Builder::new().name(format!("genai-wait-{pid}")).spawn(move || {
-        let status = child.wait();
-        LIVE.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid);
-        let result = match status {
-            Ok(s) => exit_of(s),
-            Err(_) => Exit { code: None, signal: None },
-        };
-        // Output first, then the exit (the pipes close when the group is gone; a grandchild that
-        // keeps them open must not hold up the exit event).
-        let deadline = Instant::now() + Duration::from_millis(500);
-        for r in readers {
-            while !r.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(5));
+    std::thread::Builder::new()
+        .name(format!("genai-wait-{pid}"))
+        .spawn(move || {
+            let status = child.wait();
+            LIVE.lock().unwrap_or_else(|p| p.into_inner()).remove(&pid);
+            let result = match status {
+                Ok(s) => exit_of(s),
+                Err(_) => Exit {
+                    code: None,
+                    signal: None,
+                },
+            };
+            // Output first, then the exit (the pipes close when the group is gone; a grandchild that
+            // keeps them open must not hold up the exit event).
+            let deadline = Instant::now() + Duration::from_millis(500);
+            for r in readers {
+                while !r.is_finished() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
             }
-        }
-        *watch.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
-        watch.1.notify_all();
-        events(Event::Exited(result));
-    })?;
+            *watch.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
+            watch.1.notify_all();
+            events(Event::Exited(result));
+        })?;
     Ok(Child { pid, exit })
 }
 
@@ -189,11 +211,17 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
     #[cfg(unix)]
     {
         use std::os::unix::process::ExitStatusExt;
-        Exit { code: status.code(), signal: status.signal() }
+        Exit {
+            code: status.code(),
+            signal: status.signal(),
+        }
     }
     #[cfg(not(unix))]
     {
-        Exit { code: status.code(), signal: None }
+        Exit {
+            code: status.code(),
+            signal: None,
+        }
     }
 }
 
@@ -207,7 +235,9 @@ impl Child {
     pub fn wait_timeout(&self, timeout: Duration) -> Option<Exit> {
         let (lock, cv) = &*self.exit;
         let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let (guard, _) = cv.wait_timeout_while(guard, timeout, |e| e.is_none()).unwrap_or_else(|p| p.into_inner());
+        let (guard, _) = cv
+            .wait_timeout_while(guard, timeout, |e| e.is_none())
+            .unwrap_or_else(|p| p.into_inner());
         *guard
     }
 
@@ -256,14 +286,21 @@ pub fn signal_group(pid: u32, signal: Signal) {
     #[cfg(not(unix))]
     {
         if !matches!(signal, Signal::Cont) {
-            let _ = Command::new("taskkill").args(["/T", "/F", "/PID", &pid.to_string()]).output();
+            let _ = Command::new("taskkill")
+                .args(["/T", "/F", "/PID", &pid.to_string()])
+                .output();
         }
     }
 }
 
 /// Kills every live child group at once (for a synchronous exit hook). Returns how many.
 pub fn kill_all() -> usize {
-    let pids: Vec<u32> = LIVE.lock().unwrap_or_else(|p| p.into_inner()).keys().copied().collect();
+    let pids: Vec<u32> = LIVE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .keys()
+        .copied()
+        .collect();
     for pid in &pids {
         signal_group(*pid, Signal::Kill);
     }
@@ -291,7 +328,11 @@ pub fn identity(pid: u32) -> Option<Identity> {
         }
         let start_time = fields.get(19)?.parse().ok()?; // field 22 overall
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        Some(Identity { pid, start_time, exe })
+        Some(Identity {
+            pid,
+            start_time,
+            exe,
+        })
     }
     #[cfg(not(target_os = "linux"))]
     {
@@ -330,27 +371,59 @@ mod tests {
     }
 
     fn sh(script: &str) -> Spec {
-        Spec { program: "/bin/sh".into(), args: vec!["-c".into(), script.into()], ..Default::default() }
+        Spec {
+            program: "/bin/sh".into(),
+            args: vec!["-c".into(), script.into()],
+            ..Default::default()
+        }
     }
 
     #[test]
     fn lines_then_exit_code() {
         let (events, seen) = collect();
-        let child = spawn(&sh("printf 'a\\nb\\rc\\n\\377x\\npartial'; echo err >&2; exit 3"), events).unwrap();
+        let child = spawn(
+            &sh("printf 'a\\nb\\rc\\n\\377x\\npartial'; echo err >&2; exit 3"),
+            events,
+        )
+        .unwrap();
         let exit = child.wait_timeout(Duration::from_secs(5)).unwrap();
-        assert_eq!(exit, Exit { code: Some(3), signal: None });
+        assert_eq!(
+            exit,
+            Exit {
+                code: Some(3),
+                signal: None
+            }
+        );
         std::thread::sleep(Duration::from_millis(50));
         let seen = seen.lock().unwrap();
-        let out: Vec<&str> = seen.iter().filter_map(|e| if let Event::Stdout(l) = e { Some(l.as_str()) } else { None }).collect();
+        let out: Vec<&str> = seen
+            .iter()
+            .filter_map(|e| {
+                if let Event::Stdout(l) = e {
+                    Some(l.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
         assert_eq!(out, ["a", "b", "c", "\u{FFFD}x", "partial"]);
         assert!(seen.contains(&Event::Stderr("err".into())));
-        assert_eq!(seen.last(), Some(&Event::Exited(exit)), "the exit comes last");
+        assert_eq!(
+            seen.last(),
+            Some(&Event::Exited(exit)),
+            "the exit comes last"
+        );
     }
 
     /// Alive = exists and is not a zombie (a container's init may never reap orphans).
     fn alive(pid: u32) -> bool {
         std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
+            .map(|s| {
+                s.rsplit(')')
+                    .next()
+                    .and_then(|r| r.split_whitespace().next())
+                    != Some("Z")
+            })
             .unwrap_or(false)
     }
 
@@ -360,7 +433,18 @@ mod tests {
         // A shell whose own child would survive a plain kill of the shell.
         let child = spawn(&sh("sleep 300 & echo $!; wait"), events).unwrap();
         std::thread::sleep(Duration::from_millis(200));
-        let grandchild: u32 = seen.lock().unwrap().iter().find_map(|e| if let Event::Stdout(l) = e { l.parse().ok() } else { None }).unwrap();
+        let grandchild: u32 = seen
+            .lock()
+            .unwrap()
+            .iter()
+            .find_map(|e| {
+                if let Event::Stdout(l) = e {
+                    l.parse().ok()
+                } else {
+                    None
+                }
+            })
+            .unwrap();
         assert!(alive(child.pid) && alive(grandchild));
         let exit = child.stop(Duration::from_secs(5)).unwrap();
         assert_eq!(exit.signal, Some(libc::SIGTERM));
@@ -385,9 +469,20 @@ mod tests {
         let a = spawn(&sh("sleep 300"), events.clone()).unwrap();
         let b = spawn(&sh("sleep 300"), events.clone()).unwrap();
         assert!(kill_all() >= 2);
-        assert_eq!(a.wait_timeout(Duration::from_secs(5)).unwrap().signal, Some(libc::SIGKILL));
+        assert_eq!(
+            a.wait_timeout(Duration::from_secs(5)).unwrap().signal,
+            Some(libc::SIGKILL)
+        );
         assert!(b.wait_timeout(Duration::from_secs(5)).is_some());
-        let err = spawn(&Spec { program: "/nonexistent/llama-server".into(), ..Default::default() }, events).err().unwrap();
+        let err = spawn(
+            &Spec {
+                program: "/nonexistent/llama-server".into(),
+                ..Default::default()
+            },
+            events,
+        )
+        .err()
+        .unwrap();
         assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     }
 }

@@ -15,7 +15,9 @@ mod tests {
     #[test]
     fn patterns() {
         assert!(detect_reasoning_support("Qwen3.5-7B-Q4_K_M.gguf"));
-        assert!(detect_reasoning_support("x-DeepSeek-R1-Distill-Llama-8B.gguf"));
+        assert!(detect_reasoning_support(
+            "x-DeepSeek-R1-Distill-Llama-8B.gguf"
+        ));
         assert!(detect_reasoning_support("gpt-oss-20b.gguf"));
         assert!(!detect_reasoning_support("Llama-3.2-3B.gguf"));
     }

@@ -16,7 +16,10 @@ fn model_bytes() -> Vec<u8> {
 }
 
 fn hex(data: &[u8]) -> String {
-    Sha256::digest(data).iter().map(|b| format!("{b:02x}")).collect()
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -42,14 +45,24 @@ async fn downloads_with_progress_and_checksum() {
     let mut req = Request::new(&server.url("/m.gguf"), &dest);
     req.expected_sha256 = Some(format!("sha256:{}", hex(&data)));
     let (progress, calls) = recorder();
-    let out = Downloader::new().download(&req, Some(progress)).await.unwrap();
+    let out = Downloader::new()
+        .download(&req, Some(progress))
+        .await
+        .unwrap();
     assert_eq!(out.size, data.len() as u64);
     assert_eq!(out.sha256, hex(&data));
     assert_eq!(std::fs::read(&dest).unwrap(), data);
     assert!(!partial_path(&dest).exists());
     let calls = calls.lock().unwrap();
-    assert_eq!(calls.last(), Some(&(data.len() as u64, data.len() as u64)), "progress reaches total");
-    assert!(calls.windows(2).all(|w| w[0].0 <= w[1].0), "progress never goes back");
+    assert_eq!(
+        calls.last(),
+        Some(&(data.len() as u64, data.len() as u64)),
+        "progress reaches total"
+    );
+    assert!(
+        calls.windows(2).all(|w| w[0].0 <= w[1].0),
+        "progress never goes back"
+    );
 }
 
 #[tokio::test]
@@ -62,10 +75,17 @@ async fn checksum_mismatch_removes_the_file() {
     req.expected_sha256 = Some("0".repeat(64));
     let err = Downloader::new().download(&req, None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::Checksum);
-    assert_eq!(err.to_string(), "Checksum verification failed: SHA256 checksum mismatch");
+    assert_eq!(
+        err.to_string(),
+        "Checksum verification failed: SHA256 checksum mismatch"
+    );
     assert_eq!(err.details.unwrap()["actual"], hex(&[7u8; 100_000]));
     assert!(!dest.exists() && !partial_path(&dest).exists());
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "nothing left behind");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "nothing left behind"
+    );
 }
 
 #[tokio::test]
@@ -80,16 +100,26 @@ async fn resumes_after_cuts_at_20_points() {
         seed ^= seed >> 7;
         seed ^= seed << 17;
         let cut = 1 + seed % (data.len() as u64 - 1);
-        server.set_faults(Faults { cut_after: Some(cut), times: Some(1), ..Default::default() });
+        server.set_faults(Faults {
+            cut_after: Some(cut),
+            times: Some(1),
+            ..Default::default()
+        });
         let dir = temp_dir(&format!("cut{i}"));
         let dest = dir.join("m.gguf");
-        let out = Downloader::new().download(&Request::new(&server.url("/m.gguf"), &dest), None).await.unwrap();
+        let out = Downloader::new()
+            .download(&Request::new(&server.url("/m.gguf"), &dest), None)
+            .await
+            .unwrap();
         assert_eq!(out.sha256, want, "cut at {cut}");
         assert_eq!(std::fs::metadata(&dest).unwrap().len(), data.len() as u64);
         // The second request continues from what reached the disk (at most the cut).
         let requests = server.requests();
         let resumed_at = requests.last().and_then(|r| r.1.clone());
-        let at: u64 = resumed_at.as_deref().and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok()).unwrap_or(0);
+        let at: u64 = resumed_at
+            .as_deref()
+            .and_then(|r| r.strip_prefix("bytes=")?.strip_suffix('-')?.parse().ok())
+            .unwrap_or(0);
         assert!(at <= cut, "resumed at {at}, cut at {cut}");
         assert_eq!(requests.len(), 2 * (i + 1), "one cut, one resume");
         std::fs::remove_dir_all(&dir).unwrap();
@@ -107,7 +137,11 @@ async fn resumes_in_a_later_call_and_after_cancel() {
     req.max_resumes = 0;
 
     // 1. cut at 30 MB, no automatic resume: the call fails, the partial stays, nothing at dest.
-    server.set_faults(Faults { cut_after: Some(30_000_000), times: Some(1), ..Default::default() });
+    server.set_faults(Faults {
+        cut_after: Some(30_000_000),
+        times: Some(1),
+        ..Default::default()
+    });
     let err = Downloader::new().download(&req, None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::DownloadFailed);
     assert_eq!(err.details.as_ref().unwrap()["resumable"], true);
@@ -117,7 +151,11 @@ async fn resumes_in_a_later_call_and_after_cancel() {
 
     // 2. a new downloader (as a new process would) continues from there, then is cancelled
     //    while the server stalls 30 MB further on.
-    server.set_faults(Faults { stall_after: Some(30_000_000), times: Some(1), ..Default::default() });
+    server.set_faults(Faults {
+        stall_after: Some(30_000_000),
+        times: Some(1),
+        ..Default::default()
+    });
     let stall_at = kept + 30_000_000;
     let downloader = Arc::new(Downloader::new());
     let d2 = downloader.clone();
@@ -126,8 +164,15 @@ async fn resumes_in_a_later_call_and_after_cancel() {
     let task = tokio::spawn(async move { d2.download(&r2, Some(progress)).await });
     // Progress is throttled, so wait until it is close to the stall point, then let the last
     // bytes before the stall arrive.
-    while seen.lock().unwrap().last().is_none_or(|(d, _)| *d + 4_000_000 < stall_at) {
-        if task.is_finished() { panic!("download ended early: {:?}", task.await); }
+    while seen
+        .lock()
+        .unwrap()
+        .last()
+        .is_none_or(|(d, _)| *d + 4_000_000 < stall_at)
+    {
+        if task.is_finished() {
+            panic!("download ended early: {:?}", task.await);
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     tokio::time::sleep(Duration::from_millis(1000)).await;
@@ -140,11 +185,21 @@ async fn resumes_in_a_later_call_and_after_cancel() {
     // 3. resume again: only the rest is sent, the result is byte-identical.
     server.take_sent();
     let (progress, calls) = recorder();
-    let out = Downloader::new().download(&req, Some(progress)).await.unwrap();
+    let out = Downloader::new()
+        .download(&req, Some(progress))
+        .await
+        .unwrap();
     assert_eq!(out.sha256, hex(&data));
-    assert_eq!(out.resumed_from, stall_at, "the cancelled call flushed everything it had");
+    assert_eq!(
+        out.resumed_from, stall_at,
+        "the cancelled call flushed everything it had"
+    );
     assert_eq!(server.take_sent(), data.len() as u64 - out.resumed_from);
-    assert!(calls.lock().unwrap().iter().all(|(d, t)| *d >= out.resumed_from && *t == data.len() as u64));
+    assert!(calls
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(d, t)| *d >= out.resumed_from && *t == data.len() as u64));
 }
 
 #[tokio::test]
@@ -157,14 +212,21 @@ async fn restarts_when_resume_is_impossible() {
     let mut req = Request::new(&server.url("/f.bin"), &dest);
     req.max_resumes = 0;
     let leave_partial = |server: &TestServer| {
-        server.set_faults(Faults { cut_after: Some(1_000_000), times: Some(1), ..Default::default() });
+        server.set_faults(Faults {
+            cut_after: Some(1_000_000),
+            times: Some(1),
+            ..Default::default()
+        });
     };
 
     // A server without Range support: the partial is discarded and the file fetched whole.
     server.put("/f.bin", v1.clone());
     leave_partial(&server);
     Downloader::new().download(&req, None).await.unwrap_err();
-    server.set_faults(Faults { no_range: true, ..Default::default() });
+    server.set_faults(Faults {
+        no_range: true,
+        ..Default::default()
+    });
     let out = Downloader::new().download(&req, None).await.unwrap();
     assert_eq!((out.sha256, out.size), (hex(&v1), v1.len() as u64));
 
@@ -186,30 +248,61 @@ async fn http_errors_stalls_and_concurrency() {
     let dir = temp_dir("errors");
     let dest = dir.join("f");
 
-    let err = Downloader::new().download(&Request::new(&server.url("/missing"), &dest), None).await.unwrap_err();
-    assert_eq!(err.to_string(), "Download failed: HTTP error: 404 Not Found");
+    let err = Downloader::new()
+        .download(&Request::new(&server.url("/missing"), &dest), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Download failed: HTTP error: 404 Not Found"
+    );
     assert_eq!(err.details.as_ref().unwrap()["status"], 404);
-    server.set_faults(Faults { status: Some(403), ..Default::default() });
-    let err = Downloader::new().download(&Request::new(&server.url("/f"), &dest), None).await.unwrap_err();
+    server.set_faults(Faults {
+        status: Some(403),
+        ..Default::default()
+    });
+    let err = Downloader::new()
+        .download(&Request::new(&server.url("/f"), &dest), None)
+        .await
+        .unwrap_err();
     assert_eq!(err.details.as_ref().unwrap()["status"], 403);
-    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "state unchanged");
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "state unchanged"
+    );
 
     // A stalled connection counts as cut after the stall timeout.
-    server.set_faults(Faults { stall_after: Some(1_000_000), ..Default::default() });
+    server.set_faults(Faults {
+        stall_after: Some(1_000_000),
+        ..Default::default()
+    });
     let mut req = Request::new(&server.url("/f"), &dest);
     req.stall_timeout = Duration::from_millis(300);
     req.max_resumes = 0;
     let err = Downloader::new().download(&req, None).await.unwrap_err();
-    assert!(err.details.as_ref().unwrap()["error"].as_str().unwrap().contains("no data"), "{err:?}");
+    assert!(
+        err.details.as_ref().unwrap()["error"]
+            .as_str()
+            .unwrap()
+            .contains("no data"),
+        "{err:?}"
+    );
 
     // A server announcing more than it sends: the short file is never moved into place.
-    server.set_faults(Faults { wrong_length: Some(4_000_000), ..Default::default() });
+    server.set_faults(Faults {
+        wrong_length: Some(4_000_000),
+        ..Default::default()
+    });
     let _ = std::fs::remove_file(partial_path(&dest));
     assert!(Downloader::new().download(&req, None).await.is_err());
     assert!(!dest.exists());
 
     // One download at a time per downloader.
-    server.set_faults(Faults { stall_after: Some(100_000), ..Default::default() });
+    server.set_faults(Faults {
+        stall_after: Some(100_000),
+        ..Default::default()
+    });
     let downloader = Arc::new(Downloader::new());
     let d = downloader.clone();
     let r = Request::new(&server.url("/f"), &dir.join("g"));
@@ -217,8 +310,14 @@ async fn http_errors_stalls_and_concurrency() {
     while !downloader.is_downloading() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    let err = downloader.download(&Request::new(&server.url("/f"), &dir.join("h")), None).await.unwrap_err();
-    assert_eq!(err.to_string(), "Download failed: Download already in progress");
+    let err = downloader
+        .download(&Request::new(&server.url("/f"), &dir.join("h")), None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Download failed: Download already in progress"
+    );
     downloader.cancel();
     assert!(first.await.unwrap().is_err());
 }
@@ -232,17 +331,29 @@ async fn health_probes() {
     let server = TestServer::start().await;
     let port = server.addr.port();
     let t = Duration::from_secs(2);
-    assert_eq!(check_health(port, t, "127.0.0.1").await, serde_json::json!({ "status": "error" }));
+    assert_eq!(
+        check_health(port, t, "127.0.0.1").await,
+        serde_json::json!({ "status": "error" })
+    );
     assert!(!is_server_responding(port, t, "127.0.0.1").await);
     server.put("/health", br#"{"status":"loading","slots":1}"#.to_vec());
-    assert_eq!(check_health(port, t, "127.0.0.1").await, serde_json::json!({ "status": "loading", "slots": 1 }));
+    assert_eq!(
+        check_health(port, t, "127.0.0.1").await,
+        serde_json::json!({ "status": "loading", "slots": 1 })
+    );
     server.put("/health", br#"{"status":"weird"}"#.to_vec());
-    assert_eq!(check_health(port, t, "127.0.0.1").await["status"], "unknown");
+    assert_eq!(
+        check_health(port, t, "127.0.0.1").await["status"],
+        "unknown"
+    );
     server.put("/health", b"plain ok".to_vec());
     assert_eq!(check_health(port, t, "127.0.0.1").await["status"], "ok");
     assert!(is_server_responding(port, t, "127.0.0.1").await);
     let closed = genai_core::health::find_free_port("127.0.0.1").unwrap();
-    assert_eq!(check_health(closed, t, "127.0.0.1").await["status"], "unknown");
+    assert_eq!(
+        check_health(closed, t, "127.0.0.1").await["status"],
+        "unknown"
+    );
 
     // waitForHealthy: ready after a while → returns; never ready → ServerError with attempts.
     server.put("/health", br#"{"status":"loading"}"#.to_vec());
@@ -252,8 +363,30 @@ async fn health_probes() {
         s2.put("/health", br#"{"status":"ok"}"#.to_vec());
     });
     let never = CancellationToken::new();
-    wait_for_healthy(port, Duration::from_secs(10), Duration::from_millis(100), Duration::from_millis(2000), "127.0.0.1", &never).await.unwrap();
-    let err = wait_for_healthy(closed, Duration::from_millis(500), Duration::from_millis(100), Duration::from_millis(2000), "127.0.0.1", &never).await.unwrap_err();
-    assert!(err.to_string().starts_with("Server error: Server health check timeout after 500ms ("), "{err}");
+    wait_for_healthy(
+        port,
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        Duration::from_millis(2000),
+        "127.0.0.1",
+        &never,
+    )
+    .await
+    .unwrap();
+    let err = wait_for_healthy(
+        closed,
+        Duration::from_millis(500),
+        Duration::from_millis(100),
+        Duration::from_millis(2000),
+        "127.0.0.1",
+        &never,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("Server error: Server health check timeout after 500ms ("),
+        "{err}"
+    );
     assert!(err.details.unwrap()["attempts"].as_u64().unwrap() >= 2);
 }

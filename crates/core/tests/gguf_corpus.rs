@@ -10,7 +10,12 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
         .expect("corpus folder")
         .map(|e| e.expect("entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "gguf"))
-        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
         .collect();
     files.sort();
     files
@@ -25,14 +30,25 @@ fn every_nasty_file_gets_a_clear_answer() {
         let result = parse_header(data);
         assert!(started.elapsed().as_secs() < 2, "{name} took too long");
         match (&result, name.as_str()) {
-            (Ok(h), "v1-lengths.gguf" | "invalid-utf8-key.gguf" | "arch-not-string.gguf" | "nan-and-inf.gguf") => {
+            (
+                Ok(h),
+                "v1-lengths.gguf"
+                | "invalid-utf8-key.gguf"
+                | "arch-not-string.gguf"
+                | "nan-and-inf.gguf",
+            ) => {
                 // Well-formed but odd: the metadata builder must cope too.
                 let meta = gguf_metadata(h, true);
                 let text = genai_core::jsjson::stringify_pretty(&serde_json::Value::Object(meta));
-                assert!(!text.contains("NaN") && !text.contains("inf"), "{name}: {text}");
+                assert!(
+                    !text.contains("NaN") && !text.contains("inf"),
+                    "{name}: {text}"
+                );
             }
             (Ok(_), _) => panic!("{name} should not parse"),
-            (Err(ParseError::Truncated { need }), _) => assert!(*need > data.len() as u64, "{name}"),
+            (Err(ParseError::Truncated { need }), _) => {
+                assert!(*need > data.len() as u64, "{name}")
+            }
             (Err(ParseError::Invalid(msg)), _) => assert!(!msg.is_empty(), "{name}"),
         }
     }
@@ -40,10 +56,28 @@ fn every_nasty_file_gets_a_clear_answer() {
 
 #[test]
 fn specific_answers() {
-    let get = |n: &str| corpus().into_iter().find(|(name, _)| name == n).map(|(_, d)| d).unwrap();
-    assert_eq!(parse_header(&get("bad-magic.gguf")), Err(ParseError::Invalid("not a GGUF file (bad magic)".into())));
-    assert_eq!(parse_header(&get("version-99.gguf")), Err(ParseError::Invalid("unsupported GGUF version 99".into())));
-    assert!(matches!(parse_header(&get("array-count-1e6-no-data.gguf")), Err(ParseError::Truncated { .. })));
+    let get = |n: &str| {
+        corpus()
+            .into_iter()
+            .find(|(name, _)| name == n)
+            .map(|(_, d)| d)
+            .unwrap()
+    };
+    assert_eq!(
+        parse_header(&get("bad-magic.gguf")),
+        Err(ParseError::Invalid("not a GGUF file (bad magic)".into()))
+    );
+    assert_eq!(
+        parse_header(&get("version-99.gguf")),
+        Err(ParseError::Invalid("unsupported GGUF version 99".into()))
+    );
+    assert!(matches!(
+        parse_header(&get("array-count-1e6-no-data.gguf")),
+        Err(ParseError::Truncated { .. })
+    ));
     let h = parse_header(&get("arch-not-string.gguf")).unwrap();
-    assert!(!gguf_metadata(&h, true).contains_key("block_count"), "no arch string, no arch fields");
+    assert!(
+        !gguf_metadata(&h, true).contains_key("block_count"),
+        "no arch string, no arch fields"
+    );
 }

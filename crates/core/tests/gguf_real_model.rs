@@ -13,7 +13,11 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
         other => {
             let f = other.as_f64().unwrap();
-            if f.fract() == 0.0 { json!(f as i64) } else { json!(f) }
+            if f.fract() == 0.0 {
+                json!(f as i64)
+            } else {
+                json!(f)
+            }
         }
     }
 }
@@ -25,7 +29,11 @@ fn smollm_header_matches_llama_cpp_reader() {
     let h = read_local(&path).unwrap();
     assert_eq!(json!(h.version), expected["version"]);
     assert_eq!(json!(h.tensors.len()), expected["tensor_count"]);
-    let kv: serde_json::Map<String, serde_json::Value> = h.metadata.iter().map(|(k, v)| (k.clone(), to_json(v))).collect();
+    let kv: serde_json::Map<String, serde_json::Value> = h
+        .metadata
+        .iter()
+        .map(|(k, v)| (k.clone(), to_json(v)))
+        .collect();
     let want = expected["kv"].as_object().unwrap();
     assert_eq!(kv.len(), want.len());
     for (k, v) in want {
@@ -35,12 +43,20 @@ fn smollm_header_matches_llama_cpp_reader() {
             _ => assert_eq!(got, v, "{k}"),
         }
     }
-    for (t, want) in h.tensors.iter().zip(expected["tensors"].as_array().unwrap()) {
+    for (t, want) in h
+        .tensors
+        .iter()
+        .zip(expected["tensors"].as_array().unwrap())
+    {
         assert_eq!(json!(t.name), want["name"]);
         assert_eq!(json!(t.shape), want["shape"]);
         assert_eq!(json!(t.dtype), want["dtype"]);
     }
     // Only the header was needed: the data starts right after it (aligned to 32 bytes).
     let data_offset = expected["data_offset"].as_u64().unwrap();
-    assert!(h.header_len <= data_offset && data_offset - h.header_len < 32, "{} vs {data_offset}", h.header_len);
+    assert!(
+        h.header_len <= data_offset && data_offset - h.header_len < 32,
+        "{} vs {data_offset}",
+        h.header_len
+    );
 }

@@ -1,9 +1,14 @@
 //! The tool-output parsers against real recorded outputs (tests/fixtures/gpu, see SOURCES.md).
 
-use genai_core::system::gpu::{parse_lspci_name, parse_nvidia_smi_csv, parse_nvidia_smi_driver, parse_rocm_smi_csv, parse_system_profiler_chipset};
+use genai_core::system::gpu::{
+    parse_lspci_name, parse_nvidia_smi_csv, parse_nvidia_smi_driver, parse_rocm_smi_csv,
+    parse_system_profiler_chipset,
+};
 
 fn fixture(name: &str) -> String {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gpu").join(name);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/gpu")
+        .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -35,14 +40,20 @@ fn nvidia_smi_without_header_is_not_guessed() {
     // Column order is unknown without the header: nothing is reported rather than wrong numbers.
     for f in ["nvidia-smi-1gpu.csv", "nvidia-smi-2gpu.csv"] {
         let gpus = parse_nvidia_smi_csv(&fixture(f));
-        assert!(gpus.iter().all(|g| g.vram.is_none() && g.vram_available.is_none()), "{f}");
+        assert!(
+            gpus.iter()
+                .all(|g| g.vram.is_none() && g.vram_available.is_none()),
+            "{f}"
+        );
     }
     assert!(parse_nvidia_smi_csv("").is_empty());
 }
 
 #[test]
 fn rocm_smi_names_and_bytes() {
-    let gpus = parse_rocm_smi_csv(&fixture("rocm-smi-productname-meminfo-vram-uniqueid-2gpu.csv"));
+    let gpus = parse_rocm_smi_csv(&fixture(
+        "rocm-smi-productname-meminfo-vram-uniqueid-2gpu.csv",
+    ));
     assert_eq!(gpus.len(), 2);
     assert_eq!(gpus[0].name, "Navi 21 [Radeon RX 6800/6800 XT / 6900 XT]");
     assert_eq!(gpus[0].vram, Some(17163091968.0));
@@ -62,8 +73,14 @@ fn rocm_smi_names_and_bytes() {
 
 #[test]
 fn system_profiler_chipsets() {
-    assert_eq!(parse_system_profiler_chipset(&fixture("system-profiler-m1.txt")).as_deref(), Some("Apple M1"));
-    assert_eq!(parse_system_profiler_chipset(&fixture("system-profiler-intel.txt")).as_deref(), Some("Intel HD Graphics 530"));
+    assert_eq!(
+        parse_system_profiler_chipset(&fixture("system-profiler-m1.txt")).as_deref(),
+        Some("Apple M1")
+    );
+    assert_eq!(
+        parse_system_profiler_chipset(&fixture("system-profiler-intel.txt")).as_deref(),
+        Some("Intel HD Graphics 530")
+    );
     assert_eq!(parse_system_profiler_chipset("nothing here"), None);
 }
 
@@ -71,10 +88,18 @@ fn system_profiler_chipsets() {
 fn lspci_names() {
     assert_eq!(
         parse_lspci_name(&fixture("lspci-intel.txt")).as_deref(),
-        Some("Intel Corporation 2nd Generation Core Processor Family Integrated Graphics Controller")
+        Some(
+            "Intel Corporation 2nd Generation Core Processor Family Integrated Graphics Controller"
+        )
     );
     let display = fixture("lspci-intel-nvidia-display-class.txt");
-    assert_eq!(parse_lspci_name(display.lines().next().unwrap()).as_deref(), Some("Intel Corporation AlderLake-S GT1"));
+    assert_eq!(
+        parse_lspci_name(display.lines().next().unwrap()).as_deref(),
+        Some("Intel Corporation AlderLake-S GT1")
+    );
     let nn = fixture("lspci-nn-intel-nvidia.txt");
-    assert_eq!(parse_lspci_name(nn.lines().next().unwrap()).as_deref(), Some("Intel Corporation Device [8086:3e9b]"));
+    assert_eq!(
+        parse_lspci_name(nn.lines().next().unwrap()).as_deref(),
+        Some("Intel Corporation Device [8086:3e9b]")
+    );
 }

@@ -16,7 +16,11 @@ use std::time::{Duration, Instant};
 
 fn llama_server_binary() -> String {
     std::env::var("GENAI_TEST_LLAMA_SERVER").unwrap_or_else(|_| {
-        let out = std::process::Command::new("bash").arg(common::repo_root().join("scripts/assets.sh")).args(["path", "llama-server"]).output().unwrap();
+        let out = std::process::Command::new("bash")
+            .arg(common::repo_root().join("scripts/assets.sh"))
+            .args(["path", "llama-server"])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     })
 }
@@ -36,15 +40,25 @@ fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
         ("size", json!(std::fs::metadata(&path).unwrap().len())),
         ("path", json!(path.to_string_lossy())),
         ("downloadedAt", json!("2026-01-01T00:00:00.000Z")),
-        ("source", json!({ "type": "url", "url": "http://127.0.0.1/x.gguf" })),
-        ("ggufMetadata", Value::Object(genai_core::gguf::metadata::gguf_metadata(&header, true))),
+        (
+            "source",
+            json!({ "type": "url", "url": "http://127.0.0.1/x.gguf" }),
+        ),
+        (
+            "ggufMetadata",
+            Value::Object(genai_core::gguf::metadata::gguf_metadata(&header, true)),
+        ),
     ] {
         info.insert(k.into(), v);
     }
     models.storage.save(&info).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let e = events.clone();
-    let server = LlamaServer::new(models, Arc::new(SystemInfo::new()), Arc::new(move |ev| e.lock().unwrap().push(ev)));
+    let server = LlamaServer::new(
+        models,
+        Arc::new(SystemInfo::new()),
+        Arc::new(move |ev| e.lock().unwrap().push(ev)),
+    );
     (server, events)
 }
 
@@ -57,48 +71,101 @@ fn config(v: Value) -> Map<String, Value> {
 #[tokio::test]
 async fn start_serve_crash_restart_stop() {
     let (server, events) = setup("run");
-    let info = server.start(config(json!({ "modelId": "smollm2", "port": "auto", "threads": 2 }))).await.unwrap();
+    let info = server
+        .start(config(
+            json!({ "modelId": "smollm2", "port": "auto", "threads": 2 }),
+        ))
+        .await
+        .unwrap();
     assert_eq!(info["status"], "running");
     let port = info["port"].as_u64().unwrap() as u16;
     {
         let ev = events.lock().unwrap();
-        assert_eq!(ev[0], ServerEvent::Status { new: "starting", old: "stopped" });
-        assert_eq!(ev[1], ServerEvent::Status { new: "running", old: "starting" });
-        assert!(matches!(&ev[2], ServerEvent::Ready(r) if r["port"] == port as u64 && r["effectiveContextSize"] == 8192));
+        assert_eq!(
+            ev[0],
+            ServerEvent::Status {
+                new: "starting",
+                old: "stopped"
+            }
+        );
+        assert_eq!(
+            ev[1],
+            ServerEvent::Status {
+                new: "running",
+                old: "starting"
+            }
+        );
+        assert!(
+            matches!(&ev[2], ServerEvent::Ready(r) if r["port"] == port as u64 && r["effectiveContextSize"] == 8192)
+        );
         assert!(matches!(&ev[3], ServerEvent::Started(i) if i["pid"] == info["pid"]));
     }
     assert!(server.is_healthy().await);
     let resolved = server.config().unwrap();
-    assert_eq!((resolved["contextSize"].clone(), resolved["gpuLayers"].clone()), (json!(8192), json!(0)), "auto-configured");
+    assert_eq!(
+        (
+            resolved["contextSize"].clone(),
+            resolved["gpuLayers"].clone()
+        ),
+        (json!(8192), json!(0)),
+        "auto-configured"
+    );
 
     let client = genai_core::http::client().unwrap();
     let resp = client
         .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
         .header("content-type", "application/json")
-        .body(json!({ "messages": [{ "role": "user", "content": "Hi" }], "max_tokens": 4 }).to_string())
+        .body(
+            json!({ "messages": [{ "role": "user", "content": "Hi" }], "max_tokens": 4 })
+                .to_string(),
+        )
         .send()
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     let logs = server.log().recent(200).unwrap();
-    assert!(logs.iter().any(|l| l.contains("[INFO ] srv  llama_server: listening on")), "{logs:?}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("[INFO ] srv  llama_server: listening on")),
+        "{logs:?}"
+    );
 
     // SIGKILL from outside → crashed with the signal, quickly.
     events.lock().unwrap().clear();
     let pid = info["pid"].as_u64().unwrap() as i32;
     let t = Instant::now();
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    while !events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(_))) {
+    while !events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Crashed(_)))
+    {
         assert!(t.elapsed() < Duration::from_secs(2), "no crash event");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    assert!(t.elapsed() < Duration::from_millis(500), "crash noticed in {:?}", t.elapsed());
-    assert!(events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(x) if x.signal == Some(libc::SIGKILL))));
+    assert!(
+        t.elapsed() < Duration::from_millis(500),
+        "crash noticed in {:?}",
+        t.elapsed()
+    );
+    assert!(events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Crashed(x) if x.signal == Some(libc::SIGKILL))));
     assert_eq!(server.status(), "crashed");
-    assert_eq!(server.info()["exit"], json!({ "reason": "crashed", "code": null, "signal": "SIGKILL" }), "typed exit reason");
+    assert_eq!(
+        server.info()["exit"],
+        json!({ "reason": "crashed", "code": null, "signal": "SIGKILL" }),
+        "typed exit reason"
+    );
 
     // Start again, then stop: stopped, port free, stop is idempotent.
-    server.start(config(json!({ "modelId": "smollm2", "port": port }))).await.unwrap();
+    server
+        .start(config(json!({ "modelId": "smollm2", "port": port })))
+        .await
+        .unwrap();
     server.stop().await.unwrap();
     assert_eq!(server.status(), "stopped");
     assert!(events.lock().unwrap().last() == Some(&ServerEvent::Stopped));
@@ -115,39 +182,92 @@ async fn bad_starts_are_typed_and_change_nothing() {
         assert_eq!(e.code, code, "{e}");
         assert!(e.to_string().contains(text), "{e}");
     };
-    expect(server.start(config(json!({ "modelId": "nope" }))).await, ErrorCode::ModelNotFound, "Model not found: nope");
-    expect(server.start(config(json!({ "modelId": "smollm2", "port": 70000 }))).await, ErrorCode::ServerError, "Invalid port");
-    expect(server.start(config(json!({ "modelId": "smollm2", "threads": -2 }))).await, ErrorCode::ServerError, "Invalid threads");
-    expect(server.start(config(json!({ "modelId": "smollm2", "ctx": 1 }))).await, ErrorCode::ServerError, "Unknown configuration field: ctx");
+    expect(
+        server.start(config(json!({ "modelId": "nope" }))).await,
+        ErrorCode::ModelNotFound,
+        "Model not found: nope",
+    );
+    expect(
+        server
+            .start(config(json!({ "modelId": "smollm2", "port": 70000 })))
+            .await,
+        ErrorCode::ServerError,
+        "Invalid port",
+    );
+    expect(
+        server
+            .start(config(json!({ "modelId": "smollm2", "threads": -2 })))
+            .await,
+        ErrorCode::ServerError,
+        "Invalid threads",
+    );
+    expect(
+        server
+            .start(config(json!({ "modelId": "smollm2", "ctx": 1 })))
+            .await,
+        ErrorCode::ServerError,
+        "Unknown configuration field: ctx",
+    );
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap().port();
-    expect(server.start(config(json!({ "modelId": "smollm2", "port": busy }))).await, ErrorCode::PortInUse, &format!("Port {busy} is already in use"));
+    expect(
+        server
+            .start(config(json!({ "modelId": "smollm2", "port": busy })))
+            .await,
+        ErrorCode::PortInUse,
+        &format!("Port {busy} is already in use"),
+    );
     let mut no_binary = config(json!({ "modelId": "smollm2" }));
     no_binary.insert("binaryPath".into(), json!("/nonexistent/llama-server"));
-    expect(server.start(no_binary).await, ErrorCode::Binary, "Binary file not found");
+    expect(
+        server.start(no_binary).await,
+        ErrorCode::Binary,
+        "Binary file not found",
+    );
     // A binary that exits at once: ServerError with its last log lines.
     let mut bad = config(json!({ "modelId": "smollm2", "port": "auto" }));
     bad.insert("binaryPath".into(), json!("/bin/false"));
-    expect(server.start(bad).await, ErrorCode::ServerError, "exited during startup");
+    expect(
+        server.start(bad).await,
+        ErrorCode::ServerError,
+        "exited during startup",
+    );
     assert_eq!(server.status(), "stopped");
-    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Started(_) | ServerEvent::Crashed(_))));
+    assert!(!events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Started(_) | ServerEvent::Crashed(_))));
 }
 
 #[tokio::test]
 async fn auto_restart_brings_it_back_and_stop_cancels() {
     let (server, events) = setup("restart");
-    let info = server.start(config(json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true }))).await.unwrap();
+    let info = server
+        .start(config(
+            json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true }),
+        ))
+        .await
+        .unwrap();
     let first = info["pid"].as_u64().unwrap() as i32;
     unsafe { libc::kill(first, libc::SIGKILL) };
     let t = Instant::now();
     let restarted = loop {
-        if let Some(ServerEvent::Restarted(i)) = events.lock().unwrap().iter().find(|e| matches!(e, ServerEvent::Restarted(_))) {
+        if let Some(ServerEvent::Restarted(i)) = events
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|e| matches!(e, ServerEvent::Restarted(_)))
+        {
             break i.clone();
         }
         assert!(t.elapsed() < Duration::from_secs(15), "no restart");
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
-    assert!(t.elapsed() >= Duration::from_millis(1000), "first retry waits 1 s");
+    assert!(
+        t.elapsed() >= Duration::from_millis(1000),
+        "first retry waits 1 s"
+    );
     assert_eq!(restarted["status"], "running");
     assert_ne!(restarted["pid"].as_u64().unwrap() as i32, first);
     assert_eq!(restarted["port"], info["port"], "same resolved config");
@@ -155,26 +275,40 @@ async fn auto_restart_brings_it_back_and_stop_cancels() {
     // A crash, then stop() before the retry: no restart happens.
     events.lock().unwrap().clear();
     unsafe { libc::kill(restarted["pid"].as_u64().unwrap() as i32, libc::SIGKILL) };
-    while !events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Crashed(_))) {
+    while !events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Crashed(_)))
+    {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.stop().await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(server.status(), "stopped");
-    assert!(!events.lock().unwrap().iter().any(|e| matches!(e, ServerEvent::Restarted(_))));
+    assert!(!events
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|e| matches!(e, ServerEvent::Restarted(_))));
 }
 
 #[tokio::test]
 async fn watchdog_kills_a_hung_server_and_auto_restart_recovers() {
     let (server, events) = setup("watchdog");
-    let cfg = config(json!({ "modelId": "smollm2", "port": "auto", "healthCheckInterval": 200, "autoRestart": true }));
+    let cfg = config(
+        json!({ "modelId": "smollm2", "port": "auto", "healthCheckInterval": 200, "autoRestart": true }),
+    );
     let info = server.start(cfg).await.unwrap();
     let wait_for = |pred: fn(&ServerEvent) -> bool, secs: u64| {
         let events = events.clone();
         async move {
             let t = Instant::now();
             while !events.lock().unwrap().iter().any(pred) {
-                assert!(t.elapsed() < Duration::from_secs(secs), "event not seen in {secs} s");
+                assert!(
+                    t.elapsed() < Duration::from_secs(secs),
+                    "event not seen in {secs} s"
+                );
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
         }
@@ -182,7 +316,11 @@ async fn watchdog_kills_a_hung_server_and_auto_restart_recovers() {
     wait_for(|e| matches!(e, ServerEvent::HealthOk(_)), 5).await;
     // Hang it: SIGSTOP. Three failed checks later the watchdog kills it; auto-restart recovers.
     unsafe { libc::kill(info["pid"].as_u64().unwrap() as i32, libc::SIGSTOP) };
-    wait_for(|e| matches!(e, ServerEvent::HealthFailed(v) if v["consecutiveFailures"] == 3), 30).await;
+    wait_for(
+        |e| matches!(e, ServerEvent::HealthFailed(v) if v["consecutiveFailures"] == 3),
+        30,
+    )
+    .await;
     wait_for(|e| matches!(e, ServerEvent::Crashed(_)), 15).await;
     wait_for(|e| matches!(e, ServerEvent::Restarted(_)), 15).await;
     assert!(server.is_healthy().await);
@@ -196,23 +334,46 @@ async fn an_orphan_from_an_earlier_run_is_reaped_at_the_next_start() {
     // A llama-server started outside this process's supervision, as a crashed earlier run leaves it.
     let port = genai_core::health::find_free_port("127.0.0.1").unwrap();
     let mut orphan = std::process::Command::new(llama_server_binary())
-        .args(["-m", &common::smollm_path().to_string_lossy(), "--port", &port.to_string(), "-c", "512"])
+        .args([
+            "-m",
+            &common::smollm_path().to_string_lossy(),
+            "--port",
+            &port.to_string(),
+            "-c",
+            "512",
+        ])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let identity = genai_core::process::identity(orphan.id()).expect("orphan alive");
-    let record = server.log().path().parent().unwrap().parent().unwrap().join("config/children/llama-server.json");
+    let record = server
+        .log()
+        .path()
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("config/children/llama-server.json");
     std::fs::create_dir_all(record.parent().unwrap()).unwrap();
     std::fs::write(&record, serde_json::to_vec(&identity).unwrap()).unwrap();
 
-    let info = server.start(config(json!({ "modelId": "smollm2", "port": "auto" }))).await.unwrap();
+    let info = server
+        .start(config(json!({ "modelId": "smollm2", "port": "auto" })))
+        .await
+        .unwrap();
     let status = orphan.wait().unwrap(); // it was killed, not left running
     assert!(!status.success());
-    assert!(server.log().recent(100).unwrap().iter().any(|l| l.contains("left running by an earlier run")));
+    assert!(server
+        .log()
+        .recent(100)
+        .unwrap()
+        .iter()
+        .any(|l| l.contains("left running by an earlier run")));
     // The record now names the new child; a record for a different process is ignored.
-    let now: genai_core::process::Identity = serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
+    let now: genai_core::process::Identity =
+        serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
     assert_eq!(now.pid as u64, info["pid"].as_u64().unwrap());
     server.stop().await.unwrap();
     assert!(!record.exists(), "removed when the child exits");

@@ -10,7 +10,12 @@ use std::time::{Duration, Instant};
 
 fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
+        .map(|s| {
+            s.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                != Some("Z")
+        })
         .unwrap_or(false)
 }
 
@@ -20,10 +25,17 @@ fn orphan_helper() {
     if std::env::var_os("GENAI_ORPHAN_HELPER").is_none() {
         return; // only meaningful as the helper
     }
-    let spec = genai_core::process::Spec { program: "sleep".into(), args: vec!["300".into()], ..Default::default() };
+    let spec = genai_core::process::Spec {
+        program: "sleep".into(),
+        args: vec!["300".into()],
+        ..Default::default()
+    };
     // Spawned from a short-lived thread on purpose: the spawner thread keeps PDEATHSIG tied to
     // the process, not to this thread.
-    let child = std::thread::spawn(move || genai_core::process::spawn(&spec, Arc::new(|_| {})).unwrap()).join().unwrap();
+    let child =
+        std::thread::spawn(move || genai_core::process::spawn(&spec, Arc::new(|_| {})).unwrap())
+            .join()
+            .unwrap();
     println!("CHILD {}", child.pid);
     std::thread::sleep(Duration::from_secs(300));
 }
@@ -32,7 +44,12 @@ fn orphan_helper() {
 fn child_dies_when_parent_is_sigkilled() {
     for round in 0..5 {
         let mut helper = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", "orphan_helper", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "orphan_helper",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env("GENAI_ORPHAN_HELPER", "1")
             .stdout(Stdio::piped())
             .spawn()
@@ -44,13 +61,19 @@ fn child_dies_when_parent_is_sigkilled() {
             .find_map(|l| l.split("CHILD ").nth(1).and_then(|p| p.trim().parse().ok()))
             .expect("helper printed its child");
         std::thread::sleep(Duration::from_millis(300)); // well after the spawning thread ended
-        assert!(alive(pid), "round {round}: child alive while the parent lives");
+        assert!(
+            alive(pid),
+            "round {round}: child alive while the parent lives"
+        );
         helper.kill().unwrap(); // SIGKILL
         helper.wait().unwrap();
         let t = Instant::now();
         while alive(pid) && t.elapsed() < Duration::from_secs(1) {
             std::thread::sleep(Duration::from_millis(10));
         }
-        assert!(!alive(pid), "round {round}: child outlived its SIGKILLed parent");
+        assert!(
+            !alive(pid),
+            "round {round}: child outlived its SIGKILLed parent"
+        );
     }
 }

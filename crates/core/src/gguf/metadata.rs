@@ -49,7 +49,10 @@ pub fn tensor_infos(h: &Header) -> Json {
 
 /// `getArchField(metadata, path)`: `metadata["<general.architecture>.<path>"]`.
 pub fn arch_field<'a>(metadata: &'a Map<String, Json>, path: &str) -> Option<&'a Json> {
-    let arch = metadata.get("general.architecture")?.as_str().filter(|a| !a.is_empty())?;
+    let arch = metadata
+        .get("general.architecture")?
+        .as_str()
+        .filter(|a| !a.is_empty())?;
     metadata.get(&format!("{arch}.{path}"))
 }
 
@@ -93,7 +96,10 @@ pub fn gguf_metadata(h: &Header, with_tensors: bool) -> Map<String, Json> {
         ("attention_key_length", "attention.key_length"),
         ("embedding_length", "embedding_length"),
         ("feed_forward_length", "feed_forward_length"),
-        ("attention_layer_norm_rms_epsilon", "attention.layer_norm_rms_epsilon"),
+        (
+            "attention_layer_norm_rms_epsilon",
+            "attention.layer_norm_rms_epsilon",
+        ),
         ("vocab_size", "vocab_size"),
         ("rope_dimension_count", "rope.dimension_count"),
         ("rope_freq_base", "rope.freq_base"),
@@ -103,7 +109,14 @@ pub fn gguf_metadata(h: &Header, with_tensors: bool) -> Map<String, Json> {
     ] {
         put(key, arch_field(&raw, path).cloned());
     }
-    put("expert_weights_bytes", if with_tensors { expert_weights_bytes(&h.tensors).map(number) } else { None });
+    put(
+        "expert_weights_bytes",
+        if with_tensors {
+            expert_weights_bytes(&h.tensors).map(number)
+        } else {
+            None
+        },
+    );
     put("raw", Some(Json::Object(raw)));
     m
 }
@@ -116,19 +129,47 @@ mod tests {
     #[test]
     fn builds_upstream_shape() {
         let mut w = Writer::header(3, 3, 3);
-        w.kv_str("general.architecture", "qwen3moe").kv_u32("qwen3moe.block_count", 2);
-        w.str("qwen3moe.attention.head_count_kv").u32(9).u32(4).u64(2).u32(4).u32(8);
-        w.tensor("blk.0.ffn_up_exps.weight", &[8], 0, 0).tensor("blk.0.attn_q.weight", &[8], 0, 1000).tensor("blk.1.ffn_down_exps.weight", &[8], 0, 400);
+        w.kv_str("general.architecture", "qwen3moe")
+            .kv_u32("qwen3moe.block_count", 2);
+        w.str("qwen3moe.attention.head_count_kv")
+            .u32(9)
+            .u32(4)
+            .u64(2)
+            .u32(4)
+            .u32(8);
+        w.tensor("blk.0.ffn_up_exps.weight", &[8], 0, 0)
+            .tensor("blk.0.attn_q.weight", &[8], 0, 1000)
+            .tensor("blk.1.ffn_down_exps.weight", &[8], 0, 400);
         let h = parse_header(&w.0).unwrap();
         let m = gguf_metadata(&h, true);
         let keys: Vec<&str> = m.keys().map(String::as_str).collect();
-        assert_eq!(keys, ["version", "tensor_count", "kv_count", "architecture", "block_count", "attention_head_count_kv", "expert_weights_bytes", "raw"]);
+        assert_eq!(
+            keys,
+            [
+                "version",
+                "tensor_count",
+                "kv_count",
+                "architecture",
+                "block_count",
+                "attention_head_count_kv",
+                "expert_weights_bytes",
+                "raw"
+            ]
+        );
         assert_eq!(m["attention_head_count_kv"], json!([4, 8]));
         // exps tensors at 0 (→400) and 400 (→1000): 400 + 600 bytes
         assert_eq!(m["expert_weights_bytes"], json!(1000));
         assert_eq!(m["raw"]["qwen3moe.block_count"], json!(2));
         assert!(!gguf_metadata(&h, false).contains_key("expert_weights_bytes"));
         let raw_keys: Vec<&String> = m["raw"].as_object().unwrap().keys().take(4).collect();
-        assert_eq!(raw_keys, ["version", "tensor_count", "kv_count", "general.architecture"]);
+        assert_eq!(
+            raw_keys,
+            [
+                "version",
+                "tensor_count",
+                "kv_count",
+                "general.architecture"
+            ]
+        );
     }
 }

@@ -66,10 +66,12 @@ pub(crate) fn step(buf: &[u8], at_end: bool) -> Result<Result<Header, u64>, Read
             "file ends inside the GGUF header (needs {need} bytes, has {})",
             buf.len()
         ))),
-        Err(ParseError::Truncated { need }) if need > MAX_HEADER_BYTES => {
-            Err(ReadError::Parse(format!("GGUF header larger than {MAX_HEADER_BYTES} bytes")))
-        }
-        Err(ParseError::Truncated { need }) => Ok(Err(need.max((buf.len() as u64).saturating_mul(2)).min(MAX_HEADER_BYTES))),
+        Err(ParseError::Truncated { need }) if need > MAX_HEADER_BYTES => Err(ReadError::Parse(
+            format!("GGUF header larger than {MAX_HEADER_BYTES} bytes"),
+        )),
+        Err(ParseError::Truncated { need }) => Ok(Err(need
+            .max((buf.len() as u64).saturating_mul(2))
+            .min(MAX_HEADER_BYTES))),
     }
 }
 
@@ -82,7 +84,10 @@ pub fn read_local(path: &Path) -> Result<Header, ReadError> {
     loop {
         let start = buf.len() as u64;
         file.seek(SeekFrom::Start(start)).map_err(io)?;
-        let got = (&mut file).take(target - start).read_to_end(&mut buf).map_err(io)?;
+        let got = (&mut file)
+            .take(target - start)
+            .read_to_end(&mut buf)
+            .map_err(io)?;
         match step(&buf, (got as u64) < target - start)? {
             Ok(h) => return Ok(h),
             Err(next) => target = next,
@@ -99,7 +104,8 @@ mod tests {
     fn local_read_grows_past_the_first_prefix() {
         // A header with a 600 KB string: needs more than the first 256 KiB read.
         let mut w = Writer::header(3, 0, 2);
-        w.kv_str("general.architecture", "llama").kv_str("big", &"x".repeat(600_000));
+        w.kv_str("general.architecture", "llama")
+            .kv_str("big", &"x".repeat(600_000));
         let mut bytes = w.0.clone();
         bytes.extend(std::iter::repeat_n(0u8, 1_000_000)); // tensor data that must not matter
         let path = std::env::temp_dir().join(format!("genai-gguf-{}.gguf", std::process::id()));

@@ -88,7 +88,9 @@ pub enum ParseError {
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ParseError::Truncated { need } => write!(f, "GGUF header truncated (needs at least {need} bytes)"),
+            ParseError::Truncated { need } => {
+                write!(f, "GGUF header truncated (needs at least {need} bytes)")
+            }
             ParseError::Invalid(msg) => f.write_str(msg),
         }
     }
@@ -118,7 +120,9 @@ fn invalid<T>(msg: impl Into<String>) -> R<T> {
 
 impl<'a> Cursor<'a> {
     fn take(&mut self, n: u64) -> R<&'a [u8]> {
-        let end = (self.pos as u64).checked_add(n).ok_or_else(|| ParseError::Invalid("length overflow".into()))?;
+        let end = (self.pos as u64)
+            .checked_add(n)
+            .ok_or_else(|| ParseError::Invalid("length overflow".into()))?;
         if end > self.buf.len() as u64 {
             return Err(ParseError::Truncated { need: end });
         }
@@ -143,13 +147,19 @@ impl<'a> Cursor<'a> {
 
     /// A length or count: u64 in v2+, u32 in v1.
     fn len(&mut self) -> R<u64> {
-        if self.v1 { self.u32().map(u64::from) } else { self.u64() }
+        if self.v1 {
+            self.u32().map(u64::from)
+        } else {
+            self.u64()
+        }
     }
 
     fn string(&mut self) -> R<String> {
         let n = self.len()?;
         if n > MAX_STRING_LEN {
-            return invalid(format!("GGUF string of {n} bytes exceeds the {MAX_STRING_LEN}-byte limit"));
+            return invalid(format!(
+                "GGUF string of {n} bytes exceeds the {MAX_STRING_LEN}-byte limit"
+            ));
         }
         Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
     }
@@ -176,7 +186,9 @@ impl<'a> Cursor<'a> {
                 let elem = self.u32()?;
                 let n = self.len()?;
                 if n > MAX_ARRAY_LEN {
-                    return invalid(format!("GGUF array of {n} elements exceeds the {MAX_ARRAY_LEN}-element limit"));
+                    return invalid(format!(
+                        "GGUF array of {n} elements exceeds the {MAX_ARRAY_LEN}-element limit"
+                    ));
                 }
                 // Never trust `n` for the allocation: grow as elements actually parse.
                 let mut items = Vec::with_capacity((n as usize).min(4096));
@@ -195,7 +207,11 @@ impl<'a> Cursor<'a> {
 
 /// Parses the header from a prefix of a GGUF file.
 pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
-    let mut c = Cursor { buf, pos: 0, v1: false };
+    let mut c = Cursor {
+        buf,
+        pos: 0,
+        v1: false,
+    };
     if c.array::<4>()? != *b"GGUF" {
         return invalid("not a GGUF file (bad magic)");
     }
@@ -207,10 +223,14 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
     let tensor_count = c.len()?;
     let kv_count = c.len()?;
     if kv_count > MAX_KV_COUNT {
-        return invalid(format!("GGUF metadata count {kv_count} exceeds the {MAX_KV_COUNT} limit"));
+        return invalid(format!(
+            "GGUF metadata count {kv_count} exceeds the {MAX_KV_COUNT} limit"
+        ));
     }
     if tensor_count > MAX_TENSOR_COUNT {
-        return invalid(format!("GGUF tensor count {tensor_count} exceeds the {MAX_TENSOR_COUNT} limit"));
+        return invalid(format!(
+            "GGUF tensor count {tensor_count} exceeds the {MAX_TENSOR_COUNT} limit"
+        ));
     }
     let mut metadata = Vec::with_capacity((kv_count as usize).min(1024));
     for _ in 0..kv_count {
@@ -229,9 +249,21 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
         let shape = (0..n_dims).map(|_| c.u64()).collect::<R<Vec<u64>>>()?;
         let dtype = c.u32()?;
         let offset = c.u64()?;
-        tensors.push(TensorInfo { name, shape, dtype, offset });
+        tensors.push(TensorInfo {
+            name,
+            shape,
+            dtype,
+            offset,
+        });
     }
-    Ok(Header { version, tensor_count, kv_count, metadata, tensors, header_len: c.pos as u64 })
+    Ok(Header {
+        version,
+        tensor_count,
+        kv_count,
+        metadata,
+        tensors,
+        header_len: c.pos as u64,
+    })
 }
 
 #[cfg(test)]
@@ -280,8 +312,14 @@ pub(crate) mod tests {
 
     fn sample() -> Vec<u8> {
         let mut w = Writer::header(3, 1, 3);
-        w.kv_str("general.architecture", "llama").kv_u32("llama.block_count", 30);
-        w.str("llama.attention.head_count_kv").u32(9).u32(4).u64(2).u32(3).u32(5); // array of u32
+        w.kv_str("general.architecture", "llama")
+            .kv_u32("llama.block_count", 30);
+        w.str("llama.attention.head_count_kv")
+            .u32(9)
+            .u32(4)
+            .u64(2)
+            .u32(3)
+            .u32(5); // array of u32
         w.tensor("blk.0.attn_q.weight", &[576, 576], 3, 0);
         w.0
     }
@@ -290,9 +328,18 @@ pub(crate) mod tests {
     fn parses_a_small_file() {
         let h = parse_header(&sample()).unwrap();
         assert_eq!((h.version, h.tensor_count, h.kv_count), (3, 1, 3));
-        assert_eq!(h.get("general.architecture").and_then(Value::as_str), Some("llama"));
-        assert_eq!(h.get("llama.block_count").and_then(Value::as_f64), Some(30.0));
-        assert_eq!(h.get("llama.attention.head_count_kv"), Some(&Value::Array(vec![Value::U32(3), Value::U32(5)])));
+        assert_eq!(
+            h.get("general.architecture").and_then(Value::as_str),
+            Some("llama")
+        );
+        assert_eq!(
+            h.get("llama.block_count").and_then(Value::as_f64),
+            Some(30.0)
+        );
+        assert_eq!(
+            h.get("llama.attention.head_count_kv"),
+            Some(&Value::Array(vec![Value::U32(3), Value::U32(5)]))
+        );
         assert_eq!(h.tensors[0].shape, vec![576, 576]);
         assert_eq!(h.header_len, sample().len() as u64);
     }
@@ -302,7 +349,9 @@ pub(crate) mod tests {
         let full = sample();
         for cut in 0..full.len() {
             match parse_header(&full[..cut]) {
-                Err(ParseError::Truncated { need }) => assert!(need > cut as u64 && need <= full.len() as u64, "cut {cut}"),
+                Err(ParseError::Truncated { need }) => {
+                    assert!(need > cut as u64 && need <= full.len() as u64, "cut {cut}")
+                }
                 other => panic!("cut {cut}: {other:?}"),
             }
         }
@@ -310,11 +359,23 @@ pub(crate) mod tests {
 
     #[test]
     fn hostile_inputs_fail_cleanly() {
-        assert!(matches!(parse_header(b"GGML\x03\0\0\0"), Err(ParseError::Invalid(_))));
-        assert!(matches!(parse_header(&Writer::header(9, 0, 0).0), Err(ParseError::Invalid(_))));
+        assert!(matches!(
+            parse_header(b"GGML\x03\0\0\0"),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_header(&Writer::header(9, 0, 0).0),
+            Err(ParseError::Invalid(_))
+        ));
         // absurd counts
-        assert!(matches!(parse_header(&Writer::header(3, 0, u64::MAX).0), Err(ParseError::Invalid(_))));
-        assert!(matches!(parse_header(&Writer::header(3, u64::MAX, 0).0), Err(ParseError::Invalid(_))));
+        assert!(matches!(
+            parse_header(&Writer::header(3, 0, u64::MAX).0),
+            Err(ParseError::Invalid(_))
+        ));
+        assert!(matches!(
+            parse_header(&Writer::header(3, u64::MAX, 0).0),
+            Err(ParseError::Invalid(_))
+        ));
         // a string length near u64::MAX: rejected, not allocated, no overflow
         let mut w = Writer::header(3, 0, 1);
         w.u64(u64::MAX - 3);
@@ -327,7 +388,10 @@ pub(crate) mod tests {
         let mut w = Writer::header(3, 0, 1);
         w.str("k").u32(9).u32(4).u64(1000);
         let len = w.0.len() as u64;
-        assert_eq!(parse_header(&w.0), Err(ParseError::Truncated { need: len + 4 }));
+        assert_eq!(
+            parse_header(&w.0),
+            Err(ParseError::Truncated { need: len + 4 })
+        );
         // unknown value type, bad bool, too many dims, nesting
         let mut w = Writer::header(3, 0, 1);
         w.str("k").u32(77);

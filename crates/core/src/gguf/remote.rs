@@ -13,14 +13,27 @@ pub async fn fetch_header(url: &str) -> Result<(Header, u64), ReadError> {
     loop {
         let start = buf.len() as u64;
         let req = crate::http::get(url).map_err(ReadError::Io)?;
-        let resp = req.header(reqwest::header::RANGE, format!("bytes={start}-{}", target - 1)).send().await.map_err(http)?;
+        let resp = req
+            .header(
+                reqwest::header::RANGE,
+                format!("bytes={start}-{}", target - 1),
+            )
+            .send()
+            .await
+            .map_err(http)?;
         let status = resp.status();
         let ranged = status == reqwest::StatusCode::PARTIAL_CONTENT;
         if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE {
-            return step(&buf, true).and_then(|r| r.map(|h| (h, buf.len() as u64)).map_err(|_| ReadError::Parse("file ends inside the GGUF header".into())));
+            return step(&buf, true).and_then(|r| {
+                r.map(|h| (h, buf.len() as u64))
+                    .map_err(|_| ReadError::Parse("file ends inside the GGUF header".into()))
+            });
         }
         if !status.is_success() {
-            return Err(ReadError::Http { status: status.as_u16(), message: status.canonical_reason().unwrap_or("").to_string() });
+            return Err(ReadError::Http {
+                status: status.as_u16(),
+                message: status.canonical_reason().unwrap_or("").to_string(),
+            });
         }
         // 206: exactly the asked range. 200: the whole file from byte 0 (skip what we have),
         // read on until the header is complete.
@@ -31,7 +44,11 @@ pub async fn fetch_header(url: &str) -> Result<(Header, u64), ReadError> {
             let chunk = chunk.map_err(http)?;
             let s = skip.min(chunk.len() as u64) as usize;
             skip -= s as u64;
-            let room = if ranged { (target - buf.len() as u64).min((chunk.len() - s) as u64) as usize } else { chunk.len() - s };
+            let room = if ranged {
+                (target - buf.len() as u64).min((chunk.len() - s) as u64) as usize
+            } else {
+                chunk.len() - s
+            };
             buf.extend_from_slice(&chunk[s..s + room]);
             if buf.len() as u64 >= target {
                 if ranged {

@@ -71,7 +71,9 @@ struct Source {
 impl Source {
     fn json(&self) -> Value {
         match &self.hf {
-            Some((repo, file, revision)) => json!({ "type": "huggingface", "url": self.url, "repo": repo, "file": file, "revision": revision }),
+            Some((repo, file, revision)) => {
+                json!({ "type": "huggingface", "url": self.url, "repo": repo, "file": file, "revision": revision })
+            }
             None => json!({ "type": "url", "url": self.url }),
         }
     }
@@ -83,21 +85,48 @@ impl Source {
 fn resolve_source(spec: &SourceSpec) -> Result<Source> {
     match spec.source.as_str() {
         "url" => {
-            let url = spec.url.as_deref().filter(|u| !u.is_empty()).ok_or_else(|| download_error("URL is required when source is \"url\"", None))?;
-            Ok(Source { url: url.to_string(), hf: None })
+            let url = spec
+                .url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .ok_or_else(|| download_error("URL is required when source is \"url\"", None))?;
+            Ok(Source {
+                url: url.to_string(),
+                hf: None,
+            })
         }
         "huggingface" => {
-            let (Some(repo), Some(file)) = (spec.repo.as_deref().filter(|r| !r.is_empty()), spec.file.as_deref().filter(|f| !f.is_empty())) else {
-                return Err(download_error("Repository and file are required when source is \"huggingface\"", None));
+            let (Some(repo), Some(file)) = (
+                spec.repo.as_deref().filter(|r| !r.is_empty()),
+                spec.file.as_deref().filter(|f| !f.is_empty()),
+            ) else {
+                return Err(download_error(
+                    "Repository and file are required when source is \"huggingface\"",
+                    None,
+                ));
             };
-            if spec.revision.as_deref().is_some_and(|r| r.trim().is_empty()) {
-                return Err(download_error("Revision must be a non-empty string when source is \"huggingface\"", None));
+            if spec
+                .revision
+                .as_deref()
+                .is_some_and(|r| r.trim().is_empty())
+            {
+                return Err(download_error(
+                    "Revision must be a non-empty string when source is \"huggingface\"",
+                    None,
+                ));
             }
             let revision = spec.revision.as_deref().unwrap_or("main");
-            let url = crate::hf::hf_url(repo, file, revision).map_err(|m| download_error(m, None))?;
-            Ok(Source { url, hf: Some((repo.into(), file.into(), revision.into())) })
+            let url =
+                crate::hf::hf_url(repo, file, revision).map_err(|m| download_error(m, None))?;
+            Ok(Source {
+                url,
+                hf: Some((repo.into(), file.into(), revision.into())),
+            })
         }
-        other => Err(download_error(format!("Unsupported source type: {other}"), None)),
+        other => Err(download_error(
+            format!("Unsupported source type: {other}"),
+            None,
+        )),
     }
 }
 
@@ -121,19 +150,28 @@ async fn remote_metadata(url: &str, with_tensors: bool) -> Result<Map<String, Va
             if let Some(status) = e.details.as_ref().and_then(|d| d.get("status")) {
                 details["status"] = status.clone();
             }
-            Err(download_error(format!("Failed to fetch GGUF metadata before download: {inner}"), Some(details)))
+            Err(download_error(
+                format!("Failed to fetch GGUF metadata before download: {inner}"),
+                Some(details),
+            ))
         }
     }
 }
 
 /// File sizes announced by the server (HEAD, 10 s), 0 when unknown.
 async fn head_size(url: &str) -> u64 {
-    let Ok(client) = crate::http::client() else { return 0 };
+    let Ok(client) = crate::http::client() else {
+        return 0;
+    };
     let mut req = client.head(url).timeout(Duration::from_secs(10));
     if let Some(auth) = crate::hf::auth_header(url) {
         req = req.header(reqwest::header::AUTHORIZATION, auth);
     }
-    req.send().await.ok().and_then(|r| r.content_length()).unwrap_or(0)
+    req.send()
+        .await
+        .ok()
+        .and_then(|r| r.content_length())
+        .unwrap_or(0)
 }
 
 /// Progress over several files: (bytes of finished files + this file's bytes, sum of sizes).
@@ -184,7 +222,10 @@ struct Item {
 
 impl ModelManager {
     pub fn new(paths: Paths) -> Self {
-        ModelManager { storage: Storage::new(paths), downloader: Downloader::new() }
+        ModelManager {
+            storage: Storage::new(paths),
+            downloader: Downloader::new(),
+        }
     }
 
     pub fn cancel_download(&self) {
@@ -197,12 +238,18 @@ impl ModelManager {
 
     pub fn delete(&self, id: &str) -> Result<()> {
         let m = self.storage.find(id)?;
-        self.storage.delete_files(str_field(&m, "type").unwrap_or_default(), str_field(&m, "id").unwrap_or_default())
+        self.storage.delete_files(
+            str_field(&m, "type").unwrap_or_default(),
+            str_field(&m, "id").unwrap_or_default(),
+        )
     }
 
     pub fn verify(&self, id: &str) -> Result<bool> {
         let m = self.storage.find(id)?;
-        self.storage.verify(str_field(&m, "type").unwrap_or_default(), str_field(&m, "id").unwrap_or_default())
+        self.storage.verify(
+            str_field(&m, "type").unwrap_or_default(),
+            str_field(&m, "id").unwrap_or_default(),
+        )
     }
 
     /// `downloadModel(config)`.
@@ -215,16 +262,23 @@ impl ModelManager {
         let source = resolve_source(&cfg.spec)?;
         let id = model_id(&cfg.name);
         let filename = extract_filename(&source.url, source.file());
-        let shard_base = source.file().map_or(filename.clone(), |f| f.rsplit('/').next().unwrap_or(f).to_string());
+        let shard_base = source.file().map_or(filename.clone(), |f| {
+            f.rsplit('/').next().unwrap_or(f).to_string()
+        });
         let extra = extra_shards(&shard_base, cfg.shard_files.as_deref())
             .map_err(|(m, s)| download_error(m, Some(json!({ "suggestion": s }))))?;
         self.refuse_existing_id(&cfg.model_type, &id)?;
         if !extra.is_empty() {
-            return self.download_shards(cfg, &type_dir, &source, &shard_base, &extra, callbacks).await;
+            return self
+                .download_shards(cfg, &type_dir, &source, &shard_base, &extra, callbacks)
+                .await;
         }
         let destination = type_dir.join(&filename);
         if destination.exists() {
-            return Err(download_error(format!("Model file already exists: {filename}"), Some(json!({ "path": destination.to_string_lossy() }))));
+            return Err(download_error(
+                format!("Model file already exists: {filename}"),
+                Some(json!({ "path": destination.to_string_lossy() })),
+            ));
         }
         let claim = self.downloader.claim()?;
         let gguf = remote_metadata(&source.url, true).await?;
@@ -242,7 +296,10 @@ impl ModelManager {
         if req.expected_sha256.is_some() {
             info.insert("checksum".into(), json!(format_checksum(&outcome.sha256)));
         }
-        info.insert("supportsReasoning".into(), json!(crate::reasoning::detect_reasoning_support(&filename)));
+        info.insert(
+            "supportsReasoning".into(),
+            json!(crate::reasoning::detect_reasoning_support(&filename)),
+        );
         info.insert("ggufMetadata".into(), Value::Object(gguf));
         if let Some(p) = cfg.spec.provenance.clone().filter(|p| !p.is_null()) {
             info.insert("provenance".into(), p);
@@ -254,7 +311,10 @@ impl ModelManager {
     /// so for shards and components, and silently overwrites for single files).
     fn refuse_existing_id(&self, model_type: &str, id: &str) -> Result<()> {
         if self.storage.load(model_type, id).is_ok() {
-            return Err(download_error(format!("Model already exists: {id}"), Some(json!({ "modelId": id }))));
+            return Err(download_error(
+                format!("Model already exists: {id}"),
+                Some(json!({ "modelId": id })),
+            ));
         }
         Ok(())
     }
@@ -271,26 +331,56 @@ impl ModelManager {
         Ok(info)
     }
 
-    async fn download_shards(&self, cfg: &DownloadConfig, type_dir: &Path, primary: &Source, primary_name: &str, extra: &[String], callbacks: Callbacks) -> Result<ModelInfo> {
+    async fn download_shards(
+        &self,
+        cfg: &DownloadConfig,
+        type_dir: &Path,
+        primary: &Source,
+        primary_name: &str,
+        extra: &[String],
+        callbacks: Callbacks,
+    ) -> Result<ModelInfo> {
         let id = model_id(&cfg.name);
         let dir = type_dir.join(&id);
-        let mut items = vec![(primary.url.clone(), primary_name.to_string(), dir.join(files::sanitize_filename(primary_name)))];
+        let mut items = vec![(
+            primary.url.clone(),
+            primary_name.to_string(),
+            dir.join(files::sanitize_filename(primary_name)),
+        )];
         for entry in extra {
             let url = shard_url(entry, primary);
             let is_url = entry.starts_with("http://") || entry.starts_with("https://");
             let filename = extract_filename(&url, if is_url { None } else { Some(entry) });
-            items.push((url, filename.clone(), dir.join(files::sanitize_filename(&filename))));
+            items.push((
+                url,
+                filename.clone(),
+                dir.join(files::sanitize_filename(&filename)),
+            ));
         }
         for (_, filename, dest) in &items {
             if dest.exists() {
-                return Err(download_error(format!("Model file already exists: {filename}"), Some(json!({ "path": dest.to_string_lossy() }))));
+                return Err(download_error(
+                    format!("Model file already exists: {filename}"),
+                    Some(json!({ "path": dest.to_string_lossy() })),
+                ));
             }
         }
         let claim = self.downloader.claim()?;
         let gguf = remote_metadata(&primary.url, false).await?;
-        let sizes = futures_util::future::join_all(items.iter().map(|(url, _, _)| head_size(url))).await;
-        std::fs::create_dir_all(&dir).map_err(|e| Error::file_system(format!("Failed to create directory: {}", dir.display()), &dir, &e))?;
-        let agg = Arc::new(Aggregate { sizes: Mutex::new(sizes), completed: Mutex::new(0), user: callbacks.progress });
+        let sizes =
+            futures_util::future::join_all(items.iter().map(|(url, _, _)| head_size(url))).await;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::file_system(
+                format!("Failed to create directory: {}", dir.display()),
+                &dir,
+                &e,
+            )
+        })?;
+        let agg = Arc::new(Aggregate {
+            sizes: Mutex::new(sizes),
+            completed: Mutex::new(0),
+            user: callbacks.progress,
+        });
         let mut done: Vec<PathBuf> = Vec::new();
         let mut shards = Vec::new();
         let checksum = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
@@ -326,7 +416,10 @@ impl ModelManager {
         if let Some(first) = shards.first().and_then(|s| s.get("checksum")) {
             info.insert("checksum".into(), first.clone());
         }
-        info.insert("supportsReasoning".into(), json!(crate::reasoning::detect_reasoning_support(primary_name)));
+        info.insert(
+            "supportsReasoning".into(),
+            json!(crate::reasoning::detect_reasoning_support(primary_name)),
+        );
         info.insert("ggufMetadata".into(), Value::Object(gguf));
         info.insert("shards".into(), Value::Array(shards));
         if let Some(p) = cfg.spec.provenance.clone().filter(|p| !p.is_null()) {
@@ -339,7 +432,12 @@ impl ModelManager {
         result
     }
 
-    async fn download_components(&self, cfg: &DownloadConfig, type_dir: &Path, callbacks: Callbacks) -> Result<ModelInfo> {
+    async fn download_components(
+        &self,
+        cfg: &DownloadConfig,
+        type_dir: &Path,
+        callbacks: Callbacks,
+    ) -> Result<ModelInfo> {
         let components = cfg.components.clone().unwrap_or_default();
         if components.iter().any(|c| c.role == "diffusion_model") {
             return Err(download_error(
@@ -351,17 +449,33 @@ impl ModelManager {
         let id = model_id(&cfg.name);
         self.refuse_existing_id(&cfg.model_type, &id)?;
         // Resolve everything before touching the disk, so a bad component leaves nothing behind.
-        let mut sources = vec![(primary.clone(), "diffusion_model".to_string(), cfg.spec.checksum.clone(), cfg.spec.provenance.clone())];
+        let mut sources = vec![(
+            primary.clone(),
+            "diffusion_model".to_string(),
+            cfg.spec.checksum.clone(),
+            cfg.spec.provenance.clone(),
+        )];
         for c in &components {
             let s = resolve_source(&c.spec)?;
-            sources.push((s, c.role.clone(), c.spec.checksum.clone(), c.spec.provenance.clone()));
+            sources.push((
+                s,
+                c.role.clone(),
+                c.spec.checksum.clone(),
+                c.spec.provenance.clone(),
+            ));
         }
-        let dir_name = cfg.model_directory.as_deref().filter(|d| !d.is_empty()).map_or(id.clone(), model_id);
+        let dir_name = cfg
+            .model_directory
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map_or(id.clone(), model_id);
         let dir = type_dir.join(&dir_name);
         let items: Vec<Item> = sources
             .into_iter()
             .map(|(s, role, checksum, provenance)| {
-                let filename = s.file().map_or_else(|| extract_filename(&s.url, None), str::to_string);
+                let filename = s
+                    .file()
+                    .map_or_else(|| extract_filename(&s.url, None), str::to_string);
                 Item {
                     destination: dir.join(files::sanitize_filename(&filename)),
                     role,
@@ -374,22 +488,47 @@ impl ModelManager {
             })
             .collect();
         let claim = self.downloader.claim()?;
-        std::fs::create_dir_all(&dir).map_err(|e| Error::file_system(format!("Failed to create directory: {}", dir.display()), &dir, &e))?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::file_system(
+                format!("Failed to create directory: {}", dir.display()),
+                &dir,
+                &e,
+            )
+        })?;
         let existed: Vec<bool> = items.iter().map(|it| it.destination.exists()).collect();
         let sizes = futures_util::future::join_all(items.iter().zip(&existed).map(|(it, e)| {
             let url = it.url.clone();
             let exists = *e;
-            async move { if exists { 0 } else { head_size(&url).await } }
+            async move {
+                if exists {
+                    0
+                } else {
+                    head_size(&url).await
+                }
+            }
         }))
         .await;
         let gguf = if is_gguf(&items[0].filename) {
-            tokio::time::timeout(Duration::from_secs(15), gguf::remote::fetch_header(&items[0].url)).await.ok().and_then(|r| r.ok()).map(|(h, _)| gguf_metadata(&h, true))
+            tokio::time::timeout(
+                Duration::from_secs(15),
+                gguf::remote::fetch_header(&items[0].url),
+            )
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .map(|(h, _)| gguf_metadata(&h, true))
         } else {
             None
         };
-        let agg = Arc::new(Aggregate { sizes: Mutex::new(sizes), completed: Mutex::new(0), user: callbacks.progress.clone() });
+        let agg = Arc::new(Aggregate {
+            sizes: Mutex::new(sizes),
+            completed: Mutex::new(0),
+            user: callbacks.progress.clone(),
+        });
         let mut downloaded: Vec<PathBuf> = Vec::new();
-        let result = self.fetch_components(&claim, &items, &existed, &agg, &callbacks, &mut downloaded).await;
+        let result = self
+            .fetch_components(&claim, &items, &existed, &agg, &callbacks, &mut downloaded)
+            .await;
         drop(claim);
         if let Err(e) = result {
             cleanup(&downloaded, &dir);
@@ -427,7 +566,15 @@ impl ModelManager {
         self.register(info, &downloaded)
     }
 
-    async fn fetch_components(&self, claim: &Claim<'_>, items: &[Item], existed: &[bool], agg: &Arc<Aggregate>, callbacks: &Callbacks, downloaded: &mut Vec<PathBuf>) -> Result<()> {
+    async fn fetch_components(
+        &self,
+        claim: &Claim<'_>,
+        items: &[Item],
+        existed: &[bool],
+        agg: &Arc<Aggregate>,
+        callbacks: &Callbacks,
+        downloaded: &mut Vec<PathBuf>,
+    ) -> Result<()> {
         let n = items.len();
         for (i, it) in items.iter().enumerate() {
             if let Some(cb) = &callbacks.component_start {
@@ -464,7 +611,12 @@ impl ModelManager {
         let mut info = self.storage.find(id)?;
         let strategy = strategy.unwrap_or("local-remote");
         let path = str_field(&info, "path").unwrap_or_default().to_string();
-        let url = info.get("source").and_then(|s| s.get("url")).and_then(Value::as_str).filter(|u| !u.is_empty()).map(str::to_string);
+        let url = info
+            .get("source")
+            .and_then(|s| s.get("url"))
+            .and_then(Value::as_str)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string);
         let local = || {
             let path = PathBuf::from(&path);
             async move {
@@ -476,7 +628,10 @@ impl ModelManager {
             }
         };
         let remote = |url: String| async move {
-            gguf::fetch_metadata(&url).await.map(|h| gguf_metadata(&h, true)).map_err(|e| e.to_string())
+            gguf::fetch_metadata(&url)
+                .await
+                .map(|h| gguf_metadata(&h, true))
+                .map_err(|e| e.to_string())
         };
         let fail = |msg: String, details: Value| download_error(msg, Some(details));
         let mut gguf = match strategy {
@@ -507,7 +662,11 @@ impl ModelManager {
             },
             other => return Err(download_error(format!("Invalid metadata fetch strategy: {other}"), None)),
         };
-        if info.get("shards").and_then(Value::as_array).is_some_and(|s| !s.is_empty()) {
+        if info
+            .get("shards")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty())
+        {
             gguf.remove("expert_weights_bytes");
         }
         info.insert("ggufMetadata".into(), Value::Object(gguf));
@@ -518,7 +677,9 @@ impl ModelManager {
 
 /// A shard entry: a full URL as is, else a sibling of the primary (same HF folder / URL folder).
 fn shard_url(entry: &str, primary: &Source) -> String {
-    if entry.to_ascii_lowercase().starts_with("http://") || entry.to_ascii_lowercase().starts_with("https://") {
+    if entry.to_ascii_lowercase().starts_with("http://")
+        || entry.to_ascii_lowercase().starts_with("https://")
+    {
         return entry.to_string();
     }
     if let Some((repo, file, revision)) = &primary.hf {
@@ -530,11 +691,17 @@ fn shard_url(entry: &str, primary: &Source) -> String {
     }
     match url::Url::parse(&primary.url) {
         Ok(mut u) => {
-            let dir = u.path().rfind('/').map_or("/".to_string(), |i| u.path()[..=i].to_string());
+            let dir = u
+                .path()
+                .rfind('/')
+                .map_or("/".to_string(), |i| u.path()[..=i].to_string());
             u.set_path(&format!("{dir}{entry}"));
             u.to_string()
         }
-        Err(_) => format!("{}{entry}", &primary.url[..primary.url.rfind('/').map_or(0, |i| i + 1)]),
+        Err(_) => format!(
+            "{}{entry}",
+            &primary.url[..primary.url.rfind('/').map_or(0, |i| i + 1)]
+        ),
     }
 }
 
@@ -555,7 +722,11 @@ pub fn context_length(m: &ModelInfo) -> f64 {
 }
 
 pub fn architecture(m: &ModelInfo) -> String {
-    let meta = m.get("ggufMetadata").and_then(|g| g.get("architecture")).and_then(Value::as_str).filter(|a| !a.is_empty());
+    let meta = m
+        .get("ggufMetadata")
+        .and_then(|g| g.get("architecture"))
+        .and_then(Value::as_str)
+        .filter(|a| !a.is_empty());
     meta.map_or_else(
         || match str_field(m, "type") {
             Some("llm") => "llama".into(),

@@ -7,7 +7,10 @@ use crate::files::sanitize_filename;
 pub fn model_id(name: &str) -> String {
     let dashed = crate::files::collapse_js_space(&name.to_lowercase(), "-");
     let mut id = String::with_capacity(dashed.len());
-    for c in dashed.chars().filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-') {
+    for c in dashed
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+    {
         if !(c == '-' && id.ends_with('-')) {
             id.push(c);
         }
@@ -37,12 +40,17 @@ pub fn is_gguf(file: &str) -> bool {
 
 /// The extra shard names for a `-00001-of-0000N.gguf` primary (`resolveShardFilenames`), or the
 /// explicit `shardFiles`. Errors carry genai-electron's messages and suggestions.
-pub fn extra_shards(primary: &str, explicit: Option<&[String]>) -> Result<Vec<String>, (String, String)> {
+pub fn extra_shards(
+    primary: &str,
+    explicit: Option<&[String]>,
+) -> Result<Vec<String>, (String, String)> {
     if let Some(list) = explicit.filter(|l| !l.is_empty()) {
         return Ok(list.to_vec());
     }
     let lower = primary.to_ascii_lowercase();
-    let Some(stem_len) = lower.strip_suffix(".gguf").map(str::len) else { return Ok(Vec::new()) };
+    let Some(stem_len) = lower.strip_suffix(".gguf").map(str::len) else {
+        return Ok(Vec::new());
+    };
     // `<prefix>-NNNNN-of-NNNNN.gguf`: the last 15 characters before `.gguf`.
     let stem = &primary[..stem_len];
     let b = stem.as_bytes();
@@ -74,7 +82,9 @@ pub fn extra_shards(primary: &str, explicit: Option<&[String]>) -> Result<Vec<St
         ));
     }
     let suffix = &primary[prefix.len() + 6..];
-    Ok((2..=total).map(|i| format!("{prefix}-{i:05}{suffix}")).collect())
+    Ok((2..=total)
+        .map(|i| format!("{prefix}-{i:05}{suffix}"))
+        .collect())
 }
 
 #[cfg(test)]
@@ -91,10 +101,16 @@ mod tests {
 
     #[test]
     fn filenames() {
-        assert_eq!(extract_filename("https://x.test/a/b/My%20Model.gguf?x=1", None), "My%20Model.gguf");
+        assert_eq!(
+            extract_filename("https://x.test/a/b/My%20Model.gguf?x=1", None),
+            "My%20Model.gguf"
+        );
         assert_eq!(extract_filename("https://x.test/a/", None), "a");
         assert_eq!(extract_filename("::bad", None), "model.gguf");
-        assert_eq!(extract_filename("https://x", Some("sub/dir/x.gguf")), "subdirx.gguf");
+        assert_eq!(
+            extract_filename("https://x", Some("sub/dir/x.gguf")),
+            "subdirx.gguf"
+        );
     }
 
     #[test]
@@ -103,13 +119,24 @@ mod tests {
             extra_shards("Big-Q4-00001-of-00003.gguf", None).unwrap(),
             vec!["Big-Q4-00002-of-00003.gguf", "Big-Q4-00003-of-00003.gguf"]
         );
-        assert_eq!(extra_shards("x-00001-OF-00002.GGUF", None).unwrap(), vec!["x-00002-OF-00002.GGUF"]);
+        assert_eq!(
+            extra_shards("x-00001-OF-00002.GGUF", None).unwrap(),
+            vec!["x-00002-OF-00002.GGUF"]
+        );
         assert!(extra_shards("x.gguf", None).unwrap().is_empty());
-        assert!(extra_shards("x-00001-of-00001.gguf", None).unwrap().is_empty());
+        assert!(extra_shards("x-00001-of-00001.gguf", None)
+            .unwrap()
+            .is_empty());
         let (msg, hint) = extra_shards("x-00002-of-00003.gguf", None).unwrap_err();
         assert_eq!(msg, "Multi-shard model download must point at the FIRST shard (got shard 2 of 3): x-00002-of-00003.gguf");
-        assert_eq!(hint, "Use the -00001-of-00003 file; the remaining shards are downloaded automatically");
-        assert!(extra_shards("x-00001-of-00501.gguf", None).unwrap_err().0.starts_with("Implausible shard count 501"));
+        assert_eq!(
+            hint,
+            "Use the -00001-of-00003 file; the remaining shards are downloaded automatically"
+        );
+        assert!(extra_shards("x-00001-of-00501.gguf", None)
+            .unwrap_err()
+            .0
+            .starts_with("Implausible shard count 501"));
         let explicit = vec!["b.gguf".to_string()];
         assert_eq!(extra_shards("a.gguf", Some(&explicit)).unwrap(), explicit);
     }

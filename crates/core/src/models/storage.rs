@@ -30,13 +30,26 @@ pub fn model_files(m: &ModelInfo) -> Vec<(String, Option<f64>, Option<String>)> 
         Some((
             v.get("path")?.as_str()?.to_string(),
             v.get("size").and_then(Value::as_f64),
-            v.get("checksum").and_then(Value::as_str).filter(|c| !c.is_empty()).map(str::to_string),
+            v.get("checksum")
+                .and_then(Value::as_str)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
         ))
     };
-    if let Some(components) = m.get("components").filter(|c| !c.is_null() && *c != &Value::Bool(false)) {
-        return components.as_object().map(|c| c.values().filter_map(entry).collect()).unwrap_or_default();
+    if let Some(components) = m
+        .get("components")
+        .filter(|c| !c.is_null() && *c != &Value::Bool(false))
+    {
+        return components
+            .as_object()
+            .map(|c| c.values().filter_map(entry).collect())
+            .unwrap_or_default();
     }
-    if let Some(shards) = m.get("shards").and_then(Value::as_array).filter(|s| !s.is_empty()) {
+    if let Some(shards) = m
+        .get("shards")
+        .and_then(Value::as_array)
+        .filter(|s| !s.is_empty())
+    {
         return shards.iter().filter_map(entry).collect();
     }
     entry(&Value::Object(m.clone())).into_iter().collect()
@@ -48,14 +61,21 @@ fn fs_error(message: String, path: &Path, err: &std::io::Error) -> Error {
 
 impl Storage {
     pub fn new(paths: Paths) -> Self {
-        Storage { paths, initialized: AtomicBool::new(false) }
+        Storage {
+            paths,
+            initialized: AtomicBool::new(false),
+        }
     }
 
     pub fn type_dir(&self, model_type: &str) -> Result<&Path> {
         match model_type {
             "llm" => Ok(&self.paths.models.llm),
             "diffusion" => Ok(&self.paths.models.diffusion),
-            other => Err(Error::new(ErrorCode::FileSystem, format!("Unknown model type: {other}"), Some(json!({ "type": other })))),
+            other => Err(Error::new(
+                ErrorCode::FileSystem,
+                format!("Unknown model type: {other}"),
+                Some(json!({ "type": other })),
+            )),
         }
     }
 
@@ -65,7 +85,11 @@ impl Storage {
             return Ok(());
         }
         self.paths.ensure_directories().map_err(|e| {
-            Error::new(ErrorCode::FileSystem, "Failed to initialize storage directories", Some(json!({ "error": e.to_json() })))
+            Error::new(
+                ErrorCode::FileSystem,
+                "Failed to initialize storage directories",
+                Some(json!({ "error": e.to_json() })),
+            )
         })?;
         self.initialized.store(true, Ordering::SeqCst);
         Ok(())
@@ -109,7 +133,13 @@ impl Storage {
                     Some(json!({ "path": path.to_string_lossy(), "modelId": id })),
                 ));
             }
-            Err(e) => return Err(fs_error(format!("Failed to load model metadata: {id}"), &path, &e)),
+            Err(e) => {
+                return Err(fs_error(
+                    format!("Failed to load model metadata: {id}"),
+                    &path,
+                    &e,
+                ))
+            }
         };
         match serde_json::from_str::<Value>(&text) {
             Ok(Value::Object(m)) => Ok(m),
@@ -127,11 +157,22 @@ impl Storage {
         let entries = match std::fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(fs_error(format!("Failed to list model files in {}", dir.display()), dir, &e)),
+            Err(e) => {
+                return Err(fs_error(
+                    format!("Failed to list model files in {}", dir.display()),
+                    dir,
+                    &e,
+                ))
+            }
         };
         let mut ids: Vec<String> = entries
             .filter_map(|e| e.ok())
-            .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_string))
+            .filter_map(|e| {
+                e.file_name()
+                    .to_str()
+                    .and_then(|n| n.strip_suffix(".json"))
+                    .map(str::to_string)
+            })
             .collect();
         ids.sort();
         Ok(ids)
@@ -163,8 +204,13 @@ impl Storage {
     pub fn delete_files(&self, model_type: &str, id: &str) -> Result<()> {
         let meta = self.load(model_type, id)?;
         let meta_path = self.metadata_path(model_type, id)?;
-        let has_components = meta.get("components").is_some_and(|c| !c.is_null() && *c != Value::Bool(false));
-        let has_shards = meta.get("shards").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+        let has_components = meta
+            .get("components")
+            .is_some_and(|c| !c.is_null() && *c != Value::Bool(false));
+        let has_shards = meta
+            .get("shards")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
         let shared: HashSet<String> = if has_components {
             self.list_ids(model_type)?
                 .iter()
@@ -180,14 +226,24 @@ impl Storage {
         } else {
             HashSet::new()
         };
-        let what = if has_components { "component file" } else if has_shards { "shard file" } else { "model file" };
+        let what = if has_components {
+            "component file"
+        } else if has_shards {
+            "shard file"
+        } else {
+            "model file"
+        };
         for (path, _, _) in model_files(&meta) {
             if shared.contains(&path) {
                 continue;
             }
             match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(fs_error(format!("Failed to delete {what}: {path}"), Path::new(&path), &e));
+                    return Err(fs_error(
+                        format!("Failed to delete {what}: {path}"),
+                        Path::new(&path),
+                        &e,
+                    ));
                 }
                 _ => {}
             }
@@ -197,15 +253,23 @@ impl Storage {
                 let _ = std::fs::remove_dir(dir); // only when empty
             }
         }
-        std::fs::remove_file(&meta_path)
-            .map_err(|e| fs_error(format!("Failed to delete metadata file: {}", meta_path.display()), &meta_path, &e))
+        std::fs::remove_file(&meta_path).map_err(|e| {
+            fs_error(
+                format!("Failed to delete metadata file: {}", meta_path.display()),
+                &meta_path,
+                &e,
+            )
+        })
     }
 
     /// `verifyModelIntegrity`: false when no checksum is stored; ChecksumError on a mismatch.
     pub fn verify(&self, model_type: &str, id: &str) -> Result<bool> {
         let meta = self.load(model_type, id)?;
         let components = meta.get("components").and_then(Value::as_object);
-        let sharded = meta.get("shards").and_then(Value::as_array).is_some_and(|s| !s.is_empty());
+        let sharded = meta
+            .get("shards")
+            .and_then(Value::as_array)
+            .is_some_and(|s| !s.is_empty());
         let roles: Vec<&String> = components.map(|c| c.keys().collect()).unwrap_or_default();
         let files = model_files(&meta);
         if components.is_none() && !sharded && files.first().is_none_or(|f| f.2.is_none()) {
@@ -220,12 +284,19 @@ impl Storage {
                     None if sharded => format!("Shard file not found: {path}"),
                     None => format!("Model file not found: {path}"),
                 };
-                return Err(Error::new(ErrorCode::FileSystem, message, Some(json!({ "path": path, "modelId": id }))));
+                return Err(Error::new(
+                    ErrorCode::FileSystem,
+                    message,
+                    Some(json!({ "path": path, "modelId": id })),
+                ));
             }
             let Some(expected) = checksum else { continue };
             any = true;
             let actual = crate::files::sha256_file(Path::new(&path))?;
-            let expected = expected.strip_prefix("sha256:").unwrap_or(&expected).to_ascii_lowercase();
+            let expected = expected
+                .strip_prefix("sha256:")
+                .unwrap_or(&expected)
+                .to_ascii_lowercase();
             if actual != expected {
                 let message = match role {
                     Some(r) => format!("SHA256 checksum mismatch for component: {r}"),
@@ -253,7 +324,14 @@ impl Storage {
     /// Bytes free on the disk that holds the models (genai-electron always answers
     /// `Number.MAX_SAFE_INTEGER`; that is still the answer when the disk cannot be read).
     pub fn check_disk_space(&self) -> f64 {
-        let dir = self.paths.models.llm.ancestors().find(|p| p.exists()).map(Path::to_path_buf);
-        dir.and_then(|d| crate::files::free_space(&d)).map_or(9_007_199_254_740_991.0, |n| n as f64)
+        let dir = self
+            .paths
+            .models
+            .llm
+            .ancestors()
+            .find(|p| p.exists())
+            .map(Path::to_path_buf);
+        dir.and_then(|d| crate::files::free_space(&d))
+            .map_or(9_007_199_254_740_991.0, |n| n as f64)
     }
 }

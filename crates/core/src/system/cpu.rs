@@ -13,11 +13,17 @@ pub struct CpuInfo {
 
 pub fn cpu_info() -> CpuInfo {
     use sysinfo::{CpuRefreshKind, RefreshKind, System};
-    let sys = System::new_with_specifics(RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing())).ok();
+    let sys =
+        System::new_with_specifics(RefreshKind::nothing().with_cpu(CpuRefreshKind::nothing())).ok();
     let cpus = sys.as_ref().map_or(&[][..], |s| s.cpus());
-    let model = cpus.first().map(|c| c.brand().trim().to_string()).filter(|m| !m.is_empty());
+    let model = cpus
+        .first()
+        .map(|c| c.brand().trim().to_string())
+        .filter(|m| !m.is_empty());
     let cores = if cpus.is_empty() {
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     } else {
         cpus.len()
     };
@@ -44,7 +50,9 @@ mod tests {
 
     #[test]
     fn ladder() {
-        let got: Vec<u32> = [1, 2, 3, 4, 8, 9, 12, 16, 17, 20, 32, 64].map(recommended_threads).to_vec();
+        let got: Vec<u32> = [1, 2, 3, 4, 8, 9, 12, 16, 17, 20, 32, 64]
+            .map(recommended_threads)
+            .to_vec();
         assert_eq!(got, vec![1, 2, 2, 3, 7, 7, 10, 14, 14, 17, 27, 54]);
     }
 

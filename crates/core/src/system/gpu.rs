@@ -64,7 +64,9 @@ impl GpuInfo {
 
     /// The genai-electron fields come from the first device; all devices are listed.
     fn from_devices(devices: Vec<GpuDevice>) -> Self {
-        let Some(primary) = devices.first() else { return Self::unavailable() };
+        let Some(primary) = devices.first() else {
+            return Self::unavailable();
+        };
         let mut info = GpuInfo {
             available: true,
             kind: Some(primary.kind.clone()),
@@ -127,20 +129,32 @@ fn ranked(mut devices: Vec<GpuDevice>) -> Vec<GpuDevice> {
         "amd" => 1,
         _ => 2,
     };
-    devices.sort_by(|a, b| rank(a).cmp(&rank(b)).then(b.vram.unwrap_or(0.0).total_cmp(&a.vram.unwrap_or(0.0))));
+    devices.sort_by(|a, b| {
+        rank(a)
+            .cmp(&rank(b))
+            .then(b.vram.unwrap_or(0.0).total_cmp(&a.vram.unwrap_or(0.0)))
+    });
     devices
 }
 
 /// Hardware adapters from DXGI (name, vendor, dedicated VRAM).
 #[cfg(windows)]
 fn dxgi_gpus() -> Vec<GpuDevice> {
-    use windows::Win32::Graphics::Dxgi::{CreateDXGIFactory1, IDXGIFactory1, DXGI_ADAPTER_FLAG_SOFTWARE};
+    use windows::Win32::Graphics::Dxgi::{
+        CreateDXGIFactory1, IDXGIFactory1, DXGI_ADAPTER_FLAG_SOFTWARE,
+    };
     // SAFETY: plain COM calls on interfaces we own; failures end the enumeration.
-    let Ok(factory) = (unsafe { CreateDXGIFactory1::<IDXGIFactory1>() }) else { return Vec::new() };
+    let Ok(factory) = (unsafe { CreateDXGIFactory1::<IDXGIFactory1>() }) else {
+        return Vec::new();
+    };
     let mut devices = Vec::new();
     for index in 0u32..64 {
-        let Ok(adapter) = (unsafe { factory.EnumAdapters1(index) }) else { break };
-        let Ok(desc) = (unsafe { adapter.GetDesc1() }) else { continue };
+        let Ok(adapter) = (unsafe { factory.EnumAdapters1(index) }) else {
+            break;
+        };
+        let Ok(desc) = (unsafe { adapter.GetDesc1() }) else {
+            continue;
+        };
         if desc.Flags & (DXGI_ADAPTER_FLAG_SOFTWARE.0 as u32) != 0 {
             continue; // Microsoft Basic Render Driver
         }
@@ -150,10 +164,16 @@ fn dxgi_gpus() -> Vec<GpuDevice> {
             0x8086 => "intel",
             _ => continue,
         };
-        let len = desc.Description.iter().position(|&c| c == 0).unwrap_or(desc.Description.len());
+        let len = desc
+            .Description
+            .iter()
+            .position(|&c| c == 0)
+            .unwrap_or(desc.Description.len());
         devices.push(GpuDevice {
             kind: kind.into(),
-            name: String::from_utf16_lossy(&desc.Description[..len]).trim().to_string(),
+            name: String::from_utf16_lossy(&desc.Description[..len])
+                .trim()
+                .to_string(),
             vram: Some(desc.DedicatedVideoMemory as f64),
             ..Default::default()
         });
@@ -170,12 +190,25 @@ fn detect_apple() -> GpuInfo {
     let name = if crate::platform::architecture() == "arm64" {
         // On Apple Silicon the GPU is part of the SoC and carries its name ("Apple M2 Pro").
         let brand = super::cpu::cpu_info().model;
-        if brand.starts_with("Apple") { Some(brand) } else { None }
+        if brand.starts_with("Apple") {
+            Some(brand)
+        } else {
+            None
+        }
     } else {
-        run_tool("system_profiler", &["SPDisplaysDataType"]).and_then(|out| parse_system_profiler_chipset(&out))
+        run_tool("system_profiler", &["SPDisplaysDataType"])
+            .and_then(|out| parse_system_profiler_chipset(&out))
     };
-    let fallback = if crate::platform::architecture() == "arm64" { "Apple Silicon GPU" } else { "Apple GPU" };
-    let device = GpuDevice { kind: "apple".into(), name: name.unwrap_or_else(|| fallback.into()), ..Default::default() };
+    let fallback = if crate::platform::architecture() == "arm64" {
+        "Apple Silicon GPU"
+    } else {
+        "Apple GPU"
+    };
+    let device = GpuDevice {
+        kind: "apple".into(),
+        name: name.unwrap_or_else(|| fallback.into()),
+        ..Default::default()
+    };
     GpuInfo::from_devices(vec![device])
 }
 
@@ -217,7 +250,11 @@ fn nvml_gpus() -> Option<GpuInfo> {
     let mut info = GpuInfo::from_devices(devices);
     info.driver_version = nvml.sys_driver_version().ok();
     info.cuda_version = nvml.sys_cuda_driver_version().ok().map(|v| {
-        format!("{}.{}", nvml_wrapper::cuda_driver_version_major(v), nvml_wrapper::cuda_driver_version_minor(v))
+        format!(
+            "{}.{}",
+            nvml_wrapper::cuda_driver_version_major(v),
+            nvml_wrapper::cuda_driver_version_minor(v)
+        )
     });
     Some(info)
 }
@@ -225,7 +262,9 @@ fn nvml_gpus() -> Option<GpuInfo> {
 /// AMD and Intel GPUs from `/sys/class/drm/card<N>/device` (the amdgpu driver publishes
 /// `mem_info_vram_total` / `mem_info_vram_used` there).
 pub fn sysfs_gpus(drm: &Path) -> Vec<GpuDevice> {
-    let Ok(entries) = std::fs::read_dir(drm) else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir(drm) else {
+        return Vec::new();
+    };
     let mut cards: Vec<(u32, std::path::PathBuf)> = entries
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -235,12 +274,18 @@ pub fn sysfs_gpus(drm: &Path) -> Vec<GpuDevice> {
         })
         .collect();
     cards.sort();
-    let read = |p: &Path| std::fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let read = |p: &Path| {
+        std::fs::read_to_string(p)
+            .ok()
+            .map(|s| s.trim().to_string())
+    };
     let read_num = |p: &Path| read(p).and_then(|s| s.parse::<f64>().ok());
     cards
         .into_iter()
         .filter_map(|(_, dev)| {
-            let bus_id = std::fs::canonicalize(&dev).ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
+            let bus_id = std::fs::canonicalize(&dev)
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()));
             match read(&dev.join("vendor"))?.as_str() {
                 "0x1002" => {
                     let total = read_num(&dev.join("mem_info_vram_total"));
@@ -259,7 +304,12 @@ pub fn sysfs_gpus(drm: &Path) -> Vec<GpuDevice> {
                         .as_deref()
                         .and_then(|slot| run_tool("lspci", &["-s", slot]))
                         .and_then(|out| parse_lspci_name(&out));
-                    Some(GpuDevice { kind: "intel".into(), name: name.unwrap_or_else(|| "Intel GPU".into()), bus_id, ..Default::default() })
+                    Some(GpuDevice {
+                        kind: "intel".into(),
+                        name: name.unwrap_or_else(|| "Intel GPU".into()),
+                        bus_id,
+                        ..Default::default()
+                    })
                 }
                 _ => None,
             }
@@ -268,28 +318,50 @@ pub fn sysfs_gpus(drm: &Path) -> Vec<GpuDevice> {
 }
 
 fn rocm_smi_gpus() -> Vec<GpuDevice> {
-    run_tool("rocm-smi", &ROCM_SMI_ARGS).map(|out| parse_rocm_smi_csv(&out)).unwrap_or_default()
+    run_tool("rocm-smi", &ROCM_SMI_ARGS)
+        .map(|out| parse_rocm_smi_csv(&out))
+        .unwrap_or_default()
 }
 
 /// The `nvidia-smi` query used when NVML cannot be loaded (header kept, so columns are found by name).
-pub const NVIDIA_SMI_ARGS: [&str; 2] = ["--query-gpu=name,memory.total,memory.free,driver_version,pci.bus_id", "--format=csv,nounits"];
+pub const NVIDIA_SMI_ARGS: [&str; 2] = [
+    "--query-gpu=name,memory.total,memory.free,driver_version,pci.bus_id",
+    "--format=csv,nounits",
+];
 
 /// A CSV table with a header row: rows as (header → cell) lookups. Header names are compared
 /// case-insensitively and without a unit suffix (`memory.total [MiB]` → `memory.total`).
 fn csv_rows(out: &str) -> Vec<Vec<(String, String)>> {
     let mut lines = out.lines().map(str::trim).filter(|l| !l.is_empty());
-    let Some(header) = lines.next() else { return Vec::new() };
+    let Some(header) = lines.next() else {
+        return Vec::new();
+    };
     let names: Vec<String> = header
         .split(',')
-        .map(|h| h.split(" [").next().unwrap_or(h).trim().to_ascii_lowercase())
+        .map(|h| {
+            h.split(" [")
+                .next()
+                .unwrap_or(h)
+                .trim()
+                .to_ascii_lowercase()
+        })
         .collect();
     lines
-        .map(|line| names.iter().cloned().zip(line.split(',').map(|c| c.trim().to_string())).collect())
+        .map(|line| {
+            names
+                .iter()
+                .cloned()
+                .zip(line.split(',').map(|c| c.trim().to_string()))
+                .collect()
+        })
         .collect()
 }
 
 fn cell<'a>(row: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    row.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty() && *v != "[N/A]" && *v != "N/A")
+    row.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty() && *v != "[N/A]" && *v != "N/A")
 }
 
 /// `nvidia-smi --query-gpu=… --format=csv[,nounits]` with its header: one device per row.
@@ -312,7 +384,9 @@ pub fn parse_nvidia_smi_csv(out: &str) -> Vec<GpuDevice> {
 
 /// The driver version column of the same output.
 pub fn parse_nvidia_smi_driver(out: &str) -> Option<String> {
-    csv_rows(out).first().and_then(|row| cell(row, "driver_version").map(str::to_string))
+    csv_rows(out)
+        .first()
+        .and_then(|row| cell(row, "driver_version").map(str::to_string))
 }
 
 /// The query used for AMD when sysfs shows no amdgpu device.
@@ -332,7 +406,9 @@ pub fn parse_rocm_smi_csv(out: &str) -> Vec<GpuDevice> {
             let used = bytes("vram total used memory (b)");
             Some(GpuDevice {
                 kind: "amd".into(),
-                name: cell(row, "card series").or_else(|| cell(row, "device"))?.to_string(),
+                name: cell(row, "card series")
+                    .or_else(|| cell(row, "device"))?
+                    .to_string(),
                 vram: total,
                 vram_available: total.zip(used).map(|(t, u)| (t - u).max(0.0)),
                 bus_id: None,
@@ -366,18 +442,28 @@ pub fn parse_lspci_name(out: &str) -> Option<String> {
 /// `parseInt`: the leading integer of a string (after spaces), as a float.
 fn parse_int_prefix(s: &str) -> Option<f64> {
     let s = s.trim_start();
-    let end = s.char_indices().find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+')))).map_or(s.len(), |(i, _)| i);
+    let end = s
+        .char_indices()
+        .find(|&(i, c)| !(c.is_ascii_digit() || (i == 0 && (c == '-' || c == '+'))))
+        .map_or(s.len(), |(i, _)| i);
     s[..end].parse::<i64>().ok().map(|v| v as f64)
 }
 
 fn which(tool: &str) -> bool {
-    std::env::var_os("PATH").is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
+    std::env::var_os("PATH")
+        .is_some_and(|paths| std::env::split_paths(&paths).any(|dir| dir.join(tool).is_file()))
 }
 
 /// Runs a tool with a time limit and returns its stdout when it exits with success.
 fn run_tool(program: &str, args: &[&str]) -> Option<String> {
     use std::process::{Command, Stdio};
-    let mut child = Command::new(program).args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::null()).spawn().ok()?;
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let mut stdout = child.stdout.take()?;
     let reader = std::thread::spawn(move || {
         let mut buf = Vec::new();
@@ -388,7 +474,9 @@ fn run_tool(program: &str, args: &[&str]) -> Option<String> {
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
-            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
             _ => {
                 let _ = child.kill();
                 let _ = child.wait();
@@ -397,7 +485,9 @@ fn run_tool(program: &str, args: &[&str]) -> Option<String> {
         }
     };
     let out = reader.join().ok()?;
-    status.filter(|s| s.success()).map(|_| String::from_utf8_lossy(&out).into_owned())
+    status
+        .filter(|s| s.success())
+        .map(|_| String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]
@@ -423,7 +513,14 @@ mod tests {
             }
         };
         mk("card0", &[("vendor", "0x8086")]);
-        mk("card1", &[("vendor", "0x1002"), ("mem_info_vram_total", "17163091968"), ("mem_info_vram_used", "1163091968")]);
+        mk(
+            "card1",
+            &[
+                ("vendor", "0x1002"),
+                ("mem_info_vram_total", "17163091968"),
+                ("mem_info_vram_used", "1163091968"),
+            ],
+        );
         mk("card1-DP-1", &[("vendor", "0x1002")]);
         mk("card2", &[("vendor", "0x1af4")]); // virtio: not a compute GPU
         let devs = sysfs_gpus(&root);
@@ -452,14 +549,29 @@ mod tests {
 
     #[test]
     fn ranking_puts_discrete_first() {
-        let dev = |kind: &str, vram: Option<f64>| GpuDevice { kind: kind.into(), name: kind.into(), vram, ..Default::default() };
-        let order: Vec<(String, Option<f64>)> = ranked(vec![dev("intel", None), dev("amd", Some(1.0)), dev("amd", Some(16.0)), dev("nvidia", Some(8.0))])
-            .into_iter()
-            .map(|d| (d.kind, d.vram))
-            .collect();
+        let dev = |kind: &str, vram: Option<f64>| GpuDevice {
+            kind: kind.into(),
+            name: kind.into(),
+            vram,
+            ..Default::default()
+        };
+        let order: Vec<(String, Option<f64>)> = ranked(vec![
+            dev("intel", None),
+            dev("amd", Some(1.0)),
+            dev("amd", Some(16.0)),
+            dev("nvidia", Some(8.0)),
+        ])
+        .into_iter()
+        .map(|d| (d.kind, d.vram))
+        .collect();
         assert_eq!(
             order,
-            vec![("nvidia".into(), Some(8.0)), ("amd".into(), Some(16.0)), ("amd".into(), Some(1.0)), ("intel".into(), None)]
+            vec![
+                ("nvidia".into(), Some(8.0)),
+                ("amd".into(), Some(16.0)),
+                ("amd".into(), Some(1.0)),
+                ("intel".into(), None)
+            ]
         );
     }
 

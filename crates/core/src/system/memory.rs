@@ -14,25 +14,45 @@ pub struct MemoryInfo {
 /// `MemAvailable`, as Node's `os.freemem()`).
 pub fn memory_info() -> MemoryInfo {
     #[cfg(target_os = "linux")]
-    if let Some(info) = std::fs::read_to_string("/proc/meminfo").ok().and_then(|t| parse_meminfo(&t)) {
+    if let Some(info) = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| parse_meminfo(&t))
+    {
         return info; // a direct read: 5× cheaper than sysinfo's, same source
     }
     use sysinfo::{MemoryRefreshKind, RefreshKind, System};
-    let sys = System::new_with_specifics(RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram())).ok();
+    let sys = System::new_with_specifics(
+        RefreshKind::nothing().with_memory(MemoryRefreshKind::nothing().with_ram()),
+    )
+    .ok();
     let total = sys.as_ref().map_or(0.0, |s| s.total_memory() as f64);
     let available = sys.as_ref().map_or(0.0, |s| s.available_memory() as f64);
-    MemoryInfo { total, available, used: total - available }
+    MemoryInfo {
+        total,
+        available,
+        used: total - available,
+    }
 }
 
 /// `MemTotal` and `MemAvailable` (kB) from `/proc/meminfo`, in bytes.
 pub fn parse_meminfo(text: &str) -> Option<MemoryInfo> {
     let field = |name: &str| {
         let line = text.lines().find(|l| l.starts_with(name))?;
-        line[name.len()..].trim().trim_end_matches("kB").trim().parse::<f64>().ok().map(|kb| kb * 1024.0)
+        line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .map(|kb| kb * 1024.0)
     };
     let total = field("MemTotal:")?;
     let available = field("MemAvailable:")?;
-    Some(MemoryInfo { total, available, used: total - available })
+    Some(MemoryInfo {
+        total,
+        available,
+        used: total - available,
+    })
 }
 
 /// `estimateVRAM(gpu)`: total VRAM in bytes when it can be known. Apple (unified memory): 70 % of
@@ -49,7 +69,9 @@ pub fn estimate_vram(gpu: &GpuInfo) -> Option<f64> {
     }
     // Re-read the primary device: a caller may pass a GPUInfo it built itself.
     let fresh = super::gpu::detect_gpu();
-    (fresh.available && fresh.kind == gpu.kind).then_some(fresh.vram).flatten()
+    (fresh.available && fresh.kind == gpu.kind)
+        .then_some(fresh.vram)
+        .flatten()
 }
 
 #[cfg(test)]
@@ -77,4 +99,3 @@ mod tests {
         assert_eq!(estimate_vram(&GpuInfo::unavailable()), None);
     }
 }
-

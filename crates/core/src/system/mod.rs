@@ -52,7 +52,12 @@ impl SystemInfo {
     /// the JS thread.
     pub fn detect(&self, force_refresh: bool) -> SystemCapabilities {
         if !force_refresh {
-            if let Some((at, caps)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if let Some((at, caps)) = self
+                .cache
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
                 if at.elapsed() < CACHE_TTL {
                     return caps.clone();
                 }
@@ -80,16 +85,33 @@ impl SystemInfo {
     }
 
     /// `canRunModel(modelInfo, options)`: GPU from the cached detection, RAM read now.
-    pub fn can_run_model(&self, model: &Value, options: Option<&Map<String, Value>>) -> CanRunResult {
+    pub fn can_run_model(
+        &self,
+        model: &Value,
+        options: Option<&Map<String, Value>>,
+    ) -> CanRunResult {
         let caps = self.detect(false);
-        sizing::can_run_model(&ModelView::from_json(model), options, &caps.gpu, &memory_info())
+        sizing::can_run_model(
+            &ModelView::from_json(model),
+            options,
+            &caps.gpu,
+            &memory_info(),
+        )
     }
 
     /// `getOptimalConfig(modelInfo, hints)`.
-    pub fn optimal_config(&self, model: &Value, hints: Option<&Map<String, Value>>) -> crate::Result<Map<String, Value>> {
+    pub fn optimal_config(
+        &self,
+        model: &Value,
+        hints: Option<&Map<String, Value>>,
+    ) -> crate::Result<Map<String, Value>> {
         let caps = self.detect(false);
         let mem = memory_info();
-        let machine = sizing::Machine { cores: caps.cpu.cores, gpu: &caps.gpu, mem: &mem };
+        let machine = sizing::Machine {
+            cores: caps.cpu.cores,
+            gpu: &caps.gpu,
+            mem: &mem,
+        };
         sizing::optimal_config(&ModelView::from_json(model), hints, &machine)
     }
 }
@@ -111,7 +133,14 @@ mod tests {
         std::thread::sleep(Duration::from_millis(2));
         assert_ne!(s.detect(false).detected_at, c.detected_at);
         let json = serde_json::to_value(&a).unwrap();
-        for key in ["cpu", "memory", "gpu", "platform", "recommendations", "detectedAt"] {
+        for key in [
+            "cpu",
+            "memory",
+            "gpu",
+            "platform",
+            "recommendations",
+            "detectedAt",
+        ] {
             assert!(json.get(key).is_some(), "{key}");
         }
     }

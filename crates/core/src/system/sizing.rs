@@ -35,15 +35,24 @@ pub const KV_CACHE_BYTES_PER_ELEMENT: [(&str, f64); 8] = [
 ];
 
 /// `CONTEXT_GRANULARITY_LADDER`: (upper bound, step).
-pub const CONTEXT_GRANULARITY_LADDER: [(f64, f64); 6] =
-    [(2048.0, 128.0), (4096.0, 256.0), (8192.0, 512.0), (16384.0, 1024.0), (32768.0, 2048.0), (f64::INFINITY, 4096.0)];
+pub const CONTEXT_GRANULARITY_LADDER: [(f64, f64); 6] = [
+    (2048.0, 128.0),
+    (4096.0, 256.0),
+    (8192.0, 512.0),
+    (16384.0, 1024.0),
+    (32768.0, 2048.0),
+    (f64::INFINITY, 4096.0),
+];
 
 /// `RECOMMENDED_QUANTIZATIONS`.
 pub const QUANT_BALANCED: [&str; 2] = ["Q5_K_M", "Q4_K_M"];
 pub const QUANT_COMPACT: [&str; 3] = ["Q4_K_M", "Q4_K_S", "Q3_K_M"];
 
 fn bytes_per_element(cache_type: &str) -> f64 {
-    KV_CACHE_BYTES_PER_ELEMENT.iter().find(|(k, _)| *k == cache_type).map_or(f64::NAN, |(_, v)| *v)
+    KV_CACHE_BYTES_PER_ELEMENT
+        .iter()
+        .find(|(k, _)| *k == cache_type)
+        .map_or(f64::NAN, |(_, v)| *v)
 }
 
 /// `floorContextToGranularity(tokens)`.
@@ -65,7 +74,8 @@ pub struct ModelView {
 
 /// A JS-truthy number (non-zero, not NaN).
 fn truthy_num(v: Option<&Value>) -> Option<f64> {
-    v.and_then(Value::as_f64).filter(|n| *n != 0.0 && !n.is_nan())
+    v.and_then(Value::as_f64)
+        .filter(|n| *n != 0.0 && !n.is_nan())
 }
 
 /// upstream `toScalarMean`: a positive number, or the positive mean of an all-number array.
@@ -85,9 +95,19 @@ fn scalar_mean(v: Option<&Value>) -> Option<f64> {
 impl ModelView {
     pub fn from_json(model: &Value) -> Self {
         ModelView {
-            size: model.get("size").and_then(Value::as_f64).unwrap_or(f64::NAN),
-            kind: model.get("type").and_then(Value::as_str).unwrap_or_default().to_string(),
-            meta: model.get("ggufMetadata").and_then(Value::as_object).cloned(),
+            size: model
+                .get("size")
+                .and_then(Value::as_f64)
+                .unwrap_or(f64::NAN),
+            kind: model
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            meta: model
+                .get("ggufMetadata")
+                .and_then(Value::as_object)
+                .cloned(),
         }
     }
 
@@ -96,13 +116,17 @@ impl ModelView {
     }
 
     fn architecture(&self) -> Option<&str> {
-        self.field("architecture").and_then(Value::as_str).filter(|a| !a.is_empty())
+        self.field("architecture")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
     }
 
     /// `raw["<arch>.<suffix>"]`
     fn raw_arch(&self, suffix: &str) -> Option<&Value> {
         let arch = self.architecture()?;
-        self.field("raw")?.as_object()?.get(&format!("{arch}.{suffix}"))
+        self.field("raw")?
+            .as_object()?
+            .get(&format!("{arch}.{suffix}"))
     }
 
     /// `hasGGUFMetadata`
@@ -115,11 +139,16 @@ impl ModelView {
     }
 
     pub fn layer_count(&self) -> f64 {
-        truthy_num(self.field("block_count")).unwrap_or_else(|| jsnum::round(self.size / (150.0 * MIB)).clamp(24.0, 120.0))
+        truthy_num(self.field("block_count"))
+            .unwrap_or_else(|| jsnum::round(self.size / (150.0 * MIB)).clamp(24.0, 120.0))
     }
 
     pub fn context_length(&self) -> f64 {
-        truthy_num(self.field("context_length")).unwrap_or(if self.size / GIB >= 30.0 { 8192.0 } else { 4096.0 })
+        truthy_num(self.field("context_length")).unwrap_or(if self.size / GIB >= 30.0 {
+            8192.0
+        } else {
+            4096.0
+        })
     }
 
     fn by_size(&self, bands: [f64; 4]) -> f64 {
@@ -136,11 +165,13 @@ impl ModelView {
     }
 
     pub fn attention_head_count(&self) -> f64 {
-        scalar_mean(self.field("attention_head_count")).unwrap_or_else(|| self.by_size([64.0, 52.0, 40.0, 32.0]))
+        scalar_mean(self.field("attention_head_count"))
+            .unwrap_or_else(|| self.by_size([64.0, 52.0, 40.0, 32.0]))
     }
 
     pub fn embedding_length(&self) -> f64 {
-        truthy_num(self.field("embedding_length")).unwrap_or_else(|| self.by_size([8192.0, 6656.0, 5120.0, 4096.0]))
+        truthy_num(self.field("embedding_length"))
+            .unwrap_or_else(|| self.by_size([8192.0, 6656.0, 5120.0, 4096.0]))
     }
 
     pub fn kv_head_count(&self) -> f64 {
@@ -157,13 +188,21 @@ impl ModelView {
 
     fn expert_count(&self) -> f64 {
         truthy_num(self.field("expert_count"))
-            .or_else(|| self.raw_arch("expert_count").and_then(Value::as_f64).filter(|v| *v > 0.0))
+            .or_else(|| {
+                self.raw_arch("expert_count")
+                    .and_then(Value::as_f64)
+                    .filter(|v| *v > 0.0)
+            })
             .unwrap_or(0.0)
     }
 
     /// Bytes of MoE expert weights: measured, else estimated from the parameter count.
     pub fn expert_weights_bytes(&self) -> Option<f64> {
-        if let Some(measured) = self.field("expert_weights_bytes").and_then(Value::as_f64).filter(|v| *v > 0.0) {
+        if let Some(measured) = self
+            .field("expert_weights_bytes")
+            .and_then(Value::as_f64)
+            .filter(|v| *v > 0.0)
+        {
             return Some(measured);
         }
         let experts = self.expert_count();
@@ -172,8 +211,13 @@ impl ModelView {
         }
         let expert_ff = truthy_num(self.field("expert_feed_forward_length"))
             .or_else(|| truthy_num(self.raw_arch("expert_feed_forward_length")))?;
-        let total_params = self.field("raw")?.get("general.parameter_count")?.as_f64().filter(|p| *p > 0.0)?;
-        let expert_params = 3.0 * self.embedding_length() * expert_ff * experts * self.layer_count();
+        let total_params = self
+            .field("raw")?
+            .get("general.parameter_count")?
+            .as_f64()
+            .filter(|p| *p > 0.0)?;
+        let expert_params =
+            3.0 * self.embedding_length() * expert_ff * experts * self.layer_count();
         let fraction = (expert_params / total_params).min(0.95);
         (fraction > 0.0).then(|| jsnum::round(self.size * fraction))
     }
@@ -186,7 +230,10 @@ impl ModelView {
 
 /// `estimateKVBytesPerToken(model, k = 'f16', v = 'f16')` (NaN for an unknown cache type).
 pub fn estimate_kv_bytes_per_token(model: &ModelView, cache_k: &str, cache_v: &str) -> f64 {
-    model.layer_count() * model.kv_head_count() * model.head_dimension() * (bytes_per_element(cache_k) + bytes_per_element(cache_v))
+    model.layer_count()
+        * model.kv_head_count()
+        * model.head_dimension()
+        * (bytes_per_element(cache_k) + bytes_per_element(cache_v))
 }
 
 /// `calculateGPULayers(totalLayers, vram, size)`.
@@ -257,7 +304,9 @@ impl<'a> Opts<'a> {
     }
     /// `typeof x === 'number' && x > 0 ? min(x, cap) : 0`
     fn positive_capped(&self, key: &str, cap: f64) -> f64 {
-        self.num(key).filter(|n| *n > 0.0).map_or(0.0, |n| n.min(cap))
+        self.num(key)
+            .filter(|n| *n > 0.0)
+            .map_or(0.0, |n| n.min(cap))
     }
 }
 
@@ -272,10 +321,18 @@ pub struct CanRunResult {
 
 impl CanRunResult {
     fn yes() -> Self {
-        CanRunResult { possible: true, reason: None, suggestion: None }
+        CanRunResult {
+            possible: true,
+            reason: None,
+            suggestion: None,
+        }
     }
     fn no(reason: String, suggestion: &str) -> Self {
-        CanRunResult { possible: false, reason: Some(reason), suggestion: Some(suggestion.into()) }
+        CanRunResult {
+            possible: false,
+            reason: Some(reason),
+            suggestion: Some(suggestion.into()),
+        }
     }
 }
 
@@ -285,8 +342,11 @@ fn gb1(bytes: f64) -> String {
 
 /// Bytes of expert weights kept on the CPU for the given MoE hints.
 fn hinted_cpu_expert_bytes(model: &ModelView, o: &Opts, total_layers: f64) -> f64 {
-    let Some(expert_bytes) = model.expert_weights_bytes().filter(|b| *b > 0.0) else { return 0.0 };
-    let custom_override = o.str("overrideTensors").is_some_and(|t| t != "exps=CPU") || (o.has("overrideTensors") && o.str("overrideTensors").is_none());
+    let Some(expert_bytes) = model.expert_weights_bytes().filter(|b| *b > 0.0) else {
+        return 0.0;
+    };
+    let custom_override = o.str("overrideTensors").is_some_and(|t| t != "exps=CPU")
+        || (o.has("overrideTensors") && o.str("overrideTensors").is_none());
     if custom_override {
         0.0
     } else if o.is_true("cpuMoe") || o.str("overrideTensors") == Some("exps=CPU") {
@@ -297,13 +357,22 @@ fn hinted_cpu_expert_bytes(model: &ModelView, o: &Opts, total_layers: f64) -> f6
 }
 
 /// `canRunModel(model, options)`: `gpu` comes from the (cached) detection, `mem` is live.
-pub fn can_run_model(model: &ModelView, options: Option<&Map<String, Value>>, gpu: &GpuInfo, mem: &MemoryInfo) -> CanRunResult {
+pub fn can_run_model(
+    model: &ModelView,
+    options: Option<&Map<String, Value>>,
+    gpu: &GpuInfo,
+    mem: &MemoryInfo,
+) -> CanRunResult {
     let o = Opts(options);
     let check_total = o.is_true("checkTotalMemory");
     if let (Some(context), true) = (o.num("contextSize"), o.has("gpuLayers")) {
         return can_run_resolved(model, &o, context, gpu, mem, check_total);
     }
-    let kv_floor = if model.has_block_count() { FLOOR_CONTEXT_TOKENS * estimate_kv_bytes_per_token(model, "f16", "f16") } else { 0.0 };
+    let kv_floor = if model.has_block_count() {
+        FLOOR_CONTEXT_TOKENS * estimate_kv_bytes_per_token(model, "f16", "f16")
+    } else {
+        0.0
+    };
     let expert_bytes = model.expert_weights_bytes().unwrap_or(0.0);
     if expert_bytes > 0.0 && expert_bytes > mem.total * MOE_EXPERT_TOTAL_RAM_FRACTION {
         return CanRunResult::no(
@@ -325,10 +394,18 @@ pub fn can_run_model(model: &ModelView, options: Option<&Map<String, Value>>, gp
         }
         None => committed * 1.2 + kv_floor,
     };
-    let (memory, memory_type) = if check_total { (mem.total, "total") } else { (mem.available, "available") };
+    let (memory, memory_type) = if check_total {
+        (mem.total, "total")
+    } else {
+        (mem.available, "available")
+    };
     if !(memory >= required) {
         return CanRunResult::no(
-            format!("Insufficient RAM: model requires {}GB, but only {}GB {memory_type}", gb1(required), gb1(memory)),
+            format!(
+                "Insufficient RAM: model requires {}GB, but only {}GB {memory_type}",
+                gb1(required),
+                gb1(memory)
+            ),
             if check_total {
                 "This model is too large for your system. Try a smaller model or quantization."
             } else {
@@ -340,16 +417,29 @@ pub fn can_run_model(model: &ModelView, options: Option<&Map<String, Value>>, gp
         return CanRunResult {
             possible: true,
             reason: Some("Model will run on CPU only, which may be slow for this size".into()),
-            suggestion: Some("Consider using a GPU for better performance with large models".into()),
+            suggestion: Some(
+                "Consider using a GPU for better performance with large models".into(),
+            ),
         };
     }
     CanRunResult::yes()
 }
 
 /// `canRunModel` when both `contextSize` and `gpuLayers` are given: checks the resolved placement.
-fn can_run_resolved(model: &ModelView, o: &Opts, context: f64, gpu: &GpuInfo, mem: &MemoryInfo, check_total: bool) -> CanRunResult {
+fn can_run_resolved(
+    model: &ModelView,
+    o: &Opts,
+    context: f64,
+    gpu: &GpuInfo,
+    mem: &MemoryInfo,
+    check_total: bool,
+) -> CanRunResult {
     let total_layers = o.num("totalLayers").unwrap_or_else(|| model.layer_count());
-    let gpu_layers = o.num("gpuLayers").unwrap_or(f64::NAN).min(total_layers).max(0.0);
+    let gpu_layers = o
+        .num("gpuLayers")
+        .unwrap_or(f64::NAN)
+        .min(total_layers)
+        .max(0.0);
     let gpu_share = gpu_layers / total_layers;
     let cpu_share = 1.0 - gpu_share;
     let cpu_expert_bytes = hinted_cpu_expert_bytes(model, o, total_layers);
@@ -363,17 +453,23 @@ fn can_run_resolved(model: &ModelView, o: &Opts, context: f64, gpu: &GpuInfo, me
             "Use fewer CPU-resident experts or a smaller model quantization",
         );
     }
-    let bpt = estimate_kv_bytes_per_token(model, o.str("cacheTypeK").unwrap_or("f16"), o.str("cacheTypeV").unwrap_or("f16"));
+    let bpt = estimate_kv_bytes_per_token(
+        model,
+        o.str("cacheTypeK").unwrap_or("f16"),
+        o.str("cacheTypeV").unwrap_or("f16"),
+    );
     let vram = gpu.vram.filter(|v| *v != 0.0);
     if gpu_share > 0.0 && (!gpu.available || vram.is_none()) {
         return CanRunResult::no(
-            "Resolved configuration requires GPU offload, but no usable GPU VRAM is available".into(),
+            "Resolved configuration requires GPU offload, but no usable GPU VRAM is available"
+                .into(),
             "Set gpuLayers to 0 or enable a supported GPU backend",
         );
     }
     if gpu_share > 0.0 {
         let budget = (gpu.vram_available.or(vram).unwrap_or(0.0) - COMPUTE_BUFFER_BYTES).max(0.0);
-        let required = (model.size - cpu_expert_bytes) * GPU_WEIGHTS_OVERHEAD * gpu_share + context * bpt * gpu_share;
+        let required = (model.size - cpu_expert_bytes) * GPU_WEIGHTS_OVERHEAD * gpu_share
+            + context * bpt * gpu_share;
         if required > budget {
             return CanRunResult::no(
                 format!(
@@ -387,8 +483,13 @@ fn can_run_resolved(model: &ModelView, o: &Opts, context: f64, gpu: &GpuInfo, me
     }
     if cpu_share > 0.0 {
         let cpu_weights = (model.size - cpu_expert_bytes) * cpu_share + cpu_expert_bytes;
-        let required = cpu_weights * CPU_WEIGHTS_OVERHEAD + context * bpt * cpu_share + OS_RAM_MARGIN_BYTES;
-        let memory = if check_total { mem.total } else { mem.available };
+        let required =
+            cpu_weights * CPU_WEIGHTS_OVERHEAD + context * bpt * cpu_share + OS_RAM_MARGIN_BYTES;
+        let memory = if check_total {
+            mem.total
+        } else {
+            mem.available
+        };
         if required > memory {
             return CanRunResult::no(
                 format!("Insufficient RAM: resolved placement requires {}GB, but only {}GB is available", gb1(required), gb1(memory)),
@@ -411,48 +512,80 @@ impl Machine<'_> {
         self.gpu.vram.filter(|v| *v != 0.0 && self.gpu.available)
     }
     fn vram_budget(&self) -> f64 {
-        self.vram().map_or(0.0, |v| (self.gpu.vram_available.unwrap_or(v) - COMPUTE_BUFFER_BYTES).max(0.0))
+        self.vram().map_or(0.0, |v| {
+            (self.gpu.vram_available.unwrap_or(v) - COMPUTE_BUFFER_BYTES).max(0.0)
+        })
     }
 }
 
 fn num(x: f64) -> Value {
     serde_json::Number::from_f64(x).map_or(Value::Null, |n| {
         // Integers travel as integers so JSON (and JS) show `4096`, not `4096.0`.
-        if x.fract() == 0.0 && x.abs() < 9e15 { Value::from(x as i64) } else { Value::Number(n) }
+        if x.fract() == 0.0 && x.abs() < 9e15 {
+            Value::from(x as i64)
+        } else {
+            Value::Number(n)
+        }
     })
 }
 
 /// `getOptimalConfig(model, hints)` → a partial LlamaServerConfig.
-pub fn optimal_config(model: &ModelView, hints: Option<&Map<String, Value>>, m: &Machine) -> Result<Map<String, Value>> {
+pub fn optimal_config(
+    model: &ModelView,
+    hints: Option<&Map<String, Value>>,
+    m: &Machine,
+) -> Result<Map<String, Value>> {
     let policy = normalize_context_constraints(hints)?;
     if let Some(policy) = policy {
         return constrained_config(model, hints, &policy, m);
     }
     let o = Opts(hints);
     let mut config = Map::new();
-    config.insert("threads".into(), Value::from(super::cpu::recommended_threads(m.cores)));
-    config.insert("parallelRequests".into(), o.get("parallelRequests").cloned().unwrap_or(Value::from(1)));
+    config.insert(
+        "threads".into(),
+        Value::from(super::cpu::recommended_threads(m.cores)),
+    );
+    config.insert(
+        "parallelRequests".into(),
+        o.get("parallelRequests").cloned().unwrap_or(Value::from(1)),
+    );
     let model_ctx = model.context_length();
     let total_layers = model.layer_count();
     if !model.has_block_count() {
-        let ctx = o.num("contextSize").unwrap_or(model_ctx.min(FLOOR_CONTEXT_TOKENS));
-        let layers = o.num("gpuLayers").unwrap_or_else(|| m.vram().map_or(0.0, |v| calculate_gpu_layers(total_layers, v, model.size)));
+        let ctx = o
+            .num("contextSize")
+            .unwrap_or(model_ctx.min(FLOOR_CONTEXT_TOKENS));
+        let layers = o.num("gpuLayers").unwrap_or_else(|| {
+            m.vram()
+                .map_or(0.0, |v| calculate_gpu_layers(total_layers, v, model.size))
+        });
         config.insert("contextSize".into(), num(ctx));
         config.insert("gpuLayers".into(), num(layers));
         return Ok(config);
     }
-    let clamp_ctx = |tokens: f64| floor_context_to_granularity(tokens).min(model_ctx).max(FLOOR_CONTEXT_TOKENS);
+    let clamp_ctx = |tokens: f64| {
+        floor_context_to_granularity(tokens)
+            .min(model_ctx)
+            .max(FLOOR_CONTEXT_TOKENS)
+    };
     let mut cpu_expert_bytes = hinted_cpu_expert_bytes(model, &o, total_layers);
     let mut weights_gpu = (model.size - cpu_expert_bytes) * GPU_WEIGHTS_OVERHEAD;
     let mut recommend_cpu_moe = false;
     let budget = m.vram_budget();
-    let cpu_context = |bpt: f64| clamp_ctx((m.mem.available - model.size * CPU_WEIGHTS_OVERHEAD - OS_RAM_MARGIN_BYTES) / bpt);
+    let cpu_context = |bpt: f64| {
+        clamp_ctx((m.mem.available - model.size * CPU_WEIGHTS_OVERHEAD - OS_RAM_MARGIN_BYTES) / bpt)
+    };
     let pinned_cache = o.has("cacheTypeK") || o.has("cacheTypeV");
-    let fa_off = matches!(o.get("flashAttention"), Some(Value::Bool(false))) || o.str("flashAttention") == Some("off");
-    let (mut cache_k, mut cache_v) = (o.str("cacheTypeK").unwrap_or("f16"), o.str("cacheTypeV").unwrap_or("f16"));
+    let fa_off = matches!(o.get("flashAttention"), Some(Value::Bool(false)))
+        || o.str("flashAttention") == Some("off");
+    let (mut cache_k, mut cache_v) = (
+        o.str("cacheTypeK").unwrap_or("f16"),
+        o.str("cacheTypeV").unwrap_or("f16"),
+    );
     let mut auto_quantized = false;
     if !pinned_cache && !fa_off && m.vram().is_some() && budget > 0.0 {
-        let abundant = weights_gpu + model_ctx * estimate_kv_bytes_per_token(model, "f16", "f16") <= budget;
+        let abundant =
+            weights_gpu + model_ctx * estimate_kv_bytes_per_token(model, "f16", "f16") <= budget;
         if !abundant {
             (cache_k, cache_v, auto_quantized) = ("q8_0", "q8_0", true);
         }
@@ -464,19 +597,33 @@ pub fn optimal_config(model: &ModelView, hints: Option<&Map<String, Value>>, m: 
         let required_kv = pinned_ctx.unwrap_or(FLOOR_CONTEXT_TOKENS) * bpt;
         let mut full_fits = weights_gpu + required_kv <= budget;
         let measured = model.measured_expert_bytes().filter(|b| *b > 0.0);
-        let no_moe_hints = !o.has("cpuMoe") && !o.has("nCpuMoe") && !o.has("overrideTensors") && hint_layers.is_none();
+        let no_moe_hints = !o.has("cpuMoe")
+            && !o.has("nCpuMoe")
+            && !o.has("overrideTensors")
+            && hint_layers.is_none();
         if let (false, true, Some(experts)) = (full_fits, no_moe_hints, measured) {
             let trunk = (model.size - experts) * GPU_WEIGHTS_OVERHEAD;
-            if trunk + required_kv <= budget && experts <= m.mem.total * MOE_EXPERT_TOTAL_RAM_FRACTION {
-                (recommend_cpu_moe, cpu_expert_bytes, weights_gpu, full_fits) = (true, experts, trunk, true);
+            if trunk + required_kv <= budget
+                && experts <= m.mem.total * MOE_EXPERT_TOTAL_RAM_FRACTION
+            {
+                (recommend_cpu_moe, cpu_expert_bytes, weights_gpu, full_fits) =
+                    (true, experts, trunk, true);
             }
         }
         if hint_layers.map_or(full_fits, |l| l >= total_layers) {
-            (hint_layers.unwrap_or(total_layers), pinned_ctx.unwrap_or_else(|| clamp_ctx((budget - weights_gpu) / bpt)))
+            (
+                hint_layers.unwrap_or(total_layers),
+                pinned_ctx.unwrap_or_else(|| clamp_ctx((budget - weights_gpu) / bpt)),
+            )
         } else {
             let reserve = required_kv.max(MIN_PARTIAL_RESERVE_BYTES);
             let per_layer = weights_gpu / total_layers;
-            let layers = hint_layers.unwrap_or_else(|| ((budget - reserve) / per_layer).floor().max(0.0).min(total_layers));
+            let layers = hint_layers.unwrap_or_else(|| {
+                ((budget - reserve) / per_layer)
+                    .floor()
+                    .max(0.0)
+                    .min(total_layers)
+            });
             if layers <= 0.0 {
                 (0.0, pinned_ctx.unwrap_or_else(|| cpu_context(bpt)))
             } else {
@@ -484,14 +631,30 @@ pub fn optimal_config(model: &ModelView, hints: Option<&Map<String, Value>>, m: 
                 let cpu_share = 1.0 - gpu_share;
                 let gpu_kv_budget = (budget - layers * per_layer).max(0.0);
                 let cpu_weights = (model.size - cpu_expert_bytes) * cpu_share + cpu_expert_bytes;
-                let ram_kv_budget = (m.mem.available - cpu_weights * CPU_WEIGHTS_OVERHEAD - OS_RAM_MARGIN_BYTES).max(0.0);
-                let by_gpu = if gpu_share > 0.0 { gpu_kv_budget / (bpt * gpu_share) } else { f64::INFINITY };
-                let by_ram = if cpu_share > 0.0 { ram_kv_budget / (bpt * cpu_share) } else { f64::INFINITY };
-                (layers, pinned_ctx.unwrap_or_else(|| clamp_ctx(by_gpu.min(by_ram))))
+                let ram_kv_budget =
+                    (m.mem.available - cpu_weights * CPU_WEIGHTS_OVERHEAD - OS_RAM_MARGIN_BYTES)
+                        .max(0.0);
+                let by_gpu = if gpu_share > 0.0 {
+                    gpu_kv_budget / (bpt * gpu_share)
+                } else {
+                    f64::INFINITY
+                };
+                let by_ram = if cpu_share > 0.0 {
+                    ram_kv_budget / (bpt * cpu_share)
+                } else {
+                    f64::INFINITY
+                };
+                (
+                    layers,
+                    pinned_ctx.unwrap_or_else(|| clamp_ctx(by_gpu.min(by_ram))),
+                )
             }
         }
     } else {
-        (hint_layers.unwrap_or(0.0), pinned_ctx.unwrap_or_else(|| cpu_context(bpt)))
+        (
+            hint_layers.unwrap_or(0.0),
+            pinned_ctx.unwrap_or_else(|| cpu_context(bpt)),
+        )
     };
     config.insert("contextSize".into(), num(context));
     config.insert("gpuLayers".into(), num(gpu_layers));
@@ -520,26 +683,53 @@ pub struct ContextPolicy {
 
 /// Policy details with `undefined` fields left out, as upstream's JSON shows them.
 fn details(pairs: &[(&str, Option<Value>)]) -> Value {
-    Value::Object(pairs.iter().filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v))).collect())
+    Value::Object(
+        pairs
+            .iter()
+            .filter_map(|(k, v)| v.clone().map(|v| (k.to_string(), v)))
+            .collect(),
+    )
 }
 
 /// `normalizeContextConstraints(hints)`: `None` when no min/preferred/max is set.
-pub fn normalize_context_constraints(hints: Option<&Map<String, Value>>) -> Result<Option<ContextPolicy>> {
+pub fn normalize_context_constraints(
+    hints: Option<&Map<String, Value>>,
+) -> Result<Option<ContextPolicy>> {
     let o = Opts(hints);
-    let (min_v, pref_v, max_v) = (o.get("minimumContextSize"), o.get("preferredContextSize"), o.get("maximumContextSize"));
+    let (min_v, pref_v, max_v) = (
+        o.get("minimumContextSize"),
+        o.get("preferredContextSize"),
+        o.get("maximumContextSize"),
+    );
     if min_v.is_none() && pref_v.is_none() && max_v.is_none() {
         return Ok(None);
     }
-    let valid = |v: Option<&Value>| v.is_none_or(|v| v.as_f64().is_some_and(jsnum::is_positive_safe_integer));
+    let valid = |v: Option<&Value>| {
+        v.is_none_or(|v| v.as_f64().is_some_and(jsnum::is_positive_safe_integer))
+    };
     let c = |v: Option<&Value>| v.cloned();
     let fail = |msg: &str, reason: &str, extra: &[(&str, Option<Value>)], suggestion: &str| {
-        let mut pairs = vec![("reason", Some(json!(reason))), ("stage", Some(json!("validation")))];
+        let mut pairs = vec![
+            ("reason", Some(json!(reason))),
+            ("stage", Some(json!("validation"))),
+        ];
         pairs.extend_from_slice(extra);
         pairs.push(("suggestion", Some(json!(suggestion))));
         Error::context_constraint(msg, details(&pairs))
     };
-    let all = [("minimumContextSize", c(min_v)), ("preferredContextSize", c(pref_v)), ("maximumContextSize", c(max_v))];
-    for (i, (key, word)) in [("minimumContextSize", "minimum"), ("preferredContextSize", "preferred"), ("maximumContextSize", "maximum")].iter().enumerate() {
+    let all = [
+        ("minimumContextSize", c(min_v)),
+        ("preferredContextSize", c(pref_v)),
+        ("maximumContextSize", c(max_v)),
+    ];
+    for (i, (key, word)) in [
+        ("minimumContextSize", "minimum"),
+        ("preferredContextSize", "preferred"),
+        ("maximumContextSize", "maximum"),
+    ]
+    .iter()
+    .enumerate()
+    {
         if !valid(o.get(key)) {
             return Err(fail(
                 &format!("{key} must be a positive safe integer"),
@@ -549,20 +739,39 @@ pub fn normalize_context_constraints(hints: Option<&Map<String, Value>>) -> Resu
             ));
         }
     }
-    let (min, pref, max) = (o.num("minimumContextSize"), o.num("preferredContextSize"), o.num("maximumContextSize"));
+    let (min, pref, max) = (
+        o.num("minimumContextSize"),
+        o.num("preferredContextSize"),
+        o.num("maximumContextSize"),
+    );
     if let (Some(a), Some(b)) = (min, pref) {
         if a > b {
-            return Err(fail("minimumContextSize cannot be greater than preferredContextSize", "minimum-exceeds-preferred", &all, "Choose context values where minimumContextSize <= preferredContextSize"));
+            return Err(fail(
+                "minimumContextSize cannot be greater than preferredContextSize",
+                "minimum-exceeds-preferred",
+                &all,
+                "Choose context values where minimumContextSize <= preferredContextSize",
+            ));
         }
     }
     if let (Some(a), Some(b)) = (pref, max) {
         if a > b {
-            return Err(fail("preferredContextSize cannot be greater than maximumContextSize", "preferred-exceeds-maximum", &all, "Choose context values where preferredContextSize <= maximumContextSize"));
+            return Err(fail(
+                "preferredContextSize cannot be greater than maximumContextSize",
+                "preferred-exceeds-maximum",
+                &all,
+                "Choose context values where preferredContextSize <= maximumContextSize",
+            ));
         }
     }
     if let (Some(a), Some(b)) = (min, max) {
         if a > b {
-            return Err(fail("minimumContextSize cannot be greater than maximumContextSize", "minimum-exceeds-maximum", &[all[0].clone(), all[2].clone()], "Choose an inclusive range where minimumContextSize <= maximumContextSize"));
+            return Err(fail(
+                "minimumContextSize cannot be greater than maximumContextSize",
+                "minimum-exceeds-maximum",
+                &[all[0].clone(), all[2].clone()],
+                "Choose an inclusive range where minimumContextSize <= maximumContextSize",
+            ));
         }
     }
     if let Some(ctx) = o.get("contextSize") {
@@ -576,10 +785,18 @@ pub fn normalize_context_constraints(hints: Option<&Map<String, Value>>) -> Resu
         ));
     }
     let parallel_v = o.get("parallelRequests").cloned().unwrap_or(json!(1));
-    let Some(parallel) = parallel_v.as_f64().filter(|p| jsnum::is_positive_safe_integer(*p)) else {
+    let Some(parallel) = parallel_v
+        .as_f64()
+        .filter(|p| jsnum::is_positive_safe_integer(*p))
+    else {
         let mut extra = all.to_vec();
         extra.push(("parallelRequests", Some(parallel_v)));
-        return Err(fail("parallelRequests must be a positive safe integer when context policy is used", "unsafe-total-capacity", &extra, "Use a positive integer number of parallel request slots"));
+        return Err(fail(
+            "parallelRequests must be a positive safe integer when context policy is used",
+            "unsafe-total-capacity",
+            &extra,
+            "Use a positive integer number of parallel request slots",
+        ));
     };
     let total = |v: Option<f64>, key: &str| -> Result<Option<f64>> {
         let Some(v) = v else { return Ok(None) };
@@ -590,7 +807,10 @@ pub fn normalize_context_constraints(hints: Option<&Map<String, Value>>) -> Resu
         Err(fail(
             "Context capacity exceeds the safe numeric range",
             "unsafe-total-capacity",
-            &[(key, Some(num(v))), ("parallelRequests", Some(num(parallel)))],
+            &[
+                (key, Some(num(v))),
+                ("parallelRequests", Some(num(parallel))),
+            ],
             "Use smaller context values or fewer parallel request slots",
         ))
     };
@@ -608,7 +828,10 @@ pub fn normalize_context_constraints(hints: Option<&Map<String, Value>>) -> Resu
 /// `validateModelContextRange` → total native context across slots.
 fn total_native_context(model: &ModelView, p: &ContextPolicy) -> Result<f64> {
     let legacy = model.context_length().min(FLOOR_CONTEXT_TOKENS);
-    let native = model.field("context_length").and_then(Value::as_f64).filter(|c| jsnum::is_positive_safe_integer(*c));
+    let native = model
+        .field("context_length")
+        .and_then(Value::as_f64)
+        .filter(|c| jsnum::is_positive_safe_integer(*c));
     let base = |reason: &str, stage: &str| {
         vec![
             ("reason", Some(json!(reason))),
@@ -621,10 +844,23 @@ fn total_native_context(model: &ModelView, p: &ContextPolicy) -> Result<f64> {
     if let (Some(min), Some(native)) = (p.minimum, native) {
         if min > native {
             let mut d = base("minimum-exceeds-native", "sizing");
-            d.extend([("nativeContextSize", Some(num(native))), ("parallelRequests", Some(num(p.parallel)))]);
-            d.push(("suggestion", Some(json!(format!("Choose minimumContextSize <= {}", jsnum::to_string(native))))));
+            d.extend([
+                ("nativeContextSize", Some(num(native))),
+                ("parallelRequests", Some(num(p.parallel))),
+            ]);
+            d.push((
+                "suggestion",
+                Some(json!(format!(
+                    "Choose minimumContextSize <= {}",
+                    jsnum::to_string(native)
+                ))),
+            ));
             return Err(Error::context_constraint(
-                format!("Minimum context {} exceeds the model's native context {}", jsnum::to_string(min), jsnum::to_string(native)),
+                format!(
+                    "Minimum context {} exceeds the model's native context {}",
+                    jsnum::to_string(min),
+                    jsnum::to_string(native)
+                ),
                 details(&d),
             ));
         }
@@ -644,9 +880,18 @@ fn total_native_context(model: &ModelView, p: &ContextPolicy) -> Result<f64> {
     let total = per_slot * p.parallel;
     if !jsnum::is_positive_safe_integer(total) {
         let mut d = base("unsafe-total-capacity", "sizing");
-        d.extend([("nativeContextSize", Some(num(per_slot))), ("parallelRequests", Some(num(p.parallel)))]);
-        d.push(("suggestion", Some(json!("Use fewer parallel request slots"))));
-        return Err(Error::context_constraint("Native multi-slot context exceeds the safe numeric range", details(&d)));
+        d.extend([
+            ("nativeContextSize", Some(num(per_slot))),
+            ("parallelRequests", Some(num(p.parallel))),
+        ]);
+        d.push((
+            "suggestion",
+            Some(json!("Use fewer parallel request slots")),
+        ));
+        return Err(Error::context_constraint(
+            "Native multi-slot context exceeds the safe numeric range",
+            details(&d),
+        ));
     }
     Ok(total)
 }
@@ -654,24 +899,50 @@ fn total_native_context(model: &ModelView, p: &ContextPolicy) -> Result<f64> {
 /// `getConstrainedOptimalConfig`: the baseline config, then the best placement that meets the
 /// per-slot minimum (full offload, auto cpuMoe, then fewer GPU layers), else
 /// InsufficientResourcesError.
-fn constrained_config(model: &ModelView, hints: Option<&Map<String, Value>>, p: &ContextPolicy, m: &Machine) -> Result<Map<String, Value>> {
+fn constrained_config(
+    model: &ModelView,
+    hints: Option<&Map<String, Value>>,
+    p: &ContextPolicy,
+    m: &Machine,
+) -> Result<Map<String, Value>> {
     let o = Opts(hints);
     let total_native = total_native_context(model, p)?;
     let mut baseline_hints = hints.cloned().unwrap_or_default();
-    for key in ["minimumContextSize", "preferredContextSize", "maximumContextSize"] {
+    for key in [
+        "minimumContextSize",
+        "preferredContextSize",
+        "maximumContextSize",
+    ] {
         baseline_hints.remove(key);
     }
     let baseline = optimal_config(model, Some(&baseline_hints), m)?;
-    let baseline_ctx = baseline.get("contextSize").and_then(Value::as_f64).unwrap_or(model.context_length().min(FLOOR_CONTEXT_TOKENS));
-    let cap_all = |x: f64| x.min(p.total_preferred.unwrap_or(f64::INFINITY)).min(p.total_maximum.unwrap_or(f64::INFINITY));
+    let baseline_ctx = baseline
+        .get("contextSize")
+        .and_then(Value::as_f64)
+        .unwrap_or(model.context_length().min(FLOOR_CONTEXT_TOKENS));
+    let cap_all = |x: f64| {
+        x.min(p.total_preferred.unwrap_or(f64::INFINITY))
+            .min(p.total_maximum.unwrap_or(f64::INFINITY))
+    };
     let attach = |config: &Map<String, Value>| {
         let mut r = config.clone();
-        for key in ["cacheTypeK", "cacheTypeV", "flashAttention", "cpuMoe", "nCpuMoe", "overrideTensors"] {
+        for key in [
+            "cacheTypeK",
+            "cacheTypeV",
+            "flashAttention",
+            "cpuMoe",
+            "nCpuMoe",
+            "overrideTensors",
+        ] {
             if let Some(v) = o.get(key) {
                 r.insert(key.into(), v.clone());
             }
         }
-        for (key, v) in [("minimumContextSize", p.minimum), ("preferredContextSize", p.preferred), ("maximumContextSize", p.maximum)] {
+        for (key, v) in [
+            ("minimumContextSize", p.minimum),
+            ("preferredContextSize", p.preferred),
+            ("maximumContextSize", p.maximum),
+        ] {
             if let Some(v) = v {
                 r.insert(key.into(), num(v));
             }
@@ -704,14 +975,21 @@ fn constrained_config(model: &ModelView, hints: Option<&Map<String, Value>>, p: 
     let expert_bytes = model.expert_weights_bytes();
     let hinted_cpu_experts = hinted_cpu_expert_bytes(model, &o, total_layers);
     let pinned_cache = o.has("cacheTypeK") || o.has("cacheTypeV");
-    let fa_off = matches!(o.get("flashAttention"), Some(Value::Bool(false))) || o.str("flashAttention") == Some("off");
-    let (mut cache_k, mut cache_v) = (o.str("cacheTypeK").unwrap_or("f16").to_string(), o.str("cacheTypeV").unwrap_or("f16").to_string());
+    let fa_off = matches!(o.get("flashAttention"), Some(Value::Bool(false)))
+        || o.str("flashAttention") == Some("off");
+    let (mut cache_k, mut cache_v) = (
+        o.str("cacheTypeK").unwrap_or("f16").to_string(),
+        o.str("cacheTypeV").unwrap_or("f16").to_string(),
+    );
     let baseline_str = |k: &str| baseline.get(k).and_then(Value::as_str).map(str::to_string);
-    let mut auto_quantized = baseline.contains_key("cacheTypeK") || baseline.contains_key("cacheTypeV");
+    let mut auto_quantized =
+        baseline.contains_key("cacheTypeK") || baseline.contains_key("cacheTypeV");
     if auto_quantized {
         cache_k = baseline_str("cacheTypeK").unwrap_or("q8_0".into());
         cache_v = baseline_str("cacheTypeV").unwrap_or("q8_0".into());
-    } else if let (false, false, true, Some(total_min)) = (pinned_cache, fa_off, has_vram, p.total_minimum) {
+    } else if let (false, false, true, Some(total_min)) =
+        (pinned_cache, fa_off, has_vram, p.total_minimum)
+    {
         let weights = (model.size - hinted_cpu_experts) * GPU_WEIGHTS_OVERHEAD;
         if weights + total_min * estimate_kv_bytes_per_token(model, "f16", "f16") > budget {
             (cache_k, cache_v, auto_quantized) = ("q8_0".into(), "q8_0".into(), true);
@@ -730,18 +1008,35 @@ fn constrained_config(model: &ModelView, hints: Option<&Map<String, Value>>, p: 
         let gpu_share = layers / total_layers;
         let cpu_share = 1.0 - gpu_share;
         let gpu_weights = (model.size - cpu_experts) * GPU_WEIGHTS_OVERHEAD * gpu_share;
-        let by_gpu = if gpu_share > 0.0 { (budget - gpu_weights) / (bpt * gpu_share) } else { f64::INFINITY };
+        let by_gpu = if gpu_share > 0.0 {
+            (budget - gpu_weights) / (bpt * gpu_share)
+        } else {
+            f64::INFINITY
+        };
         let cpu_weights = (model.size - cpu_experts) * cpu_share + cpu_experts;
         let ram_kv = m.mem.available - cpu_weights * CPU_WEIGHTS_OVERHEAD - OS_RAM_MARGIN_BYTES;
-        let by_ram = if cpu_share > 0.0 { ram_kv / (bpt * cpu_share) } else { f64::INFINITY };
+        let by_ram = if cpu_share > 0.0 {
+            ram_kv / (bpt * cpu_share)
+        } else {
+            f64::INFINITY
+        };
         let raw = by_gpu.min(by_ram).min(total_native).max(0.0);
         best_raw = best_raw.max(raw);
         raw
     };
     let baseline_selected = cap_context(baseline_ctx, true);
-    let baseline_cpu_experts = if baseline.get("cpuMoe") == Some(&Value::Bool(true)) { expert_bytes.unwrap_or(0.0) } else { hinted_cpu_experts };
-    let baseline_layers = baseline.get("gpuLayers").and_then(Value::as_f64).unwrap_or(0.0);
-    if baseline_meets_minimum && raw_capacity(baseline_cpu_experts, baseline_layers) >= baseline_selected {
+    let baseline_cpu_experts = if baseline.get("cpuMoe") == Some(&Value::Bool(true)) {
+        expert_bytes.unwrap_or(0.0)
+    } else {
+        hinted_cpu_experts
+    };
+    let baseline_layers = baseline
+        .get("gpuLayers")
+        .and_then(Value::as_f64)
+        .unwrap_or(0.0);
+    if baseline_meets_minimum
+        && raw_capacity(baseline_cpu_experts, baseline_layers) >= baseline_selected
+    {
         return Ok(with_context(&baseline, baseline_selected));
     }
     let choose = |raw: f64| -> Option<f64> {
@@ -751,7 +1046,11 @@ fn constrained_config(model: &ModelView, hints: Option<&Map<String, Value>>, p: 
             return None;
         }
         let rounded = floor_context_to_granularity(cap);
-        Some(if rounded >= total_min { rounded } else { total_min })
+        Some(if rounded >= total_min {
+            rounded
+        } else {
+            total_min
+        })
     };
     let build = |ctx: f64, layers: f64, cpu_moe: bool| {
         let mut r = attach(&baseline);
@@ -785,7 +1084,9 @@ fn constrained_config(model: &ModelView, hints: Option<&Map<String, Value>>, p: 
                 return Ok(build(ctx, total_layers, false));
             }
         }
-        let measured = model.measured_expert_bytes().filter(|b| *b > 0.0 && *b <= m.mem.total * MOE_EXPERT_TOTAL_RAM_FRACTION);
+        let measured = model
+            .measured_expert_bytes()
+            .filter(|b| *b > 0.0 && *b <= m.mem.total * MOE_EXPERT_TOTAL_RAM_FRACTION);
         let can_auto_moe = !o.has("cpuMoe") && !o.has("nCpuMoe") && !o.has("overrideTensors");
         if let (true, true, Some(experts)) = (has_vram, can_auto_moe, measured) {
             if let Some(ctx) = choose(raw_capacity(experts, total_layers)) {
@@ -852,11 +1153,22 @@ mod tests {
     }
 
     fn gpu(vram: f64, free: f64) -> GpuInfo {
-        GpuInfo { available: true, kind: Some("nvidia".into()), vram: Some(vram), vram_available: Some(free), cuda: Some(true), ..Default::default() }
+        GpuInfo {
+            available: true,
+            kind: Some("nvidia".into()),
+            vram: Some(vram),
+            vram_available: Some(free),
+            cuda: Some(true),
+            ..Default::default()
+        }
     }
 
     fn mem(total: f64, available: f64) -> MemoryInfo {
-        MemoryInfo { total, available, used: total - available }
+        MemoryInfo {
+            total,
+            available,
+            used: total - available,
+        }
     }
 
     fn obj(v: Value) -> Map<String, Value> {
@@ -893,7 +1205,10 @@ mod tests {
         assert_eq!(bare.head_dimension(), 128.0);
         assert!(!bare.has_gguf_metadata());
         // Per-layer arrays are averaged; raw `<arch>.` keys are a fallback.
-        let arr = model(gib(1.0), json!({ "architecture": "gemma3", "attention_head_count_kv": [4, 8], "raw": { "gemma3.attention.key_length": 256 } }));
+        let arr = model(
+            gib(1.0),
+            json!({ "architecture": "gemma3", "attention_head_count_kv": [4, 8], "raw": { "gemma3.attention.key_length": 256 } }),
+        );
         assert_eq!(arr.kv_head_count(), 6.0);
         assert_eq!(arr.head_dimension(), 256.0);
     }
@@ -902,32 +1217,63 @@ mod tests {
     fn recommendations_table() {
         let none = GpuInfo::unavailable();
         let r = recommendations(2, gib(24.0), &none);
-        assert_eq!((r.max_model_size.as_str(), r.threads, r.gpu_layers, r.gpu_acceleration), ("13B", 2, Some(0), false));
+        assert_eq!(
+            (
+                r.max_model_size.as_str(),
+                r.threads,
+                r.gpu_layers,
+                r.gpu_acceleration
+            ),
+            ("13B", 2, Some(0), false)
+        );
         assert_eq!(r.recommended_quantization, vec!["Q5_K_M", "Q4_K_M"]);
         assert_eq!(recommendations(8, gib(64.0), &none).max_model_size, "34B");
-        assert_eq!(recommendations(8, gib(64.0), &none).recommended_quantization, vec!["Q4_K_M", "Q4_K_S", "Q3_K_M"]);
+        assert_eq!(
+            recommendations(8, gib(64.0), &none).recommended_quantization,
+            vec!["Q4_K_M", "Q4_K_S", "Q3_K_M"]
+        );
         assert_eq!(recommendations(8, gib(4.0), &none).max_model_size, "7B");
         let big = recommendations(16, gib(8.0), &gpu(gib(24.0), gib(20.0)));
-        assert_eq!((big.max_model_size.as_str(), big.gpu_layers, big.threads), ("70B", None, 14));
-        assert_eq!(recommendations(16, gib(8.0), &gpu(gib(16.0), gib(1.0))).max_model_size, "34B");
+        assert_eq!(
+            (big.max_model_size.as_str(), big.gpu_layers, big.threads),
+            ("70B", None, 14)
+        );
+        assert_eq!(
+            recommendations(16, gib(8.0), &gpu(gib(16.0), gib(1.0))).max_model_size,
+            "34B"
+        );
     }
 
     #[test]
     fn optimal_config_cpu_only() {
         let none = GpuInfo::unavailable();
-        let m = Machine { cores: 2, gpu: &none, mem: &mem(gib(24.0), gib(16.0)) };
+        let m = Machine {
+            cores: 2,
+            gpu: &none,
+            mem: &mem(gib(24.0), gib(16.0)),
+        };
         let c = optimal_config(&smollm(), None, &m).unwrap();
-        assert_eq!(Value::Object(c), json!({ "threads": 2, "parallelRequests": 1, "contextSize": 8192, "gpuLayers": 0 }));
+        assert_eq!(
+            Value::Object(c),
+            json!({ "threads": 2, "parallelRequests": 1, "contextSize": 8192, "gpuLayers": 0 })
+        );
         // No metadata: legacy sizing.
         let bare = ModelView::from_json(&json!({ "size": gib(4.0) }));
         let c = optimal_config(&bare, Some(&obj(json!({ "parallelRequests": 2 }))), &m).unwrap();
-        assert_eq!(Value::Object(c), json!({ "threads": 2, "parallelRequests": 2, "contextSize": 4096, "gpuLayers": 0 }));
+        assert_eq!(
+            Value::Object(c),
+            json!({ "threads": 2, "parallelRequests": 2, "contextSize": 4096, "gpuLayers": 0 })
+        );
     }
 
     #[test]
     fn optimal_config_gpu_auto_quantizes_kv() {
         let g = gpu(gib(24.0), gib(20.0));
-        let m = Machine { cores: 16, gpu: &g, mem: &mem(gib(64.0), gib(48.0)) };
+        let m = Machine {
+            cores: 16,
+            gpu: &g,
+            mem: &mem(gib(64.0), gib(48.0)),
+        };
         let llama8b = model(
             gib(8.0),
             json!({ "architecture": "llama", "block_count": 32, "attention_head_count": 32, "attention_head_count_kv": 8,
@@ -940,7 +1286,12 @@ mod tests {
                     "cacheTypeK": "q8_0", "cacheTypeV": "q8_0", "flashAttention": "on" })
         );
         // Pinned cache types are kept and not reported back.
-        let c = optimal_config(&llama8b, Some(&obj(json!({ "cacheTypeK": "f16", "cacheTypeV": "f16" }))), &m).unwrap();
+        let c = optimal_config(
+            &llama8b,
+            Some(&obj(json!({ "cacheTypeK": "f16", "cacheTypeV": "f16" }))),
+            &m,
+        )
+        .unwrap();
         assert_eq!(c.get("cacheTypeK"), None);
         assert_eq!(c["gpuLayers"], 32);
         // (19 GiB budget − 8.8 GiB weights) / 131072 B per token = 83558 → floored to 81920.
@@ -950,7 +1301,11 @@ mod tests {
     #[test]
     fn optimal_config_partial_offload() {
         let g = gpu(gib(8.0), gib(8.0));
-        let m = Machine { cores: 8, gpu: &g, mem: &mem(gib(64.0), gib(48.0)) };
+        let m = Machine {
+            cores: 8,
+            gpu: &g,
+            mem: &mem(gib(64.0), gib(48.0)),
+        };
         let big = model(
             gib(20.0),
             json!({ "architecture": "llama", "block_count": 40, "attention_head_count_kv": 8, "attention_key_length": 128, "context_length": 32768 }),
@@ -965,7 +1320,11 @@ mod tests {
     #[test]
     fn context_policy_errors() {
         let none = GpuInfo::unavailable();
-        let m = Machine { cores: 2, gpu: &none, mem: &mem(gib(24.0), gib(16.0)) };
+        let m = Machine {
+            cores: 2,
+            gpu: &none,
+            mem: &mem(gib(24.0), gib(16.0)),
+        };
         let check = |hints: Value, reason: &str| {
             let err = optimal_config(&smollm(), Some(&obj(hints)), &m).unwrap_err();
             assert_eq!(err.code, crate::ErrorCode::ContextConstraint);
@@ -973,25 +1332,51 @@ mod tests {
             err
         };
         let e = check(json!({ "minimumContextSize": -1 }), "invalid-minimum");
-        assert_eq!(e.to_string(), "Context constraint error: minimumContextSize must be a positive safe integer");
+        assert_eq!(
+            e.to_string(),
+            "Context constraint error: minimumContextSize must be a positive safe integer"
+        );
         assert_eq!(e.details.unwrap()["minimumContextSize"], -1);
         check(json!({ "preferredContextSize": 1.5 }), "invalid-preferred");
-        check(json!({ "minimumContextSize": 4096, "preferredContextSize": 2048 }), "minimum-exceeds-preferred");
-        check(json!({ "preferredContextSize": 4096, "maximumContextSize": 2048 }), "preferred-exceeds-maximum");
-        check(json!({ "minimumContextSize": 4096, "maximumContextSize": 2048 }), "minimum-exceeds-maximum");
-        check(json!({ "minimumContextSize": 1024, "contextSize": 2048 }), "exact-range-conflict");
-        check(json!({ "minimumContextSize": 1024, "parallelRequests": 0 }), "unsafe-total-capacity");
-        let e = check(json!({ "minimumContextSize": 16384 }), "minimum-exceeds-native");
+        check(
+            json!({ "minimumContextSize": 4096, "preferredContextSize": 2048 }),
+            "minimum-exceeds-preferred",
+        );
+        check(
+            json!({ "preferredContextSize": 4096, "maximumContextSize": 2048 }),
+            "preferred-exceeds-maximum",
+        );
+        check(
+            json!({ "minimumContextSize": 4096, "maximumContextSize": 2048 }),
+            "minimum-exceeds-maximum",
+        );
+        check(
+            json!({ "minimumContextSize": 1024, "contextSize": 2048 }),
+            "exact-range-conflict",
+        );
+        check(
+            json!({ "minimumContextSize": 1024, "parallelRequests": 0 }),
+            "unsafe-total-capacity",
+        );
+        let e = check(
+            json!({ "minimumContextSize": 16384 }),
+            "minimum-exceeds-native",
+        );
         assert_eq!(e.to_string(), "Context constraint error: Minimum context 16384 exceeds the model's native context 8192");
         let bare = ModelView::from_json(&json!({ "size": gib(1.0) }));
-        let e = optimal_config(&bare, Some(&obj(json!({ "minimumContextSize": 8192 }))), &m).unwrap_err();
+        let e = optimal_config(&bare, Some(&obj(json!({ "minimumContextSize": 8192 }))), &m)
+            .unwrap_err();
         assert_eq!(e.details.unwrap()["reason"], "model-context-unknown");
     }
 
     #[test]
     fn context_policy_selection() {
         let none = GpuInfo::unavailable();
-        let roomy = Machine { cores: 2, gpu: &none, mem: &mem(gib(24.0), gib(16.0)) };
+        let roomy = Machine {
+            cores: 2,
+            gpu: &none,
+            mem: &mem(gib(24.0), gib(16.0)),
+        };
         let c = optimal_config(&smollm(), Some(&obj(json!({ "minimumContextSize": 2048, "maximumContextSize": 3000, "parallelRequests": 2 }))), &roomy).unwrap();
         // total max 6000 → floored to 5632 on the 512-step band; per slot 2816 ≥ 2048.
         assert_eq!(c["contextSize"], 5632);
@@ -999,14 +1384,32 @@ mod tests {
         assert_eq!(c["maximumContextSize"], 3000);
         assert_eq!(c["parallelRequests"], 2);
 
-        let tight = Machine { cores: 2, gpu: &none, mem: &mem(gib(4.0), gib(3.0)) };
-        let m2 = model(gib(2.0), json!({ "architecture": "llama", "block_count": 32, "attention_head_count_kv": 8, "attention_key_length": 128, "context_length": 32768 }));
-        let e = optimal_config(&m2, Some(&obj(json!({ "minimumContextSize": 16384 }))), &tight).unwrap_err();
+        let tight = Machine {
+            cores: 2,
+            gpu: &none,
+            mem: &mem(gib(4.0), gib(3.0)),
+        };
+        let m2 = model(
+            gib(2.0),
+            json!({ "architecture": "llama", "block_count": 32, "attention_head_count_kv": 8, "attention_key_length": 128, "context_length": 32768 }),
+        );
+        let e = optimal_config(
+            &m2,
+            Some(&obj(json!({ "minimumContextSize": 16384 }))),
+            &tight,
+        )
+        .unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::InsufficientResources);
-        assert_eq!(e.to_string(), "Cannot satisfy minimum context 16384 tokens per slot");
+        assert_eq!(
+            e.to_string(),
+            "Cannot satisfy minimum context 16384 tokens per slot"
+        );
         let d = e.details.unwrap();
         assert_eq!(d["maxFeasibleContextSize"], 0);
-        assert_eq!(d["required"], "16384 context tokens per slot (16384 total across 1 slot)");
+        assert_eq!(
+            d["required"],
+            "16384 context tokens per slot (16384 total across 1 slot)"
+        );
     }
 
     #[test]
@@ -1015,19 +1418,41 @@ mod tests {
         let m = ModelView::from_json(&json!({ "size": gib(10.0) }));
         let r = can_run_model(&m, None, &none, &mem(gib(16.0), gib(8.0)));
         assert!(!r.possible);
-        assert_eq!(r.reason.as_deref(), Some("Insufficient RAM: model requires 12.0GB, but only 8.0GB available"));
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("Insufficient RAM: model requires 12.0GB, but only 8.0GB available")
+        );
         let opts = obj(json!({ "checkTotalMemory": true }));
         let r = can_run_model(&m, Some(&opts), &none, &mem(gib(32.0), gib(1.0)));
-        assert_eq!(r.reason.as_deref(), Some("Model will run on CPU only, which may be slow for this size"));
+        assert_eq!(
+            r.reason.as_deref(),
+            Some("Model will run on CPU only, which may be slow for this size")
+        );
         assert!(r.possible);
         let small = ModelView::from_json(&json!({ "size": gib(1.0) }));
-        assert_eq!(can_run_model(&small, None, &none, &mem(gib(16.0), gib(8.0))), CanRunResult::yes());
+        assert_eq!(
+            can_run_model(&small, None, &none, &mem(gib(16.0), gib(8.0))),
+            CanRunResult::yes()
+        );
         // Half the layers on the GPU halves the RAM needed.
         let half = obj(json!({ "gpuLayers": 16, "totalLayers": 32 }));
-        assert!(can_run_model(&m, Some(&half), &gpu(gib(24.0), gib(24.0)), &mem(gib(16.0), gib(7.0))).possible);
+        assert!(
+            can_run_model(
+                &m,
+                Some(&half),
+                &gpu(gib(24.0), gib(24.0)),
+                &mem(gib(16.0), gib(7.0))
+            )
+            .possible
+        );
         // Resolved placement without a GPU.
         let resolved = obj(json!({ "gpuLayers": 8, "contextSize": 4096 }));
         let r = can_run_model(&smollm(), Some(&resolved), &none, &mem(gib(16.0), gib(8.0)));
-        assert_eq!(r.reason.as_deref(), Some("Resolved configuration requires GPU offload, but no usable GPU VRAM is available"));
+        assert_eq!(
+            r.reason.as_deref(),
+            Some(
+                "Resolved configuration requires GPU offload, but no usable GPU VRAM is available"
+            )
+        );
     }
 }

@@ -21,7 +21,11 @@ pub fn smollm_path() -> PathBuf {
         .args(["path", "model"])
         .output()
         .expect("scripts/assets.sh runs");
-    assert!(out.status.success(), "fetching the test model failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "fetching the test model failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
@@ -32,6 +36,10 @@ pub fn oracle(path: &std::path::Path) -> serde_json::Value {
         .arg(path)
         .output()
         .expect("python3 runs");
-    assert!(out.status.success(), "gguf oracle failed (pip install gguf): {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "gguf oracle failed (pip install gguf): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("oracle prints JSON")
 }

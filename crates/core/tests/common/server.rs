@@ -43,9 +43,15 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
-        let server = TestServer { addr, state: Arc::default(), sent: Arc::default() };
+        let server = TestServer {
+            addr,
+            state: Arc::default(),
+            sent: Arc::default(),
+        };
         let s = server.clone();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
@@ -70,8 +76,16 @@ impl TestServer {
 
     pub fn put(&self, path: &str, content: impl Into<Bytes>) {
         let content = content.into();
-        let etag = format!("\"{:x}-{}\"", content.len(), content.iter().take(64).map(|&b| b as u64).sum::<u64>());
-        self.state.lock().unwrap().files.insert(path.to_string(), (content, etag));
+        let etag = format!(
+            "\"{:x}-{}\"",
+            content.len(),
+            content.iter().take(64).map(|&b| b as u64).sum::<u64>()
+        );
+        self.state
+            .lock()
+            .unwrap()
+            .files
+            .insert(path.to_string(), (content, etag));
     }
 
     pub fn set_faults(&self, faults: Faults) {
@@ -87,9 +101,18 @@ impl TestServer {
         self.state.lock().unwrap().requests.clone()
     }
 
-    fn handle(&self, req: Request<hyper::body::Incoming>) -> Response<BoxBody<Bytes, std::io::Error>> {
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
-        let (range, auth, if_range) = (header("range"), header("authorization"), header("if-range"));
+    fn handle(
+        &self,
+        req: Request<hyper::body::Incoming>,
+    ) -> Response<BoxBody<Bytes, std::io::Error>> {
+        let header = |name: &str| {
+            req.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let (range, auth, if_range) =
+            (header("range"), header("authorization"), header("if-range"));
         let path = req.uri().path().to_string();
         let mut st = self.state.lock().unwrap();
         st.requests.push((path.clone(), range.clone(), auth));
@@ -102,15 +125,21 @@ impl TestServer {
             None => st.faults.clone(),
         };
         let empty = |code: u16| {
-            Response::builder().status(code).body(Full::new(Bytes::new()).map_err(|e| match e {}).boxed()).unwrap()
+            Response::builder()
+                .status(code)
+                .body(Full::new(Bytes::new()).map_err(|e| match e {}).boxed())
+                .unwrap()
         };
         if let Some(code) = faults.status {
             return empty(code);
         }
-        let Some((content, etag)) = st.files.get(&path).cloned() else { return empty(404) };
+        let Some((content, etag)) = st.files.get(&path).cloned() else {
+            return empty(404);
+        };
         drop(st);
         let total = content.len() as u64;
-        let range = range.filter(|_| !faults.no_range && if_range.as_deref().is_none_or(|t| t == etag));
+        let range =
+            range.filter(|_| !faults.no_range && if_range.as_deref().is_none_or(|t| t == etag));
         let (status, start, end) = match range.as_deref().and_then(|r| parse_range(r, total)) {
             Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b),
             None if range.is_some() => {
@@ -131,7 +160,10 @@ impl TestServer {
             builder = builder.header("accept-ranges", "bytes");
         }
         if status == StatusCode::PARTIAL_CONTENT {
-            builder = builder.header("content-range", format!("bytes {start}-{}/{total}", end - 1));
+            builder = builder.header(
+                "content-range",
+                format!("bytes {start}-{}/{total}", end - 1),
+            );
         }
         let sent = self.sent.clone();
         let stream = futures_util::stream::unfold((body, 0u64), move |(body, pos)| {
@@ -146,7 +178,12 @@ impl TestServer {
                 if faults.cut_after.is_some_and(|n| pos >= n) {
                     return Some((Err(std::io::Error::other("cut")), (body, u64::MAX)));
                 }
-                let limit = [faults.cut_after, faults.stall_after].into_iter().flatten().filter(|&n| n > pos).min().unwrap_or(u64::MAX);
+                let limit = [faults.cut_after, faults.stall_after]
+                    .into_iter()
+                    .flatten()
+                    .filter(|&n| n > pos)
+                    .min()
+                    .unwrap_or(u64::MAX);
                 let n = (64 * 1024).min(body.len() as u64 - pos).min(limit - pos);
                 let chunk = body.slice(pos as usize..(pos + n) as usize);
                 sent.fetch_add(n, Ordering::SeqCst);
@@ -162,6 +199,10 @@ fn parse_range(r: &str, total: u64) -> Option<(u64, u64)> {
     let spec = r.strip_prefix("bytes=")?;
     let (a, b) = spec.split_once('-')?;
     let start: u64 = a.parse().ok()?;
-    let end = if b.is_empty() { total } else { b.parse::<u64>().ok()?.saturating_add(1).min(total) };
+    let end = if b.is_empty() {
+        total
+    } else {
+        b.parse::<u64>().ok()?.saturating_add(1).min(total)
+    };
     (start < end).then_some((start, end))
 }
