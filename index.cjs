@@ -9,6 +9,7 @@ const { formatErrorForUI } = require('./lib/ui-errors.cjs');
 const { nativeManager, ...models } = require('./lib/models.cjs');
 const servers = require('./lib/servers.cjs');
 const { ServerManager, LlamaServerManager } = require('./lib/llama.cjs');
+const { ProcessManager } = require('./lib/process.cjs');
 
 module.exports = {
   systemInfo: system.SystemInfo.getInstance(),
@@ -18,6 +19,7 @@ module.exports = {
   ...models,
   ServerManager,
   LlamaServerManager,
+  ProcessManager,
   ...servers,
   ...helpers,
   formatErrorForUI,

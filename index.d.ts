@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 
 // Public typings of genai-electron-rs. Every declaration shared with genai-electron 0.26.0 is
 // type-identical to it (checked by __test__/types/equivalence.ts); additions are marked.
@@ -432,6 +433,30 @@ export declare class LogManager {
   static parseEntry(line: string): LogEntry | null;
 }
 
+export interface SpawnOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  onStdout?: (data: string) => void;
+  onStderr?: (data: string) => void;
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+  onError?: (error: Error) => void;
+}
+export interface SpawnResult {
+  process: ChildProcess;
+  pid: number;
+}
+/**
+ * Spawns through Node's child_process (the result is a real ChildProcess); the child is killed
+ * when this process exits (exit hook; Windows: kill-on-close job).
+ */
+export declare class ProcessManager {
+  spawn(command: string, args: string[], options?: SpawnOptions): SpawnResult;
+  /** SIGTERM, SIGKILL after `timeout` (10 s); resolves once the process is gone. */
+  kill(pid: number, timeout?: number): Promise<void>;
+  /** A live process (a zombie is not). */
+  isRunning(pid: number): boolean;
+}
+
 export interface HealthCheckResponse {
   status: HealthStatus;
   [key: string]: unknown;
@@ -458,6 +483,12 @@ export type ServerEvent =
   | 'binary-progress'
   | 'backend-status'
   | 'calibration-progress';
+
+/** `binary-log`: which binary is used and how its validation went. */
+export interface BinaryLogEvent {
+  message: string;
+  level: 'info' | 'warn' | 'error';
+}
 
 export declare abstract class ServerManager extends EventEmitter {
   abstract start(config: ServerConfig): Promise<ServerInfo>;
@@ -497,6 +528,10 @@ export declare class LlamaServerManager extends ServerManager {
   isHealthy(): Promise<boolean>;
   getHealthStatus(): Promise<HealthStatus>;
   getLogPath(): string;
+  /** Addition (as ChildProcess#unref): a running server no longer keeps Node alive; it is killed when Node exits. */
+  unref(): this;
+  /** Addition: a running server keeps Node alive again (the default). */
+  ref(): this;
 }
 
 export declare const llamaServer: LlamaServerManager;

@@ -22,6 +22,7 @@ export const {
   parseHuggingFaceURL,
   ServerManager,
   LlamaServerManager,
+  ProcessManager,
   LogManager,
   checkHealth,
   waitForHealthy,

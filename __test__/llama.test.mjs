@@ -2,7 +2,7 @@
 // on PyPI) and the real SmolLM2 model; and the llama-server dies with its Node process however
 // that process ends.
 import { execFileSync, spawn } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, tempDir } from './helpers.mjs';
 
@@ -12,7 +12,7 @@ const LLAMA = asset('llama-server');
 process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-llama-jest-');
 process.env.GENAI_LLAMA_SERVER_PATH = LLAMA;
 const api = await import('../index.js');
-const { llamaServer, StorageManager, ServerError, PortInUseError, ModelNotFoundError } = api;
+const { llamaServer, StorageManager, ServerError, PortInUseError, ModelNotFoundError, BinaryError } = api;
 
 const alive = (pid) => {
   try {
@@ -42,11 +42,21 @@ afterAll(() => llamaServer.stop());
 
 test('start → events in order, healthy, a real answer, logs, crash, restart, stop', async () => {
   const seen = [];
-  for (const name of ['status', 'ready', 'started', 'stopped', 'crashed']) llamaServer.on(name, (...args) => seen.push([name, ...args]));
+  for (const name of ['status', 'ready', 'started', 'stopped', 'crashed', 'binary-log']) llamaServer.on(name, (...args) => seen.push([name, ...args]));
   const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   await until(() => seen.some(([n]) => n === 'started'));
-  expect(seen.map(([n, a]) => (n === 'status' ? `status:${a}` : n))).toEqual(['status:starting', 'status:running', 'ready', 'started']);
-  expect(seen[1]).toEqual(['status', 'running', 'starting']);
+  const binaryLog = seen.filter(([n]) => n === 'binary-log').map(([, e]) => e);
+  expect(seen.map(([n, a]) => (n === 'status' ? `status:${a}` : n))).toEqual([
+    'status:starting', ...binaryLog.map(() => 'binary-log'), 'status:running', 'ready', 'started',
+  ]);
+  expect(binaryLog).toEqual([
+    { message: `Using llama-server binary: ${LLAMA}`, level: 'info' },
+    { message: 'Phase 1: Testing binary basic validation...', level: 'info' },
+    { message: expect.stringMatching(/^version: /), level: 'info' },
+    { message: 'Phase 1: ✓ Binary validation passed (--version)', level: 'info' },
+  ]);
+  expect(seen.find(([n, a]) => n === 'status' && a === 'running')).toEqual(['status', 'running', 'starting']);
+  seen.splice(0, seen.length, ...seen.filter(([n]) => n !== 'binary-log'));
   expect(info).toEqual(expect.objectContaining({ status: 'running', modelId: 'smollm2', pid: expect.any(Number), port: expect.any(Number) }));
   expect(await llamaServer.isHealthy()).toBe(true);
   expect(llamaServer.getConfig()).toEqual(expect.objectContaining({ contextSize: 8192, gpuLayers: 0, threads: 2 }));
@@ -58,6 +68,7 @@ test('start → events in order, healthy, a real answer, logs, crash, restart, s
   expect((await r.json()).choices[0].message.content).toEqual(expect.any(String));
   const logs = await llamaServer.getStructuredLogs(500);
   expect(logs.some((e) => e.level === 'info' && e.message.includes('load_model: loading model'))).toBe(true);
+  expect(logs.some((e) => e.level === 'info' && e.message === 'Phase 1: ✓ Binary validation passed (--version)')).toBe(true);
 
   const t = Date.now();
   process.kill(info.pid, 'SIGKILL');
@@ -83,6 +94,84 @@ test('autoRestart brings a crashed server back and emits restarted', async () =>
   expect(again).toEqual(expect.objectContaining({ status: 'running', port: info.port }));
   expect(again.pid).not.toBe(info.pid);
   expect(await llamaServer.isHealthy()).toBe(true);
+  await llamaServer.stop();
+});
+
+test('the binary is validated once per process unless forceValidation', async () => {
+  const log = [];
+  const onLog = (e) => log.push(e.message);
+  llamaServer.on('binary-log', onLog);
+  await llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  await llamaServer.stop();
+  expect(log).toEqual([`Using llama-server binary: ${LLAMA}`, 'Using cached validation result (binary verified)']);
+  log.length = 0;
+  await llamaServer.start({ modelId: 'smollm2', port: 'auto', forceValidation: true });
+  await llamaServer.stop();
+  llamaServer.off('binary-log', onLog);
+  expect(log.slice(0, 3)).toEqual([`Using llama-server binary: ${LLAMA}`, 'Force validation requested, re-running tests...', 'Phase 1: Testing binary basic validation...']);
+  expect(log.at(-1)).toBe('Phase 1: ✓ Binary validation passed (--version)');
+});
+
+test('a binary that cannot run here: BinaryError before anything is started', async () => {
+  const dir = tempDir('genai-badbin-');
+  const broken = path.join(dir, 'llama-server');
+  writeFileSync(broken, '#!/bin/sh\necho "error while loading shared libraries: libggml.so: cannot open shared object file" >&2\nexit 127\n', { mode: 0o755 });
+  const notExecutable = path.join(dir, 'plain-file');
+  writeFileSync(notExecutable, 'x', { mode: 0o644 });
+  const log = [];
+  const onLog = (e) => log.push(e);
+  llamaServer.on('binary-log', onLog);
+  const err = await llamaServer.start({ modelId: 'smollm2', port: 'auto', binaryPath: broken }).catch((e) => e);
+  expect(err).toBeInstanceOf(BinaryError);
+  expect(err.message).toMatch(/llama-server binary failed validation: --version ended with exit code 127: .*libggml\.so/);
+  expect(log.at(-1)).toEqual({ message: expect.stringMatching(/^Phase 1: ✗ Basic validation failed: /), level: 'error' });
+  expect(llamaServer.getStatus()).toBe('stopped');
+  const err2 = await llamaServer.start({ modelId: 'smollm2', binaryPath: notExecutable }).catch((e) => e);
+  expect(err2).toBeInstanceOf(BinaryError);
+  expect(err2.message).toContain(`Binary is not executable: ${notExecutable}`);
+  const err3 = await llamaServer.start({ modelId: 'smollm2', binaryPath: path.join(dir, 'missing') }).catch((e) => e);
+  expect(err3).toBeInstanceOf(BinaryError);
+  expect(log.at(-1)).toEqual({ message: `Binary file not found: ${path.join(dir, 'missing')}`, level: 'error' });
+  // One that runs but exits while starting: ServerError with its last log lines.
+  const exits = path.join(dir, 'exits');
+  writeFileSync(exits, '#!/bin/sh\n[ "$1" = --version ] && exit 0\necho "main: error: failed to load model" >&2\nexit 1\n', { mode: 0o755 });
+  const err4 = await llamaServer.start({ modelId: 'smollm2', port: 'auto', binaryPath: exits }).catch((e) => e);
+  expect(err4).toBeInstanceOf(ServerError);
+  expect(err4.message).toBe('Server error: llama-server exited during startup (exit code 1)');
+  expect(err4.details.lastLogs.join('\n')).toContain('main: error: failed to load model');
+  llamaServer.off('binary-log', onLog);
+  expect(llamaServer.getStatus()).toBe('stopped');
+});
+
+test('a llama-server left by a crashed earlier run is reaped at the next start, and nothing else is', async () => {
+  // The earlier run: a real llama-server on the real model, and the record the supervisor keeps
+  // in userData (pid, start time in seconds since the epoch, executable).
+  const stray = spawn(LLAMA, ['-m', MODEL, '--port', '0', '-t', '1'], { stdio: 'ignore', detached: true });
+  const bystander = spawn('sleep', ['300'], { stdio: 'ignore', detached: true });
+  const startTime = (pid) => {
+    const btime = Number(/^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'))[1]);
+    const ticks = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
+    return btime + Math.floor(ticks / 100);
+  };
+  const record = path.join(api.PATHS.config, 'children', 'llama-server.json');
+  mkdirSync(path.dirname(record), { recursive: true });
+  // A record whose executable does not match the live process: left alone.
+  writeFileSync(record, JSON.stringify({ pid: bystander.pid, startTime: startTime(bystander.pid), exe: LLAMA }));
+  await llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  await llamaServer.stop();
+  expect(alive(bystander.pid)).toBe(true);
+  bystander.kill('SIGKILL');
+
+  const log = [];
+  const onLog = (e) => log.push(e);
+  llamaServer.on('binary-log', onLog);
+  writeFileSync(record, JSON.stringify({ pid: stray.pid, startTime: startTime(stray.pid), exe: LLAMA }));
+  const exited = new Promise((r) => stray.once('exit', (code, signal) => r(signal)));
+  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  llamaServer.off('binary-log', onLog);
+  expect(await exited).toBe('SIGKILL');
+  expect(log[0]).toEqual({ message: `Killed llama-server (PID ${stray.pid}) left running by an earlier run`, level: 'warn' });
+  expect(JSON.parse(readFileSync(record, 'utf8')).pid).toBe(info.pid); // now it describes ours
   await llamaServer.stop();
 });
 
@@ -119,13 +208,18 @@ describe('the llama-server dies with its Node process', () => {
       throw new Error(`the child did not start a server: ${err}`);
     });
     const pid = Number(/PID (\d+)/.exec(out)[1]);
-    if (signal) child.kill(signal);
+    if (signal) {
+      await new Promise((r) => setTimeout(r, 300));
+      expect(child.exitCode).toBe(null); // a running server keeps Node alive, as upstream
+      child.kill(signal);
+    }
     await new Promise((r) => child.once('exit', r));
     const t = Date.now();
     await until(() => !alive(pid), 1000);
     return Date.now() - t;
   };
 
+  test('the event loop runs dry (after unref())', async () => expect(await run('llamaServer.unref()')).toBeLessThan(1000));
   test('process.exit()', async () => expect(await run('process.exit(0)')).toBeLessThan(1000));
   test('an uncaught exception', async () => expect(await run('setTimeout(() => { throw new Error("boom") }, 10)')).toBeLessThan(1000));
   test('SIGTERM', async () => expect(await run('', 'SIGTERM')).toBeLessThan(1000));

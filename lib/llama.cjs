@@ -6,14 +6,7 @@ const native = require('./native.cjs');
 const { LogManager } = require('./servers.cjs');
 const { ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
-
-// Children die with this process even on process.exit(): SIGKILL to every child group.
-let exitHook = false;
-function installExitHook() {
-  if (exitHook) return;
-  exitHook = true;
-  process.on('exit', () => native.killAllChildren());
-}
+const { installExitHook } = require('./process.cjs');
 
 class ServerManager extends EventEmitter {
   getStatus() {
@@ -82,6 +75,7 @@ class ServerManager extends EventEmitter {
 class LlamaServerManager extends ServerManager {
   #native;
   #keepAlive; // a running server keeps Node alive, as a ref'd child process does upstream
+  #unref = false;
 
   constructor() {
     super();
@@ -91,14 +85,36 @@ class LlamaServerManager extends ServerManager {
   #onEvent(name, payload) {
     if (name === 'status') {
       const [status, old] = payload;
-      if (status === 'running') this.#keepAlive ??= setInterval(() => {}, 1 << 30);
-      if (status === 'stopped' || status === 'crashed') {
-        clearInterval(this.#keepAlive);
-        this.#keepAlive = undefined;
-      }
+      if (status === 'running') this.#holdProcess(true);
+      if (status === 'stopped' || status === 'crashed') this.#holdProcess(false);
       this.emit('status', status, old);
     } else if (name === 'stopped') this.emit('stopped');
     else this.emit(name, payload);
+  }
+
+  #holdProcess(hold) {
+    if (hold && !this.#unref) this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+    if (!hold || this.#unref) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
+  /**
+   * Addition (as ChildProcess#unref): a running server no longer keeps Node alive. When nothing
+   * else is left to do, Node exits and the exit hook kills the server.
+   */
+  unref() {
+    this.#unref = true;
+    this.#holdProcess(false);
+    return this;
+  }
+
+  /** Addition: undo `unref()`; a running server keeps Node alive again (the default). */
+  ref() {
+    this.#unref = false;
+    this.#holdProcess(this.isRunning());
+    return this;
   }
 
   /** The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else `binaries/llama/`. */

@@ -28,6 +28,10 @@ fn event(e: ServerEvent) -> (String, Value) {
         ServerEvent::Restarted(info) => ("restarted".into(), info),
         ServerEvent::HealthOk(info) => ("health-check-ok".into(), info),
         ServerEvent::HealthFailed(v) => ("health-check-failed".into(), v),
+        ServerEvent::BinaryLog { message, level } => (
+            "binary-log".into(),
+            json!({ "message": message, "level": level }),
+        ),
     }
 }
 

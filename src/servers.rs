@@ -1,7 +1,7 @@
-//! `#[napi]` shims for server plumbing: log files, health probes, ports.
+//! `#[napi]` shims for server plumbing: log files, health probes, ports, processes.
 
 use crate::{blocking, core_err, to_json};
-use genai_core::{health, logs};
+use genai_core::{health, logs, process};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
@@ -159,4 +159,25 @@ pub async fn find_free_port(host: String) -> Result<u32> {
 pub async fn is_port_bindable(port: f64, host: String) -> Result<bool> {
     let port = port_number(port)?;
     blocking(move || health::is_port_bindable(port, &host)).await
+}
+
+// ---- ProcessManager --------------------------------------------------------------------------
+
+/// `ProcessManager.kill(pid, timeout)`: SIGTERM, SIGKILL after `timeout` ms, back once gone.
+#[napi]
+pub async fn kill_process(pid: f64, timeout_ms: f64) -> Result<()> {
+    let timeout = Duration::from_millis(timeout_ms.max(0.0) as u64);
+    blocking(move || process::terminate(pid, timeout)).await
+}
+
+/// `ProcessManager.isRunning(pid)`: a live process (a zombie is not).
+#[napi]
+pub fn is_process_running(pid: f64) -> bool {
+    pid.fract() == 0.0 && pid > 0.0 && pid <= u32::MAX as f64 && process::is_alive(pid as u32)
+}
+
+/// Ties a process Node spawned to our lifetime where the OS allows it (Windows job object).
+#[napi]
+pub fn adopt_child(pid: u32) {
+    let _ = process::adopt(pid);
 }

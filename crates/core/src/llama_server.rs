@@ -9,14 +9,20 @@ use crate::process::{self, Event, Exit};
 use crate::system::SystemInfo;
 use crate::{health, llama, Error, ErrorCode, Result};
 use serde_json::{json, Map, Value};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 /// Environment variable naming the llama-server binary (after `config.binaryPath`).
 pub const BINARY_ENV: &str = "GENAI_LLAMA_SERVER_PATH";
 pub const DEFAULT_PORT: u16 = 8080;
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Binaries that passed validation in this process: (path, size, modification time).
+static VALIDATED: LazyLock<Mutex<HashSet<(PathBuf, u64, Option<std::time::SystemTime>)>>> =
+    LazyLock::new(Mutex::default);
 
 /// What the manager tells its listeners (the facade re-emits them with genai-electron's names).
 #[derive(Debug, Clone, PartialEq)]
@@ -36,6 +42,11 @@ pub enum ServerEvent {
     /// Watchdog: a failed check, `{ consecutiveFailures, serverInfo }`; three in a row kill the
     /// hung server (then `crashed`, and `autoRestart` applies).
     HealthFailed(Value),
+    /// What happens to the binary before it runs (`binary-log`): which one, its validation.
+    BinaryLog {
+        message: String,
+        level: Level,
+    },
 }
 
 pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
@@ -80,6 +91,19 @@ pub struct LlamaServer {
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
 }
 
 fn positive_int(config: &Map<String, Value>, key: &str, allow_minus_one: bool) -> Result<()> {
@@ -186,28 +210,129 @@ impl LlamaServer {
                     .map(PathBuf::from)
             })
             .unwrap_or_else(|| self.binaries_dir.join(exe));
-        if !path.is_file() {
+        let problem = if !path.is_file() {
+            Some("Binary file not found")
+        } else if !is_executable(&path) {
+            Some("Binary is not executable")
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let message = format!("{problem}: {}", path.display());
+            self.binary_log(&message, Level::Error);
             return Err(Error::new(
                 ErrorCode::Binary,
-                format!("Binary file not found: {}", path.display()),
+                message,
                 Some(json!({ "path": path.to_string_lossy() })),
             ));
         }
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(&path)
-                .map(|m| m.permissions().mode())
-                .unwrap_or(0);
-            if mode & 0o111 == 0 {
-                return Err(Error::new(
+        Ok(path)
+    }
+
+    /// `binary-log`: to listeners and to the log file, as upstream.
+    fn binary_log(&self, message: &str, level: Level) {
+        let _ = self.log.write(message, level);
+        (self.events)(ServerEvent::BinaryLog {
+            message: message.to_string(),
+            level,
+        });
+    }
+
+    /// Phase 1 of upstream's binary validation: `--version` must run and exit 0. Once per binary
+    /// (path, size, mtime) and process, unless `forceValidation`. Catches a binary that exists but
+    /// cannot run here (wrong architecture, missing libraries) before it is started for real.
+    async fn validate_binary(&self, binary: &Path, force: bool) -> Result<()> {
+        self.binary_log(
+            &format!("Using llama-server binary: {}", binary.display()),
+            Level::Info,
+        );
+        let key = std::fs::metadata(binary)
+            .map(|m| (binary.to_path_buf(), m.len(), m.modified().ok()))
+            .ok();
+        let known = key.as_ref().is_some_and(|k| {
+            VALIDATED
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(k)
+        });
+        if known && !force {
+            self.binary_log(
+                "Using cached validation result (binary verified)",
+                Level::Info,
+            );
+            return Ok(());
+        }
+        if force {
+            self.binary_log(
+                "Force validation requested, re-running tests...",
+                Level::Info,
+            );
+        }
+        self.binary_log("Phase 1: Testing binary basic validation...", Level::Info);
+        let spec = process::Spec {
+            program: binary.to_path_buf(),
+            args: vec!["--version".into()],
+            ..Default::default()
+        };
+        let run = tokio::task::spawn_blocking(move || {
+            let output = Arc::new(Mutex::new(Vec::<String>::new()));
+            let sink = output.clone();
+            let child = process::spawn(
+                &spec,
+                Arc::new(move |e| {
+                    if let Event::Stdout(l) | Event::Stderr(l) = e {
+                        sink.lock().unwrap_or_else(|p| p.into_inner()).push(l);
+                    }
+                }),
+            )
+            .map_err(|e| e.to_string())?;
+            let exit = child.wait_timeout(VALIDATION_TIMEOUT).ok_or_else(|| {
+                child.kill();
+                format!(
+                    "--version did not finish within {} s",
+                    VALIDATION_TIMEOUT.as_secs()
+                )
+            })?;
+            let lines = output.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            match exit.success() {
+                true => Ok(lines),
+                false => Err(format!(
+                    "--version ended with {exit}: {}",
+                    lines.join(" | ")
+                )),
+            }
+        })
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+        match run {
+            Ok(lines) => {
+                if let Some(version) = lines.iter().find(|l| l.contains("version")) {
+                    self.binary_log(version.trim(), Level::Info);
+                }
+                self.binary_log(
+                    "Phase 1: ✓ Binary validation passed (--version)",
+                    Level::Info,
+                );
+                if let Some(key) = key {
+                    VALIDATED
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(key);
+                }
+                Ok(())
+            }
+            Err(why) => {
+                self.binary_log(
+                    &format!("Phase 1: ✗ Basic validation failed: {why}"),
+                    Level::Error,
+                );
+                Err(Error::new(
                     ErrorCode::Binary,
-                    format!("Binary is not executable: {}", path.display()),
-                    Some(json!({ "path": path.to_string_lossy() })),
-                ));
+                    format!("llama-server binary failed validation: {why}"),
+                    Some(json!({ "path": binary.to_string_lossy(), "error": why })),
+                ))
             }
         }
-        Ok(path)
     }
 
     /// Validation and the port: everything checked before anything changes.
@@ -292,9 +417,14 @@ impl LlamaServer {
             s.port = port;
         }
         self.set_status("starting");
-        let result = self
-            .launch(&binary, &model_path, &resolved, port, &host)
-            .await;
+        let force = config.get("forceValidation") == Some(&Value::Bool(true));
+        let result = match self.validate_binary(&binary, force).await {
+            Ok(()) => {
+                self.launch(&binary, &model_path, &resolved, port, &host)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
         match result {
             Ok(info) => Ok(info),
             Err(e) => {
@@ -418,10 +548,7 @@ impl LlamaServer {
             if let Some(exit) = child.exit() {
                 let last = self.log.recent(20).unwrap_or_default();
                 return Err(Error::server(
-                    format!(
-                        "llama-server exited during startup (code {:?}, signal {:?})",
-                        exit.code, exit.signal
-                    ),
+                    format!("llama-server exited during startup ({exit})"),
                     Some(json!({ "code": exit.code, "signal": exit.signal, "lastLogs": last })),
                 ));
             }
@@ -542,7 +669,7 @@ impl LlamaServer {
             return; // ours, alive in this process
         }
         if process::reap_orphan(&record) {
-            let _ = self.log.write(
+            self.binary_log(
                 &format!(
                     "Killed llama-server (PID {}) left running by an earlier run",
                     record.pid
@@ -607,13 +734,7 @@ impl LlamaServer {
                     (was, asked, clean)
                 };
                 if was == "running" && !asked {
-                    let _ = log.write(
-                        &format!(
-                            "llama-server exited (code {:?}, signal {:?})",
-                            exit.code, exit.signal
-                        ),
-                        Level::Error,
-                    );
+                    let _ = log.write(&format!("llama-server exited ({exit})"), Level::Error);
                     let new = if clean { "stopped" } else { "crashed" };
                     events(ServerEvent::Status {
                         new,

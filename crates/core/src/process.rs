@@ -55,6 +55,17 @@ impl Exit {
     }
 }
 
+impl std::fmt::Display for Exit {
+    /// `exit code 1`, `signal SIGKILL`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.code, self.signal_name()) {
+            (Some(code), _) => write!(f, "exit code {code}"),
+            (None, Some(signal)) => write!(f, "signal {signal}"),
+            (None, None) => f.write_str("unknown exit status"),
+        }
+    }
+}
+
 /// What a child sends back: output lines and, last, its exit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -128,7 +139,16 @@ fn spawn_here(spec: &Spec) -> std::io::Result<std::process::Child> {
             }
         }
     }
-    cmd.spawn()
+    let child = cmd.spawn()?;
+    #[cfg(windows)]
+    if let Err(e) = job::assign(&child) {
+        // Still supervised (stop, exit hook); only the die-with-us guarantee is lost.
+        eprintln!(
+            "genai-electron: could not put pid {} in the kill-on-close job: {e}",
+            child.id()
+        );
+    }
+    Ok(child)
 }
 
 /// Reads a stream as lines, splitting on `\n` and `\r`, lossily decoding invalid UTF-8.
@@ -307,38 +327,225 @@ pub fn kill_all() -> usize {
     pids.len()
 }
 
+/// Sends `signal` to one process (not its group). `Ok(false)`: there is no such process.
+/// Windows has no SIGTERM: both end the process (TerminateProcess).
+pub fn signal_pid(pid: u32, signal: Signal) -> std::io::Result<bool> {
+    #[cfg(unix)]
+    {
+        let sig = match signal {
+            Signal::Term => libc::SIGTERM,
+            Signal::Kill => libc::SIGKILL,
+            Signal::Cont => libc::SIGCONT,
+        };
+        // SAFETY: kill(2) on a positive pid signals that one process.
+        if unsafe { libc::kill(pid as libc::pid_t, sig) } == 0 {
+            return Ok(true);
+        }
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::ESRCH) {
+            Ok(false)
+        } else {
+            Err(err)
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if matches!(signal, Signal::Cont) {
+            return Ok(is_alive(pid));
+        }
+        match live_process(pid, |p| p.kill()) {
+            None => Ok(false),
+            Some(true) => Ok(true),
+            Some(false) => Err(std::io::Error::other("TerminateProcess failed")),
+        }
+    }
+}
+
+/// `ProcessManager.kill(pid, timeout)`: SIGTERM, then SIGKILL once `timeout` has passed, and
+/// back once the process is gone (2 s at most after SIGKILL). No such process: nothing to do.
+/// A pid that cannot be a child (≤ 0, this process) is refused: `kill(0)` would hit our own group.
+/// `pid` is the caller's JS number, named as given in errors.
+pub fn terminate(pid: f64, timeout: Duration) -> crate::Result<()> {
+    let shown = crate::jsnum::to_string(pid);
+    let fail = |what: &str, error: String| {
+        crate::Error::server(
+            format!("{what} {shown}"),
+            Some(serde_json::json!({ "pid": pid, "error": error })),
+        )
+    };
+    let pid = match pid {
+        p if p.fract() == 0.0
+            && p >= 1.0
+            && p <= u32::MAX as f64
+            && p as u32 != std::process::id() =>
+        {
+            p as u32
+        }
+        _ => {
+            return Err(fail(
+                "Failed to kill process",
+                "not the id of a child process".into(),
+            ))
+        }
+    };
+    if !is_alive(pid) {
+        return Ok(());
+    }
+    match signal_pid(pid, Signal::Term) {
+        Ok(false) => return Ok(()),
+        Err(e) => return Err(fail("Failed to kill process", e.to_string())),
+        Ok(true) => {}
+    }
+    if wait_gone(pid, timeout) {
+        return Ok(());
+    }
+    match signal_pid(pid, Signal::Kill) {
+        Ok(_) => {
+            wait_gone(pid, Duration::from_secs(2));
+            Ok(())
+        }
+        Err(e) => Err(fail("Failed to force kill process", e.to_string())),
+    }
+}
+
+/// Polls until `pid` is gone or `timeout` passed; whether it is gone.
+fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if !is_alive(pid) {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Windows: every child goes into one job object created with KILL_ON_JOB_CLOSE. We never close
+/// its handle; the OS does when this process ends, however it ends, and that kills every process
+/// in the job (the Windows counterpart of PDEATHSIG). process-wrap's std `JobObject` does not set
+/// KILL_ON_JOB_CLOSE (only its tokio flavour with `KillOnDrop` does), hence these few calls.
+#[cfg(windows)]
+mod job {
+    use std::sync::LazyLock;
+    use windows::Win32::Foundation::{CloseHandle, HANDLE};
+    use windows::Win32::System::JobObjects::{
+        AssignProcessToJobObject, CreateJobObjectW, JobObjectExtendedLimitInformation,
+        SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
+        JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    };
+    use windows::Win32::System::Threading::{OpenProcess, PROCESS_SET_QUOTA, PROCESS_TERMINATE};
+
+    struct Job(HANDLE);
+    // SAFETY: a job handle may be used from any thread.
+    unsafe impl Send for Job {}
+    unsafe impl Sync for Job {}
+
+    static JOB: LazyLock<Option<Job>> = LazyLock::new(|| {
+        // SAFETY: plain Win32 calls on a handle we own; the info struct outlives the call.
+        unsafe {
+            let job = CreateJobObjectW(None, windows::core::PCWSTR::null()).ok()?;
+            let mut info = JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
+            info.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+            let size = std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32;
+            SetInformationJobObject(
+                job,
+                JobObjectExtendedLimitInformation,
+                &info as *const _ as *const core::ffi::c_void,
+                size,
+            )
+            .ok()?;
+            Some(Job(job))
+        }
+    });
+
+    fn assign_handle(process: HANDLE) -> std::io::Result<()> {
+        let job = JOB
+            .as_ref()
+            .ok_or_else(|| std::io::Error::other("no job object"))?;
+        // SAFETY: both handles are valid for the duration of the call.
+        unsafe { AssignProcessToJobObject(job.0, process) }
+            .map_err(|e| std::io::Error::other(e.to_string()))
+    }
+
+    /// Puts a child we just spawned into the job.
+    pub fn assign(child: &std::process::Child) -> std::io::Result<()> {
+        use std::os::windows::io::AsRawHandle;
+        assign_handle(HANDLE(child.as_raw_handle()))
+    }
+
+    /// Puts a process spawned elsewhere (Node's `child_process`) into the job.
+    pub fn adopt(pid: u32) -> std::io::Result<()> {
+        // SAFETY: OpenProcess returns an owned handle, closed below.
+        unsafe {
+            let process = OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, false, pid)
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+            let result = assign_handle(process);
+            let _ = CloseHandle(process);
+            result
+        }
+    }
+}
+
+/// Makes a process spawned outside this module (by Node) die with us where the OS allows it
+/// (Windows: the job object). Elsewhere the facade's exit hook covers it.
+pub fn adopt(pid: u32) -> std::io::Result<()> {
+    #[cfg(windows)]
+    {
+        job::adopt(pid)
+    }
+    #[cfg(not(windows))]
+    {
+        let _ = pid;
+        Ok(())
+    }
+}
+
 /// What identifies a process beyond its (reusable) pid: start time and executable.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Identity {
     pub pid: u32,
+    /// Seconds since the Unix epoch.
     pub start_time: u64,
     pub exe: PathBuf,
 }
 
-/// The identity of a live process (Linux: `/proc/<pid>/stat` field 22 and `/proc/<pid>/exe`).
+/// One live process as the OS reports it (any OS sysinfo knows); a zombie counts as gone.
+fn live_process<T>(pid: u32, read: impl FnOnce(&sysinfo::Process) -> T) -> Option<T> {
+    use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, UpdateKind};
+    if pid == 0 {
+        return None;
+    }
+    let mut sys = sysinfo::System::new().ok()?;
+    let pid = Pid::from_u32(pid);
+    sys.refresh_processes_specifics(
+        ProcessesToUpdate::Some(&[pid]),
+        true,
+        ProcessRefreshKind::nothing().with_exe(UpdateKind::Always),
+    );
+    let process = sys
+        .process(pid)
+        .filter(|p| !matches!(p.status(), ProcessStatus::Zombie | ProcessStatus::Dead))?;
+    Some(read(process))
+}
+
+/// The identity of a live process.
 pub fn identity(pid: u32) -> Option<Identity> {
-    #[cfg(target_os = "linux")]
-    {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        let after_name = stat.rsplit_once(')')?.1;
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        if fields.first() == Some(&"Z") {
-            return None; // a zombie is gone for our purposes
-        }
-        let start_time = fields.get(19)?.parse().ok()?; // field 22 overall
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        Some(Identity {
+    live_process(pid, |p| {
+        p.exe().map(|exe| Identity {
             pid,
-            start_time,
-            exe,
+            start_time: p.start_time(),
+            exe: exe.to_path_buf(),
         })
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = pid;
-        None
-    }
+    })
+    .flatten()
+}
+
+/// Whether `pid` is a live process (a zombie is not).
+pub fn is_alive(pid: u32) -> bool {
+    live_process(pid, |_| ()).is_some()
 }
 
 /// Kills a child left by an earlier run of ours if `record` still describes a live process (same
@@ -348,11 +555,7 @@ pub fn reap_orphan(record: &Identity) -> bool {
         return false;
     }
     signal_group(record.pid, Signal::Kill);
-    // SAFETY: a direct kill too, in case it is not a group leader any more.
-    #[cfg(unix)]
-    unsafe {
-        libc::kill(record.pid as libc::pid_t, libc::SIGKILL);
-    }
+    let _ = signal_pid(record.pid, Signal::Kill); // in case it is not a group leader any more
     let deadline = Instant::now() + Duration::from_secs(2);
     while identity(record.pid).is_some() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));

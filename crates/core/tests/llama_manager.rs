@@ -80,16 +80,44 @@ async fn start_serve_crash_restart_stop() {
     assert_eq!(info["status"], "running");
     let port = info["port"].as_u64().unwrap() as u16;
     {
-        let ev = events.lock().unwrap();
+        let all = events.lock().unwrap();
+        let binary_log: Vec<&str> = all
+            .iter()
+            .filter_map(|e| {
+                if let ServerEvent::BinaryLog { message, .. } = e {
+                    Some(message.as_str())
+                } else {
+                    None
+                }
+            })
+            .collect();
+        // Validated here, or by a test that ran first in this process.
+        let verdict = binary_log.last().copied().unwrap_or_default();
+        assert!(
+            [
+                "Phase 1: ✓ Binary validation passed (--version)",
+                "Using cached validation result (binary verified)"
+            ]
+            .contains(&verdict),
+            "{binary_log:?}"
+        );
+        assert!(
+            matches!(all[1], ServerEvent::BinaryLog { .. }),
+            "binary-log comes after status starting"
+        );
+        let ev: Vec<&ServerEvent> = all
+            .iter()
+            .filter(|e| !matches!(e, ServerEvent::BinaryLog { .. }))
+            .collect();
         assert_eq!(
-            ev[0],
+            *ev[0],
             ServerEvent::Status {
                 new: "starting",
                 old: "stopped"
             }
         );
         assert_eq!(
-            ev[1],
+            *ev[1],
             ServerEvent::Status {
                 new: "running",
                 old: "starting"
@@ -224,14 +252,33 @@ async fn bad_starts_are_typed_and_change_nothing() {
         ErrorCode::Binary,
         "Binary file not found",
     );
-    // A binary that exits at once: ServerError with its last log lines.
+    // A binary that fails its `--version` check: BinaryError, nothing started.
     let mut bad = config(json!({ "modelId": "smollm2", "port": "auto" }));
     bad.insert("binaryPath".into(), json!("/bin/false"));
     expect(
         server.start(bad).await,
-        ErrorCode::ServerError,
-        "exited during startup",
+        ErrorCode::Binary,
+        "llama-server binary failed validation: --version ended with exit code 1",
     );
+    // One that passes it but exits when started: ServerError with its last log lines.
+    let script = std::env::temp_dir().join(format!("genai-exits-{}.sh", std::process::id()));
+    std::fs::write(&script, "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\necho 'main: error: failed to load model' >&2\nexit 1\n").unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let mut exits = config(json!({ "modelId": "smollm2", "port": "auto" }));
+    exits.insert("binaryPath".into(), json!(script));
+    let e = server.start(exits).await.unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServerError);
+    assert!(
+        e.to_string()
+            .contains("llama-server exited during startup (exit code 1)"),
+        "{e}"
+    );
+    let last_logs = e
+        .details
+        .as_ref()
+        .map(|d| d["lastLogs"].to_string())
+        .unwrap_or_default();
+    assert!(last_logs.contains("failed to load model"), "{last_logs}");
     assert_eq!(server.status(), "stopped");
     assert!(!events
         .lock()
