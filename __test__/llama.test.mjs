@@ -97,11 +97,15 @@ test('autoRestart brings a crashed server back and emits restarted', async () =>
   await llamaServer.stop();
 });
 
-test('the binary is validated once per process unless forceValidation', async () => {
+test('the binary is validated once per process unless forceValidation; capacity from /props', async () => {
   const log = [];
   const onLog = (e) => log.push(e.message);
   llamaServer.on('binary-log', onLog);
-  await llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  const ready = new Promise((r) => llamaServer.once('ready', r));
+  // What the server runs with comes from its /props: 1000 over 3 slots is 512 each there.
+  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', contextSize: 1000, parallelRequests: 3 });
+  expect(info).toEqual(expect.objectContaining({ configuredContextSize: 1000, effectiveContextSize: 512, effectiveParallelRequests: 3 }));
+  expect(await ready).toEqual(expect.objectContaining({ configuredContextSize: 1000, effectiveContextSize: 512, effectiveParallelRequests: 3, port: info.port }));
   await llamaServer.stop();
   expect(log).toEqual([`Using llama-server binary: ${LLAMA}`, 'Using cached validation result (binary verified)']);
   log.length = 0;

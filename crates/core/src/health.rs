@@ -70,6 +70,32 @@ pub async fn check_health(port: u16, timeout: Duration, host: &str) -> Value {
     }
 }
 
+/// What a running llama-server reports in `/props`: the per-slot context (`n_ctx`) and the slot
+/// count. `None` when it does not answer with a usable object.
+pub async fn runtime_capacity(
+    port: u16,
+    host: &str,
+    timeout: Duration,
+) -> Option<(u64, Option<u64>)> {
+    let url = format!("http://{}:{port}/props", format_http_host(host));
+    let resp = crate::http::client()
+        .ok()?
+        .get(url)
+        .header(reqwest::header::ACCEPT, "application/json")
+        .timeout(timeout)
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    let props: Value = serde_json::from_slice(&resp.bytes().await.ok()?).ok()?;
+    let n_ctx = props["default_generation_settings"]["n_ctx"]
+        .as_u64()
+        .filter(|n| *n > 0)?;
+    Some((n_ctx, props["total_slots"].as_u64().filter(|n| *n > 0)))
+}
+
 /// `waitForHealthy`: polls until `status: ok`, sleeping `initial_delay` ×1.5 up to `max_delay`
 /// between tries; ServerError after `timeout`; stops early when `cancel` fires.
 pub async fn wait_for_healthy(

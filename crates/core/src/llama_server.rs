@@ -20,9 +20,10 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
 
-/// Binaries that passed validation in this process: (path, size, modification time).
-static VALIDATED: LazyLock<Mutex<HashSet<(PathBuf, u64, Option<std::time::SystemTime>)>>> =
-    LazyLock::new(Mutex::default);
+/// A binary as validated: path, size, modification time.
+type BinaryKey = (PathBuf, u64, Option<std::time::SystemTime>);
+/// Binaries that passed validation in this process.
+static VALIDATED: LazyLock<Mutex<HashSet<BinaryKey>>> = LazyLock::new(Mutex::default);
 
 /// What the manager tells its listeners (the facade re-emits them with genai-electron's names).
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +60,8 @@ struct State {
     started_at: Option<String>,
     load_ms: Option<u64>,
     generation: u64,
+    /// `contextSize` as configured, and what the server reports per slot / as slots (`/props`).
+    capacity: Option<(Value, u64, u64)>,
     child: Option<Arc<process::Child>>,
     stop_requested: bool,
     /// Automatic restarts since the last `start()` by the caller.
@@ -179,6 +182,13 @@ impl LlamaServer {
         }
         if let Some(ms) = s.load_ms {
             info["loadTimeMs"] = json!(ms);
+        }
+        if let Some((configured, effective, parallel)) = &s.capacity {
+            if !configured.is_null() {
+                info["configuredContextSize"] = configured.clone();
+            }
+            info["effectiveContextSize"] = json!(effective);
+            info["effectiveParallelRequests"] = json!(parallel);
         }
         if s.generation > 0 {
             info["serverGeneration"] = json!(s.generation);
@@ -572,29 +582,44 @@ impl LlamaServer {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        {
-            let mut s = lock(&self.state);
-            s.started_at = Some(crate::clock::iso_now());
-            s.load_ms = Some(started.elapsed().as_millis() as u64);
-            s.generation += 1;
-        }
-        let _ = self.log.write("Server is running and healthy", Level::Info);
-        self.set_status("running");
-        let info = self.info();
-        let ctx = config.get("contextSize").cloned().unwrap_or(Value::Null);
+        let load_ms = started.elapsed().as_millis() as u64;
+        // What the server really runs with (it may fit a smaller context); the configured split
+        // when it does not say.
+        let configured = config.get("contextSize").cloned().unwrap_or(Value::Null);
         let parallel = config
             .get("parallelRequests")
             .and_then(Value::as_u64)
             .unwrap_or(1)
             .max(1);
-        let per_slot = ctx.as_u64().map(|c| c / parallel);
+        let (effective, slots) = match health::runtime_capacity(port, host, Duration::from_secs(5))
+            .await
+        {
+            Some((n_ctx, slots)) => (n_ctx, slots.unwrap_or(parallel)),
+            None => {
+                let _ = self.log.write(
+                    "llama-server /props gave no runtime capacity; reporting the configured one",
+                    Level::Warn,
+                );
+                (configured.as_u64().map_or(0, |c| c / parallel), parallel)
+            }
+        };
+        {
+            let mut s = lock(&self.state);
+            s.started_at = Some(crate::clock::iso_now());
+            s.load_ms = Some(load_ms);
+            s.generation += 1;
+            s.capacity = Some((configured.clone(), effective, slots));
+        }
+        let _ = self.log.write("Server is running and healthy", Level::Info);
+        self.set_status("running");
+        let info = self.info();
         (self.events)(ServerEvent::Ready(json!({
             "serverGeneration": info["serverGeneration"],
             "modelId": info["modelId"],
             "port": port,
-            "configuredContextSize": ctx,
-            "effectiveContextSize": per_slot,
-            "effectiveParallelRequests": parallel,
+            "configuredContextSize": configured,
+            "effectiveContextSize": effective,
+            "effectiveParallelRequests": slots,
             "startedAt": info["startedAt"],
         })));
         (self.events)(ServerEvent::Started(info.clone()));

@@ -220,9 +220,11 @@ pub fn spawn(spec: &Spec, events: EventFn) -> std::io::Result<Child> {
                     std::thread::sleep(Duration::from_millis(5));
                 }
             }
+            // The exit event is handled before waiters wake, so that whoever waited for the
+            // exit (stop()) sees what the handler recorded.
+            events(Event::Exited(result));
             *watch.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(result);
             watch.1.notify_all();
-            events(Event::Exited(result));
         })?;
     Ok(Child { pid, exit })
 }

@@ -399,6 +399,8 @@ pub fn can_run_model(
     } else {
         (mem.available, "available")
     };
+    // Not `memory < required` on purpose: a NaN requirement must fail, not pass.
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     if !(memory >= required) {
         return CanRunResult::no(
             format!(
