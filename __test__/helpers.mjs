@@ -1,6 +1,6 @@
 // Shared test helpers: run a script in a fresh plain-Node process, make temp folders.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,4 +34,22 @@ export function runNodeAsync(args, { env = {}, cwd = ROOT } = {}) {
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (status) => resolve({ status, stdout, stderr }));
   });
+}
+
+/** A live process (Linux: exists and is not a zombie). */
+export function alive(pid) {
+  try {
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+/** Polls `cond` every 5 ms until it holds; throws after `ms`. */
+export async function until(cond, ms = 5000) {
+  const t = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t > ms) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 5));
+  }
 }

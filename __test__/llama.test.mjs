@@ -4,7 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, tempDir } from './helpers.mjs';
+import { ROOT, alive, tempDir, until } from './helpers.mjs';
 
 const asset = (name) => execFileSync('bash', [path.join(ROOT, 'scripts/assets.sh'), 'path', name], { encoding: 'utf8' }).trim();
 const MODEL = asset('model');
@@ -13,22 +13,6 @@ process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-llama-jest-');
 process.env.GENAI_LLAMA_SERVER_PATH = LLAMA;
 const api = await import('../index.js');
 const { llamaServer, StorageManager, ServerError, PortInUseError, ModelNotFoundError, BinaryError } = api;
-
-const alive = (pid) => {
-  try {
-    process.kill(pid, 0);
-    return !/\) Z /.test(execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }));
-  } catch {
-    return false;
-  }
-};
-const until = async (cond, ms = 5000) => {
-  const t = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t > ms) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 beforeAll(async () => {
   await StorageManager.getInstance().initialize();

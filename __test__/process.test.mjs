@@ -1,25 +1,10 @@
 // ProcessManager through the public API, on real child processes.
 import { ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { ROOT } from './helpers.mjs';
+import { ROOT, alive, until } from './helpers.mjs';
 
 const { ProcessManager, ServerError } = await import('../index.js');
 const pm = new ProcessManager();
 const node = (code) => [process.execPath, ['-e', code]];
-const alive = (pid) => {
-  try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
-  }
-};
-const until = async (cond, ms = 5000) => {
-  const t = Date.now();
-  while (!(await cond())) {
-    if (Date.now() - t > ms) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 test('spawn: a real ChildProcess, output chunks, exit code', async () => {
   const out = [];

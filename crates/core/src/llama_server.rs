@@ -150,6 +150,14 @@ impl LlamaServer {
         })
     }
 
+    /// The tokio runtime of the last `start()`, for background work (watchdog, restarts).
+    fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     pub fn log(&self) -> &Arc<LogFile> {
         &self.log
     }
@@ -591,18 +599,17 @@ impl LlamaServer {
             .and_then(Value::as_u64)
             .unwrap_or(1)
             .max(1);
-        let (effective, slots) = match health::runtime_capacity(port, host, Duration::from_secs(5))
-            .await
-        {
-            Some((n_ctx, slots)) => (n_ctx, slots.unwrap_or(parallel)),
-            None => {
-                let _ = self.log.write(
+        let (effective, slots) =
+            match health::runtime_capacity(port, host, Duration::from_secs(5)).await {
+                Some((n_ctx, slots)) => (n_ctx, slots.unwrap_or(parallel)),
+                None => {
+                    let _ = self.log.write(
                     "llama-server /props gave no runtime capacity; reporting the configured one",
                     Level::Warn,
                 );
-                (configured.as_u64().map_or(0, |c| c / parallel), parallel)
-            }
-        };
+                    (configured.as_u64().map_or(0, |c| c / parallel), parallel)
+                }
+            };
         {
             let mut s = lock(&self.state);
             s.started_at = Some(crate::clock::iso_now());
@@ -636,12 +643,7 @@ impl LlamaServer {
         else {
             return;
         };
-        let Some(runtime) = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        else {
+        let Some(runtime) = self.runtime() else {
             return;
         };
         let (me, host) = (self.me.clone(), host.to_string());
@@ -796,12 +798,7 @@ impl LlamaServer {
             s.restarts += 1;
             (config, s.restarts)
         };
-        let Some(runtime) = self
-            .runtime
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-        else {
+        let Some(runtime) = self.runtime() else {
             return;
         };
         let me = self.me.clone();

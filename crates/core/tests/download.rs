@@ -29,7 +29,10 @@ fn temp_dir(tag: &str) -> PathBuf {
     d
 }
 
-fn recorder() -> (ProgressFn, Arc<Mutex<Vec<(u64, u64)>>>) {
+/// Progress calls as (downloaded, total).
+type Calls = Arc<Mutex<Vec<(u64, u64)>>>;
+
+fn recorder() -> (ProgressFn, Calls) {
     let calls = Arc::new(Mutex::new(Vec::new()));
     let c = calls.clone();
     (Arc::new(move |d, t| c.lock().unwrap().push((d, t))), calls)
