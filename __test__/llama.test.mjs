@@ -229,6 +229,8 @@ test('genai-electron-rs serve <file.gguf> runs the server until Ctrl-C', async (
   const [, port, pid] = /ready: http:\/\/127\.0\.0\.1:(\d+) \(pid (\d+)/.exec(out);
   expect(out).toMatch(/^Registered .+SmolLM2-135M-Instruct\.Q4_1\.gguf as smollm2-135m-instructq41$/m);
   expect(out).toMatch(/status starting -> running/);
+  expect(out).toMatch(/binary info: Using llama-server binary: /);
+  expect(out).toMatch(/context \d+ per slot × 1\)/);
   expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
   child.kill('SIGINT');
   const code = await new Promise((r) => child.once('exit', r));

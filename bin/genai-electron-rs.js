@@ -187,8 +187,9 @@ async function serve([target, ...rest]) {
   const stamp = () => new Date().toISOString().slice(11, 19);
   llamaServer.on('status', (status, old) => console.log(`${stamp()} status ${old} -> ${status}`));
   llamaServer.on('crashed', ({ code, signal }) => console.log(`${stamp()} crashed (code ${code}, signal ${signal})`));
+  llamaServer.on('binary-log', ({ message, level }) => console.log(`${stamp()} binary ${level}: ${message}`));
   const info = await llamaServer.start(config);
-  console.log(`${stamp()} ready: http://${config.host ?? '127.0.0.1'}:${info.port} (pid ${info.pid}, loaded in ${info.loadTimeMs} ms)`);
+  console.log(`${stamp()} ready: http://${config.host ?? '127.0.0.1'}:${info.port} (pid ${info.pid}, loaded in ${info.loadTimeMs} ms, context ${info.effectiveContextSize} per slot × ${info.effectiveParallelRequests})`);
   await new Promise((resolve) => process.once('SIGINT', resolve));
   await llamaServer.stop();
   return 0;
