@@ -163,6 +163,19 @@ test('a llama-server left by a crashed earlier run is reaped at the next start, 
   await llamaServer.stop();
 });
 
+test('one start() at a time: a second call is refused with the upstream error', async () => {
+  const first = llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  const second = await llamaServer.start({ modelId: 'smollm2', port: 'auto' }).catch((e) => e);
+  expect(second).toBeInstanceOf(ServerError);
+  expect(second.message).toBe('Server error: Server is already starting');
+  expect(second.details).toEqual({ suggestion: 'Wait for the current start() call to finish' });
+  const info = await first;
+  const third = await llamaServer.start({ modelId: 'smollm2', port: 'auto' }).catch((e) => e);
+  expect(third.message).toBe('Server error: Server is already running');
+  expect(llamaServer.getInfo().pid).toBe(info.pid); // the running server is untouched
+  await llamaServer.stop();
+});
+
 test('bad starts: typed errors, nothing changes', async () => {
   await expect(llamaServer.start({ modelId: 'missing' })).rejects.toBeInstanceOf(ModelNotFoundError);
   await expect(llamaServer.start({ modelId: 'smollm2', port: 70000 })).rejects.toThrow('Server error: Invalid port: 70000');

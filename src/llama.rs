@@ -56,12 +56,15 @@ impl NativeLlamaServer {
         }
     }
 
+    /// The claim is taken here, on the JS thread, so that calls are served in call order.
     #[napi(ts_args_type = "config: any", ts_return_type = "Promise<any>")]
-    pub async fn start(&self, config: Value) -> Result<Value> {
+    pub fn start<'env>(&self, env: &'env Env, config: Value) -> Result<PromiseRaw<'env, Value>> {
         let Value::Object(config) = config else {
             return Err(napi::Error::from_reason("config must be an object"));
         };
-        self.inner.start(config).await.map_err(core_err)
+        let claim = self.inner.claim_start().map_err(core_err)?;
+        let inner = self.inner.clone();
+        env.spawn_future(async move { inner.start_claimed(claim, config).await.map_err(core_err) })
     }
 
     #[napi]

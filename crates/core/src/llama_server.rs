@@ -66,6 +66,8 @@ struct State {
     stop_requested: bool,
     /// Automatic restarts since the last `start()` by the caller.
     restarts: u32,
+    /// A `start()` is under way (from its first line, before the status says so).
+    start_claimed: bool,
     /// The watchdog killed it: its exit counts as a crash whatever the code.
     watchdog_kill: bool,
     /// How the last child ended: `{ reason: 'stopped'|'crashed'|'watchdog'|'exited', code, signal }`.
@@ -76,6 +78,15 @@ impl State {
     /// The running child's pid.
     fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.pid)
+    }
+}
+
+/// Held by a `start()` while it runs; released however it ends.
+pub struct StartClaim(Arc<Mutex<State>>);
+
+impl Drop for StartClaim {
+    fn drop(&mut self) {
+        lock(&self.0).start_claimed = false;
     }
 }
 
@@ -389,24 +400,24 @@ impl LlamaServer {
 
     /// `start(config)`: resolves to `getInfo()` once the server answers /health with ok.
     pub async fn start(&self, config: Map<String, Value>) -> Result<Value> {
-        lock(&self.state).restarts = 0;
-        self.start_inner(config).await
+        let claim = self.claim_start()?;
+        self.start_claimed(claim, config).await
     }
 
-    async fn start_inner(&self, config: Map<String, Value>) -> Result<Value> {
+    /// `start()` for a caller that took the claim itself, synchronously (the binding does, so
+    /// that of two calls made one after the other the first one wins).
+    pub async fn start_claimed(
+        &self,
+        claim: StartClaim,
+        config: Map<String, Value>,
+    ) -> Result<Value> {
+        lock(&self.state).restarts = 0;
+        self.start_inner(claim, config).await
+    }
+
+    async fn start_inner(&self, _claim: StartClaim, config: Map<String, Value>) -> Result<Value> {
         *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
             tokio::runtime::Handle::try_current().ok();
-        {
-            let s = lock(&self.state);
-            if matches!(s.status, "running" | "starting" | "stopping") {
-                let what = if s.status == "running" {
-                    "Server is already running".to_string()
-                } else {
-                    format!("Server is {}", s.status)
-                };
-                return Err(Error::server(what, Some(json!({ "status": s.status }))));
-            }
-        }
         let port = self.validate(&config)?;
         self.reap_orphan();
         let model_id = config
@@ -463,6 +474,39 @@ impl LlamaServer {
                 Err(e)
             }
         }
+    }
+
+    /// One `start()` at a time: refused (as upstream) while running, starting or stopping; the
+    /// claim is taken before the first await, so two concurrent calls cannot both go ahead.
+    pub fn claim_start(&self) -> Result<StartClaim> {
+        let mut s = lock(&self.state);
+        let status = if s.start_claimed {
+            "starting"
+        } else {
+            s.status
+        };
+        let (what, suggestion) = match status {
+            "running" => (
+                "Server is already running",
+                "Stop the server first with stop()",
+            ),
+            "starting" => (
+                "Server is already starting",
+                "Wait for the current start() call to finish",
+            ),
+            "stopping" => (
+                "Server is already stopping",
+                "Wait for stop() to finish before starting again",
+            ),
+            _ => {
+                s.start_claimed = true;
+                return Ok(StartClaim(self.state.clone()));
+            }
+        };
+        Err(Error::server(
+            what,
+            Some(json!({ "suggestion": suggestion })),
+        ))
     }
 
     /// Caller values win; what is missing comes from `getOptimalConfig` (and the V-cache rule).
@@ -819,7 +863,10 @@ impl LlamaServer {
                     return; // stopped or started by hand meanwhile
                 }
             }
-            match server.start_inner(config).await {
+            let Ok(claim) = server.claim_start() else {
+                return;
+            }; // a start() by hand is under way
+            match server.start_inner(claim, config).await {
                 Ok(info) => (server.events)(ServerEvent::Restarted(info)),
                 Err(e) => {
                     let _ = server

@@ -280,6 +280,12 @@ async fn bad_starts_are_typed_and_change_nothing() {
         .unwrap_or_default();
     assert!(last_logs.contains("failed to load model"), "{last_logs}");
     assert_eq!(server.status(), "stopped");
+    // One start at a time: a claim held refuses the next one; released, it can be taken again.
+    let claim = server.claim_start().unwrap();
+    let refused = server.claim_start().err().unwrap();
+    assert_eq!(refused.to_string(), "Server error: Server is already starting");
+    drop(claim);
+    assert!(server.claim_start().is_ok());
     assert!(!events
         .lock()
         .unwrap()
