@@ -12,7 +12,7 @@ const LLAMA = asset('llama-server');
 process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-llama-jest-');
 process.env.GENAI_LLAMA_SERVER_PATH = LLAMA;
 const api = await import('../index.js');
-const { llamaServer, StorageManager, ServerError, PortInUseError, ModelNotFoundError, BinaryError } = api;
+const { llamaServer, StorageManager, ServerError, PortInUseError, ModelNotFoundError, BinaryError, ContextConstraintError } = api;
 
 beforeAll(async () => {
   await StorageManager.getInstance().initialize();
@@ -84,6 +84,8 @@ test('autoRestart brings a crashed server back and emits restarted', async () =>
 test('the binary is validated once per process unless forceValidation; capacity from /props', async () => {
   const log = [];
   const onLog = (e) => log.push(e.message);
+  await llamaServer.start({ modelId: 'smollm2', port: 'auto' }); // validated here or earlier
+  await llamaServer.stop();
   llamaServer.on('binary-log', onLog);
   const ready = new Promise((r) => llamaServer.once('ready', r));
   // What the server runs with comes from its /props: 1000 over 3 slots is 512 each there.
@@ -91,6 +93,8 @@ test('the binary is validated once per process unless forceValidation; capacity 
   expect(info).toEqual(expect.objectContaining({ configuredContextSize: 1000, effectiveContextSize: 512, effectiveParallelRequests: 3 }));
   expect(await ready).toEqual(expect.objectContaining({ configuredContextSize: 1000, effectiveContextSize: 512, effectiveParallelRequests: 3, port: info.port }));
   await llamaServer.stop();
+  const after = llamaServer.getInfo();
+  for (const gone of ['pid', 'configuredContextSize', 'effectiveContextSize', 'effectiveParallelRequests']) expect(after).not.toHaveProperty(gone);
   expect(log).toEqual([`Using llama-server binary: ${LLAMA}`, 'Using cached validation result (binary verified)']);
   log.length = 0;
   await llamaServer.start({ modelId: 'smollm2', port: 'auto', forceValidation: true });
@@ -174,6 +178,54 @@ test('one start() at a time: a second call is refused with the upstream error', 
   expect(third.message).toBe('Server error: Server is already running');
   expect(llamaServer.getInfo().pid).toBe(info.pid); // the running server is untouched
   await llamaServer.stop();
+});
+
+test('stop() while start() is under way cancels it: nothing is left running', async () => {
+  const seen = [];
+  const onStarted = () => seen.push('started');
+  llamaServer.on('started', onStarted);
+  const starting = llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  await llamaServer.stop();
+  const err = await starting.catch((e) => e);
+  llamaServer.off('started', onStarted);
+  expect(err).toBeInstanceOf(ServerError);
+  expect(err.message).toBe('Server error: llama-server start cancelled by stop()');
+  expect(llamaServer.getStatus()).toBe('stopped');
+  expect(llamaServer.getInfo().pid).toBeUndefined();
+  expect(seen).toEqual([]);
+  // and the next start() is not affected
+  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto' });
+  expect(info.status).toBe('running');
+  await llamaServer.stop();
+});
+
+test('a server whose /props is unusable: ContextConstraintError as upstream, and it is stopped', async () => {
+  // A stand-in that answers /health like llama-server but not /props as it should.
+  const dir = tempDir('genai-props-');
+  const fake = (props) => {
+    const file = path.join(dir, `fake-${Math.random().toString(36).slice(2)}`);
+    writeFileSync(file, `#!${process.execPath}
+if (process.argv[2] === '--version') { console.log('version: 0 (fake)'); process.exit(0); }
+const port = Number(process.argv[process.argv.indexOf('--port') + 1]);
+require('node:http').createServer((req, res) => {
+  if (req.url === '/health') return res.end('{"status":"ok"}');
+  const [status, body] = ${JSON.stringify(props)};
+  res.writeHead(status).end(body);
+}).listen(port, '127.0.0.1', () => console.log('listening'));
+`, { mode: 0o755 });
+    return file;
+  };
+  const missing = await llamaServer.start({ modelId: 'smollm2', port: 'auto', binaryPath: fake([404, 'no']) }).catch((e) => e);
+  expect(missing).toBeInstanceOf(ContextConstraintError);
+  expect(missing.message).toBe('Context constraint error: llama-server /props returned HTTP 404');
+  expect(missing.details).toEqual(expect.objectContaining({ reason: 'runtime-capacity-unavailable', stage: 'runtime', cause: 'HTTP 404' }));
+  expect(llamaServer.getStatus()).toBe('stopped');
+  const slots = JSON.stringify({ default_generation_settings: { n_ctx: 4096 }, total_slots: 2 });
+  const mismatch = await llamaServer.start({ modelId: 'smollm2', port: 'auto', binaryPath: fake([200, slots]) }).catch((e) => e);
+  expect(mismatch).toBeInstanceOf(ContextConstraintError);
+  expect(mismatch.message).toBe('Context constraint error: llama-server reported 2 slots, but 1 were configured');
+  expect(mismatch.details).toEqual(expect.objectContaining({ reason: 'runtime-slots-mismatch', effectiveParallelRequests: 2, parallelRequests: 1 }));
+  expect(llamaServer.getInfo().pid).toBeUndefined();
 });
 
 test('bad starts: typed errors, nothing changes', async () => {

@@ -77,7 +77,20 @@ test('kill of a process that is not there resolves; pids that cannot be a child 
   }
   expect(pm.isRunning(0)).toBe(false);
   expect(pm.isRunning(-1)).toBe(false);
-  expect(alive(process.pid)).toBe(true); // kill(0) would have hit our own process group
+  expect(pm.isRunning(2 ** 32 - 1)).toBe(false); // not a pid_t: must not become kill(-1)
+});
+
+test('kill: a timeout setTimeout would not take (Infinity) means SIGKILL at once, as upstream', async () => {
+  let exit;
+  let out = '';
+  const { pid } = pm.spawn(...node("process.on('SIGTERM', () => {}); console.log('ready'); setInterval(() => {}, 1000)"), {
+    onStdout: (d) => (out += d),
+    onExit: (code, signal) => (exit = { code, signal }),
+  });
+  await until(() => out.includes('ready'));
+  await pm.kill(pid, Infinity);
+  await until(() => exit !== undefined);
+  expect(exit.signal).toBe('SIGKILL');
 });
 
 test('a ProcessManager child dies with its Node process on process.exit()', async () => {

@@ -2,7 +2,8 @@
 // ProcessManager (genai-electron's general child-process helper) and the exit hook that makes
 // children die with this process. Servers are supervised in Rust (process group, PDEATHSIG,
 // Windows job); ProcessManager must hand back a real Node ChildProcess, so it spawns through
-// child_process and registers the child with the same exit hook (and, on Windows, the job).
+// child_process and registers the child with the same exit hook (on Windows, libuv already puts
+// it in a kill-on-close job).
 const { spawn } = require('node:child_process');
 const native = require('./native.cjs');
 const { ServerError } = require('./errors.cjs');
@@ -45,7 +46,6 @@ class ProcessManager {
     if (!child.pid) throw new ServerError(`Failed to spawn process: ${command}`, { command, args });
     const pid = child.pid;
     nodeChildren.add(pid);
-    native.adoptChild(pid);
     child.stdout.on('data', (data) => options.onStdout?.(data.toString('utf8')));
     child.stderr.on('data', (data) => options.onStderr?.(data.toString('utf8')));
     child.on('exit', (code, signal) => {

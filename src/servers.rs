@@ -166,18 +166,11 @@ pub async fn is_port_bindable(port: f64, host: String) -> Result<bool> {
 /// `ProcessManager.kill(pid, timeout)`: SIGTERM, SIGKILL after `timeout` ms, back once gone.
 #[napi]
 pub async fn kill_process(pid: f64, timeout_ms: f64) -> Result<()> {
-    let timeout = Duration::from_millis(timeout_ms.max(0.0) as u64);
-    blocking(move || process::terminate(pid, timeout)).await
+    blocking(move || process::terminate(pid, timeout_ms)).await
 }
 
-/// `ProcessManager.isRunning(pid)`: a live process (a zombie is not).
+/// `ProcessManager.isRunning(pid)`.
 #[napi]
 pub fn is_process_running(pid: f64) -> bool {
-    pid.fract() == 0.0 && pid > 0.0 && pid <= u32::MAX as f64 && process::is_alive(pid as u32)
-}
-
-/// Ties a process Node spawned to our lifetime where the OS allows it (Windows job object).
-#[napi]
-pub fn adopt_child(pid: u32) {
-    let _ = process::adopt(pid);
+    process::is_running(pid)
 }

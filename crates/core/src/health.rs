@@ -71,29 +71,106 @@ pub async fn check_health(port: u16, timeout: Duration, host: &str) -> Value {
 }
 
 /// What a running llama-server reports in `/props`: the per-slot context (`n_ctx`) and the slot
-/// count. `None` when it does not answer with a usable object.
+/// count. As upstream, anything unusable is a ContextConstraintError
+/// (`runtime-capacity-unavailable`), and a slot count other than `parallel` one too
+/// (`runtime-slots-mismatch`).
 pub async fn runtime_capacity(
     port: u16,
     host: &str,
+    parallel: u64,
     timeout: Duration,
-) -> Option<(u64, Option<u64>)> {
+) -> Result<(u64, u64)> {
+    let unavailable = |message: &str, cause: String| {
+        Error::context_constraint(
+            message,
+            json!({
+                "reason": "runtime-capacity-unavailable", "stage": "runtime", "parallelRequests": parallel, "cause": cause,
+                "suggestion": "Check llama-server logs and verify that GET /props returns a compatible response",
+            }),
+        )
+    };
     let url = format!("http://{}:{port}/props", format_http_host(host));
-    let resp = crate::http::client()
-        .ok()?
+    let unreadable = |e: reqwest::Error| {
+        let cause = if e.is_timeout() {
+            format!("Timed out after {}ms", timeout.as_millis())
+        } else {
+            e.to_string()
+        };
+        unavailable(
+            "Could not read effective context from llama-server /props",
+            cause,
+        )
+    };
+    let client = crate::http::client().map_err(|e| {
+        unavailable(
+            "Could not read effective context from llama-server /props",
+            e,
+        )
+    })?;
+    let resp = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .timeout(timeout)
         .send()
         .await
-        .ok()?;
-    if !resp.status().is_success() {
-        return None;
+        .map_err(unreadable)?;
+    let status = resp.status();
+    if !status.is_success() {
+        let code = status.as_u16();
+        return Err(unavailable(
+            &format!("llama-server /props returned HTTP {code}"),
+            format!("HTTP {code}"),
+        ));
     }
-    let props: Value = serde_json::from_slice(&resp.bytes().await.ok()?).ok()?;
-    let n_ctx = props["default_generation_settings"]["n_ctx"]
-        .as_u64()
-        .filter(|n| *n > 0)?;
-    Some((n_ctx, props["total_slots"].as_u64().filter(|n| *n > 0)))
+    let body = resp.bytes().await.map_err(unreadable)?;
+    let props: Value = serde_json::from_slice(&body).map_err(|e| {
+        unavailable(
+            "llama-server /props did not return valid JSON",
+            e.to_string(),
+        )
+    })?;
+    let Some(props) = props.as_object() else {
+        return Err(unavailable(
+            "llama-server /props returned an invalid object",
+            "Expected a JSON object".into(),
+        ));
+    };
+    let Some(settings) = props
+        .get("default_generation_settings")
+        .and_then(Value::as_object)
+    else {
+        return Err(unavailable(
+            "llama-server /props is missing default_generation_settings",
+            "Missing default_generation_settings object".into(),
+        ));
+    };
+    let positive = |v: &Value| v.as_u64().filter(|n| *n > 0 && *n < 1 << 53);
+    let raw_ctx = settings.get("n_ctx").unwrap_or(&Value::Null);
+    let Some(n_ctx) = positive(raw_ctx) else {
+        return Err(unavailable(
+            "llama-server /props reported an invalid effective context",
+            format!("Invalid default_generation_settings.n_ctx: {raw_ctx}"),
+        ));
+    };
+    let slots = match props.get("total_slots") {
+        None => return Ok((n_ctx, parallel)),
+        Some(raw) => positive(raw).ok_or_else(|| {
+            unavailable(
+                "llama-server /props reported an invalid slot count",
+                format!("Invalid total_slots: {raw}"),
+            )
+        })?,
+    };
+    if slots != parallel {
+        return Err(Error::context_constraint(
+            format!("llama-server reported {slots} slots, but {parallel} were configured"),
+            json!({
+                "reason": "runtime-slots-mismatch", "stage": "runtime", "effectiveContextSize": n_ctx, "parallelRequests": parallel,
+                "effectiveParallelRequests": slots, "suggestion": "Check the emitted -np argument and llama-server fitting behavior",
+            }),
+        ));
+    }
+    Ok((n_ctx, slots))
 }
 
 /// `waitForHealthy`: polls until `status: ok`, sleeping `initial_delay` ×1.5 up to `max_delay`

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 pub const BINARY_ENV: &str = "GENAI_LLAMA_SERVER_PATH";
 pub const DEFAULT_PORT: u16 = 8080;
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
-const VALIDATION_TIMEOUT: Duration = Duration::from_secs(15);
+/// Upstream's Phase 1 limit.
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A binary as validated: path, size, modification time.
 type BinaryKey = (PathBuf, u64, Option<std::time::SystemTime>);
@@ -75,6 +76,11 @@ struct State {
 }
 
 impl State {
+    /// The process is gone: nothing of it is reported any more.
+    fn clear_run(&mut self) {
+        (self.child, self.port, self.capacity) = (None, 0, None);
+    }
+
     /// The running child's pid.
     fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(|c| c.pid)
@@ -105,6 +111,13 @@ pub struct LlamaServer {
 
 fn lock(s: &Mutex<State>) -> std::sync::MutexGuard<'_, State> {
     s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn cancelled_by_stop() -> Error {
+    Error::server(
+        "llama-server start cancelled by stop()",
+        Some(json!({ "suggestion": "Call start() again" })),
+    )
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -411,7 +424,6 @@ impl LlamaServer {
         claim: StartClaim,
         config: Map<String, Value>,
     ) -> Result<Value> {
-        lock(&self.state).restarts = 0;
         self.start_inner(claim, config).await
     }
 
@@ -442,12 +454,16 @@ impl LlamaServer {
         self.log.initialize()?;
         {
             let mut s = lock(&self.state);
-            (s.stop_requested, s.watchdog_kill, s.last_exit) = (false, false, None);
+            if s.stop_requested {
+                return Err(cancelled_by_stop());
+            }
+            (s.watchdog_kill, s.last_exit) = (false, None);
             s.port = port;
         }
         self.set_status("starting");
         let force = config.get("forceValidation") == Some(&Value::Bool(true));
         let result = match self.validate_binary(&binary, force).await {
+            Ok(()) if lock(&self.state).stop_requested => Err(cancelled_by_stop()),
             Ok(()) => {
                 self.launch(&binary, &model_path, &resolved, port, &host)
                     .await
@@ -463,10 +479,7 @@ impl LlamaServer {
                     let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5)))
                         .await;
                 }
-                {
-                    let mut s = lock(&self.state);
-                    (s.child, s.port) = (None, 0);
-                }
+                lock(&self.state).clear_run();
                 self.set_status("stopped");
                 let _ = self
                     .log
@@ -477,8 +490,15 @@ impl LlamaServer {
     }
 
     /// One `start()` at a time: refused (as upstream) while running, starting or stopping; the
-    /// claim is taken before the first await, so two concurrent calls cannot both go ahead.
+    /// claim is taken before the first await, so two concurrent calls cannot both go ahead. A
+    /// `stop()` from here on cancels the start.
     pub fn claim_start(&self) -> Result<StartClaim> {
+        self.claim(true)
+    }
+
+    /// `by_caller: false` is an automatic restart: it only goes ahead from `crashed` and when no
+    /// `stop()` came since, and it keeps the restart count.
+    fn claim(&self, by_caller: bool) -> Result<StartClaim> {
         let mut s = lock(&self.state);
         let status = if s.start_claimed {
             "starting"
@@ -498,8 +518,16 @@ impl LlamaServer {
                 "Server is already stopping",
                 "Wait for stop() to finish before starting again",
             ),
+            _ if !by_caller && (s.stop_requested || s.status != "crashed") => (
+                "Automatic restart cancelled",
+                "stop() or start() was called meanwhile",
+            ),
             _ => {
                 s.start_claimed = true;
+                s.capacity = None;
+                if by_caller {
+                    (s.stop_requested, s.restarts) = (false, 0);
+                }
                 return Ok(StartClaim(self.state.clone()));
             }
         };
@@ -615,10 +643,7 @@ impl LlamaServer {
                 ));
             }
             if lock(&self.state).stop_requested {
-                return Err(Error::server(
-                    "llama-server stopped or was replaced during startup",
-                    None,
-                ));
+                return Err(cancelled_by_stop());
             }
             if health::check_health(port, Duration::from_secs(2), host).await["status"] == "ok" {
                 break;
@@ -635,8 +660,7 @@ impl LlamaServer {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         let load_ms = started.elapsed().as_millis() as u64;
-        // What the server really runs with (it may fit a smaller context); the configured split
-        // when it does not say.
+        // What the server really runs with (it may fit a smaller context), as upstream reads it.
         let configured = config.get("contextSize").cloned().unwrap_or(Value::Null);
         let parallel = config
             .get("parallelRequests")
@@ -644,16 +668,7 @@ impl LlamaServer {
             .unwrap_or(1)
             .max(1);
         let (effective, slots) =
-            match health::runtime_capacity(port, host, Duration::from_secs(5)).await {
-                Some((n_ctx, slots)) => (n_ctx, slots.unwrap_or(parallel)),
-                None => {
-                    let _ = self.log.write(
-                    "llama-server /props gave no runtime capacity; reporting the configured one",
-                    Level::Warn,
-                );
-                    (configured.as_u64().map_or(0, |c| c / parallel), parallel)
-                }
-            };
+            health::runtime_capacity(port, host, parallel, Duration::from_secs(5)).await?;
         {
             let mut s = lock(&self.state);
             s.started_at = Some(crate::clock::iso_now());
@@ -799,7 +814,7 @@ impl LlamaServer {
                         json!({ "reason": reason, "code": exit.code, "signal": exit.signal_name() }),
                     );
                     if was == "running" {
-                        (s.child, s.port) = (None, 0);
+                        s.clear_run();
                         s.status = if asked || clean { "stopped" } else { "crashed" };
                     }
                     (was, asked, clean)
@@ -857,15 +872,9 @@ impl LlamaServer {
         runtime.spawn(async move {
             tokio::time::sleep(delay).await;
             let Some(server) = me.upgrade() else { return };
-            {
-                let s = lock(&server.state);
-                if s.stop_requested || s.status != "crashed" {
-                    return; // stopped or started by hand meanwhile
-                }
-            }
-            let Ok(claim) = server.claim_start() else {
-                return;
-            }; // a start() by hand is under way
+            let Ok(claim) = server.claim(false) else {
+                return; // stopped or started by hand meanwhile
+            };
             match server.start_inner(claim, config).await {
                 Ok(info) => (server.events)(ServerEvent::Restarted(info)),
                 Err(e) => {
@@ -896,10 +905,7 @@ impl LlamaServer {
                 .await
                 .map_err(|e| Error::server(format!("Failed to stop server: {e}"), None))?;
         }
-        {
-            let mut s = lock(&self.state);
-            (s.child, s.port) = (None, 0);
-        }
+        lock(&self.state).clear_run();
         let _ = self.log.write("Server stopped", Level::Info);
         self.set_status("stopped");
         (self.events)(ServerEvent::Stopped);

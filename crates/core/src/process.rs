@@ -330,7 +330,7 @@ pub fn kill_all() -> usize {
 }
 
 /// Sends `signal` to one process (not its group). `Ok(false)`: there is no such process.
-/// Windows has no SIGTERM: both end the process (TerminateProcess).
+/// Windows has no SIGTERM: both end the process (TerminateProcess); `Cont` does nothing there.
 pub fn signal_pid(pid: u32, signal: Signal) -> std::io::Result<bool> {
     #[cfg(unix)]
     {
@@ -350,24 +350,50 @@ pub fn signal_pid(pid: u32, signal: Signal) -> std::io::Result<bool> {
             Err(err)
         }
     }
-    #[cfg(not(unix))]
+    #[cfg(windows)]
     {
         if matches!(signal, Signal::Cont) {
             return Ok(is_alive(pid));
         }
-        match live_process(pid, |p| p.kill()) {
-            None => Ok(false),
-            Some(true) => Ok(true),
-            Some(false) => Err(std::io::Error::other("TerminateProcess failed")),
-        }
+        job::terminate(pid)
     }
 }
 
-/// `ProcessManager.kill(pid, timeout)`: SIGTERM, then SIGKILL once `timeout` has passed, and
-/// back once the process is gone (2 s at most after SIGKILL). No such process: nothing to do.
+/// A JS number that can be the pid of another process (a positive whole number that fits a
+/// `pid_t`, not ours).
+fn child_pid(pid: f64) -> Option<u32> {
+    let ok = pid.fract() == 0.0
+        && pid >= 1.0
+        && pid <= i32::MAX as f64
+        && pid as u32 != std::process::id();
+    ok.then_some(pid as u32)
+}
+
+/// `ProcessManager.isRunning(pid)`: a live process we may signal (as `process.kill(pid, 0)`
+/// succeeding), not a zombie.
+pub fn is_running(pid: f64) -> bool {
+    let Some(pid) = child_pid(pid) else {
+        return false;
+    };
+    #[cfg(unix)]
+    // SAFETY: signal 0 only checks that the process exists and that we may signal it.
+    if unsafe { libc::kill(pid as libc::pid_t, 0) } != 0 {
+        return false;
+    }
+    is_alive(pid)
+}
+
+/// `ProcessManager.kill(pid, timeout)`: SIGTERM, then SIGKILL once `timeout_ms` has passed, and
+/// back once the process is gone (2 s at most after SIGKILL). Not running: nothing to do.
 /// A pid that cannot be a child (≤ 0, this process) is refused: `kill(0)` would hit our own group.
-/// `pid` is the caller's JS number, named as given in errors.
-pub fn terminate(pid: f64, timeout: Duration) -> crate::Result<()> {
+/// `pid` and `timeout_ms` are the caller's JS numbers: the pid is named as given in errors, and
+/// the timeout is read as `setTimeout` reads a delay (not 1 ms to 2^31−1 ms: 1 ms).
+pub fn terminate(pid: f64, timeout_ms: f64) -> crate::Result<()> {
+    let timeout = Duration::from_millis(if (1.0..=2_147_483_647.0).contains(&timeout_ms) {
+        timeout_ms as u64
+    } else {
+        1
+    });
     let shown = crate::jsnum::to_string(pid);
     let fail = |what: &str, error: String| {
         crate::Error::server(
@@ -375,22 +401,13 @@ pub fn terminate(pid: f64, timeout: Duration) -> crate::Result<()> {
             Some(serde_json::json!({ "pid": pid, "error": error })),
         )
     };
-    let pid = match pid {
-        p if p.fract() == 0.0
-            && p >= 1.0
-            && p <= u32::MAX as f64
-            && p as u32 != std::process::id() =>
-        {
-            p as u32
-        }
-        _ => {
-            return Err(fail(
-                "Failed to kill process",
-                "not the id of a child process".into(),
-            ))
-        }
+    let Some(pid) = child_pid(pid) else {
+        return Err(fail(
+            "Failed to kill process",
+            "not the id of a child process".into(),
+        ));
     };
-    if !is_alive(pid) {
+    if !is_running(pid as f64) {
         return Ok(());
     }
     match signal_pid(pid, Signal::Term) {
@@ -428,6 +445,7 @@ fn wait_gone(pid: u32, timeout: Duration) -> bool {
 /// its handle; the OS does when this process ends, however it ends, and that kills every process
 /// in the job (the Windows counterpart of PDEATHSIG). process-wrap's std `JobObject` does not set
 /// KILL_ON_JOB_CLOSE (only its tokio flavour with `KillOnDrop` does), hence these few calls.
+/// (Node's own children are already in libuv's kill-on-close job.)
 #[cfg(windows)]
 mod job {
     use std::sync::LazyLock;
@@ -437,7 +455,7 @@ mod job {
         SetInformationJobObject, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
         JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     };
-    use windows::Win32::System::Threading::{OpenProcess, PROCESS_SET_QUOTA, PROCESS_TERMINATE};
+    use windows::Win32::System::Threading::{OpenProcess, TerminateProcess, PROCESS_TERMINATE};
 
     struct Job(HANDLE);
     // SAFETY: a job handle may be used from any thread.
@@ -462,45 +480,36 @@ mod job {
         }
     });
 
-    fn assign_handle(process: HANDLE) -> std::io::Result<()> {
+    /// Puts a child we just spawned into the job.
+    pub fn assign(child: &std::process::Child) -> std::io::Result<()> {
+        use std::os::windows::io::AsRawHandle;
         let job = JOB
             .as_ref()
             .ok_or_else(|| std::io::Error::other("no job object"))?;
         // SAFETY: both handles are valid for the duration of the call.
-        unsafe { AssignProcessToJobObject(job.0, process) }
+        unsafe { AssignProcessToJobObject(job.0, HANDLE(child.as_raw_handle())) }
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 
-    /// Puts a child we just spawned into the job.
-    pub fn assign(child: &std::process::Child) -> std::io::Result<()> {
-        use std::os::windows::io::AsRawHandle;
-        assign_handle(HANDLE(child.as_raw_handle()))
-    }
-
-    /// Puts a process spawned elsewhere (Node's `child_process`) into the job.
-    pub fn adopt(pid: u32) -> std::io::Result<()> {
+    /// TerminateProcess by pid. `Ok(false)`: no such process (any more).
+    pub fn terminate(pid: u32) -> std::io::Result<bool> {
         // SAFETY: OpenProcess returns an owned handle, closed below.
         unsafe {
-            let process = OpenProcess(PROCESS_SET_QUOTA | PROCESS_TERMINATE, false, pid)
-                .map_err(|e| std::io::Error::other(e.to_string()))?;
-            let result = assign_handle(process);
+            let Ok(process) = OpenProcess(PROCESS_TERMINATE, false, pid) else {
+                return if super::is_alive(pid) {
+                    Err(std::io::Error::other(format!("cannot open process {pid}")))
+                } else {
+                    Ok(false)
+                };
+            };
+            let result = TerminateProcess(process, 1);
             let _ = CloseHandle(process);
-            result
+            match result {
+                Ok(()) => Ok(true),
+                Err(_) if !super::is_alive(pid) => Ok(false), // it ended meanwhile
+                Err(e) => Err(std::io::Error::other(e.to_string())),
+            }
         }
-    }
-}
-
-/// Makes a process spawned outside this module (by Node) die with us where the OS allows it
-/// (Windows: the job object). Elsewhere the facade's exit hook covers it.
-pub fn adopt(pid: u32) -> std::io::Result<()> {
-    #[cfg(windows)]
-    {
-        job::adopt(pid)
-    }
-    #[cfg(not(windows))]
-    {
-        let _ = pid;
-        Ok(())
     }
 }
 
@@ -515,7 +524,11 @@ pub struct Identity {
 }
 
 /// One live process as the OS reports it (any OS sysinfo knows); a zombie counts as gone.
-fn live_process<T>(pid: u32, read: impl FnOnce(&sysinfo::Process) -> T) -> Option<T> {
+fn live_process<T>(
+    pid: u32,
+    with_exe: bool,
+    read: impl FnOnce(&sysinfo::Process) -> T,
+) -> Option<T> {
     use sysinfo::{Pid, ProcessRefreshKind, ProcessStatus, ProcessesToUpdate, UpdateKind};
     if pid == 0 {
         return None;
@@ -525,7 +538,11 @@ fn live_process<T>(pid: u32, read: impl FnOnce(&sysinfo::Process) -> T) -> Optio
     sys.refresh_processes_specifics(
         ProcessesToUpdate::Some(&[pid]),
         true,
-        ProcessRefreshKind::nothing().with_exe(UpdateKind::Always),
+        ProcessRefreshKind::nothing().with_exe(if with_exe {
+            UpdateKind::Always
+        } else {
+            UpdateKind::Never
+        }),
     );
     let process = sys
         .process(pid)
@@ -535,7 +552,7 @@ fn live_process<T>(pid: u32, read: impl FnOnce(&sysinfo::Process) -> T) -> Optio
 
 /// The identity of a live process.
 pub fn identity(pid: u32) -> Option<Identity> {
-    live_process(pid, |p| {
+    live_process(pid, true, |p| {
         p.exe().map(|exe| Identity {
             pid,
             start_time: p.start_time(),
@@ -547,13 +564,17 @@ pub fn identity(pid: u32) -> Option<Identity> {
 
 /// Whether `pid` is a live process (a zombie is not).
 pub fn is_alive(pid: u32) -> bool {
-    live_process(pid, |_| ()).is_some()
+    live_process(pid, false, |_| ()).is_some()
 }
 
 /// Kills a child left by an earlier run of ours if `record` still describes a live process (same
 /// pid, start time and executable). Returns whether one was reaped.
 pub fn reap_orphan(record: &Identity) -> bool {
-    if identity(record.pid).as_ref() != Some(record) {
+    // Start times are seconds derived from the boot time, which the OS recomputes (±1 s).
+    let same = identity(record.pid).is_some_and(|now| {
+        now.exe == record.exe && now.start_time.abs_diff(record.start_time) <= 2
+    });
+    if !same {
         return false;
     }
     signal_group(record.pid, Signal::Kill);

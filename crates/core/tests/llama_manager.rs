@@ -283,7 +283,10 @@ async fn bad_starts_are_typed_and_change_nothing() {
     // One start at a time: a claim held refuses the next one; released, it can be taken again.
     let claim = server.claim_start().unwrap();
     let refused = server.claim_start().err().unwrap();
-    assert_eq!(refused.to_string(), "Server error: Server is already starting");
+    assert_eq!(
+        refused.to_string(),
+        "Server error: Server is already starting"
+    );
     drop(claim);
     assert!(server.claim_start().is_ok());
     assert!(!events
