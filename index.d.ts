@@ -469,7 +469,7 @@ export declare function findFreePort(host?: string): Promise<number>;
 export declare function isPortBindable(port: number, host?: string): Promise<boolean>;
 
 // ---------------------------------------------------------------------------------------------
-// llama-server (in progress: calibration, auto-restart, watchdog and pre-start hooks come next)
+// llama-server (calibration and pre-start hooks are not here yet)
 
 export type ServerEvent =
   | 'ready'
