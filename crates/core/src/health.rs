@@ -90,30 +90,27 @@ pub async fn runtime_capacity(
         )
     };
     let url = format!("http://{}:{port}/props", format_http_host(host));
-    let unreadable = |e: reqwest::Error| {
-        let cause = if e.is_timeout() {
-            format!("Timed out after {}ms", timeout.as_millis())
-        } else {
-            e.to_string()
-        };
+    let unreadable = |cause: String| {
         unavailable(
             "Could not read effective context from llama-server /props",
             cause,
         )
     };
-    let client = crate::http::client().map_err(|e| {
-        unavailable(
-            "Could not read effective context from llama-server /props",
-            e,
-        )
-    })?;
+    let unreachable = |e: reqwest::Error| {
+        unreadable(if e.is_timeout() {
+            format!("Timed out after {}ms", timeout.as_millis())
+        } else {
+            e.to_string()
+        })
+    };
+    let client = crate::http::client().map_err(unreadable)?;
     let resp = client
         .get(url)
         .header(reqwest::header::ACCEPT, "application/json")
         .timeout(timeout)
         .send()
         .await
-        .map_err(unreadable)?;
+        .map_err(unreachable)?;
     let status = resp.status();
     if !status.is_success() {
         let code = status.as_u16();
@@ -122,7 +119,7 @@ pub async fn runtime_capacity(
             format!("HTTP {code}"),
         ));
     }
-    let body = resp.bytes().await.map_err(unreadable)?;
+    let body = resp.bytes().await.map_err(unreachable)?;
     let props: Value = serde_json::from_slice(&body).map_err(|e| {
         unavailable(
             "llama-server /props did not return valid JSON",

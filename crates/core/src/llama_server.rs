@@ -419,15 +419,12 @@ impl LlamaServer {
 
     /// `start()` for a caller that took the claim itself, synchronously (the binding does, so
     /// that of two calls made one after the other the first one wins).
+    /// The claim lives as long as this call.
     pub async fn start_claimed(
         &self,
-        claim: StartClaim,
+        _claim: StartClaim,
         config: Map<String, Value>,
     ) -> Result<Value> {
-        self.start_inner(claim, config).await
-    }
-
-    async fn start_inner(&self, _claim: StartClaim, config: Map<String, Value>) -> Result<Value> {
         *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
             tokio::runtime::Handle::try_current().ok();
         let port = self.validate(&config)?;
@@ -875,7 +872,7 @@ impl LlamaServer {
             let Ok(claim) = server.claim(false) else {
                 return; // stopped or started by hand meanwhile
             };
-            match server.start_inner(claim, config).await {
+            match server.start_claimed(claim, config).await {
                 Ok(info) => (server.events)(ServerEvent::Restarted(info)),
                 Err(e) => {
                     let _ = server
