@@ -79,6 +79,7 @@ test('kill of a process that is not there resolves; pids that cannot be a child 
   expect(pm.isRunning(0)).toBe(false);
   expect(pm.isRunning(-1)).toBe(false);
   expect(pm.isRunning(2 ** 32 - 1)).toBe(false); // not a pid_t: must not become kill(-1)
+  expect(pm.isRunning(process.pid)).toBe(true); // as upstream: our own process is running
 });
 
 test('a ProcessManager child dies with its Node process on process.exit()', async () => {

@@ -359,20 +359,16 @@ pub fn signal_pid(pid: u32, signal: Signal) -> std::io::Result<bool> {
     }
 }
 
-/// A JS number that can be the pid of another process (a positive whole number that fits a
-/// `pid_t`, not ours).
-fn child_pid(pid: f64) -> Option<u32> {
-    let ok = pid.fract() == 0.0
-        && pid >= 1.0
-        && pid <= i32::MAX as f64
-        && pid as u32 != std::process::id();
-    ok.then_some(pid as u32)
+/// A JS number that is a pid: a positive whole number that fits a `pid_t` (a larger one would
+/// wrap to a negative, i.e. a process group or every process).
+fn as_pid(pid: f64) -> Option<u32> {
+    (pid.fract() == 0.0 && pid >= 1.0 && pid <= i32::MAX as f64).then_some(pid as u32)
 }
 
 /// `ProcessManager.isRunning(pid)`: a live process we may signal (as `process.kill(pid, 0)`
 /// succeeding), not a zombie.
 pub fn is_running(pid: f64) -> bool {
-    let Some(pid) = child_pid(pid) else {
+    let Some(pid) = as_pid(pid) else {
         return false;
     };
     #[cfg(unix)]
@@ -401,7 +397,7 @@ pub fn terminate(pid: f64, timeout_ms: f64) -> crate::Result<()> {
             Some(serde_json::json!({ "pid": pid, "error": error })),
         )
     };
-    let Some(pid) = child_pid(pid) else {
+    let Some(pid) = as_pid(pid).filter(|p| *p != std::process::id()) else {
         return Err(fail(
             "Failed to kill process",
             "not the id of a child process".into(),
