@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+mod errors;
 mod llama;
 mod models;
 mod servers;

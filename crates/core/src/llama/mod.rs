@@ -3,6 +3,10 @@
 //! types, MoE flags …), except where current llama-server changed a flag (`--load-mode`). Every
 //! flag emitted here is checked against the real binary's `--help` by a contract test.
 
+pub mod config;
+
+pub use config::LlamaServerConfig;
+
 use crate::{Error, Result};
 use serde_json::{json, Map, Value};
 
