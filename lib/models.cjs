@@ -96,15 +96,15 @@ class ModelManager {
   }
 
   async getModelLayerCount(id) {
-    return (await nativeManager().modelShape(id))[0];
+    return (await nativeManager().modelShape(id)).layerCount;
   }
 
   async getModelContextLength(id) {
-    return (await nativeManager().modelShape(id))[1];
+    return (await nativeManager().modelShape(id)).contextLength;
   }
 
   async getModelArchitecture(id) {
-    return (await nativeManager().modelShape(id))[2];
+    return (await nativeManager().modelShape(id)).architecture;
   }
 }
 
@@ -125,7 +125,7 @@ class StorageManager {
   }
 
   getModelMetadataPath(type, modelId) {
-    return path.join(PATHS.models[type], `${modelId}.json`);
+    return nativeManager().metadataPath(type, modelId);
   }
 
   saveModelMetadata(modelInfo) {

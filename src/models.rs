@@ -1,8 +1,8 @@
 //! `#[napi]` shims for model storage, downloads and GGUF metadata.
 
-use crate::{blocking, core_err, to_json};
+use crate::errors::{blocking, js_error, promise};
 use genai_core::download::{Downloader, ProgressFn, Request};
-use genai_core::models::{manager, Callbacks, DownloadConfig, ModelManager};
+use genai_core::models::{manager, Callbacks, DownloadConfig, ModelInfo, ModelManager, ModelType};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
@@ -33,14 +33,6 @@ fn progress_fn(cb: Option<ProgressCallback>) -> Option<ProgressFn> {
     }))
 }
 
-fn bad_config(e: serde_json::Error) -> napi::Error {
-    core_err(genai_core::Error::new(
-        genai_core::ErrorCode::DownloadFailed,
-        format!("Invalid download configuration: {e}"),
-        None,
-    ))
-}
-
 #[napi]
 pub struct NativeModelManager {
     inner: Arc<ModelManager>,
@@ -51,6 +43,16 @@ impl NativeModelManager {
     pub fn shared(&self) -> Arc<ModelManager> {
         self.inner.clone()
     }
+}
+
+/// `ModelInfo` crosses as its JSON object: it keeps keys this version does not know (a
+/// `#[napi(object)]` could not), and binding.d.cts names the public `ModelInfo` type for it.
+fn model_json(info: ModelInfo) -> Value {
+    info.to_value()
+}
+
+fn model_type(name: Option<String>) -> genai_core::Result<Option<ModelType>> {
+    name.as_deref().map(ModelType::parse).transpose()
 }
 
 #[napi]
@@ -64,10 +66,10 @@ impl NativeModelManager {
         }
     }
 
-    #[napi]
-    pub async fn initialize(&self) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn initialize<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let m = self.inner.clone();
-        blocking(move || m.storage.initialize()).await
+        blocking(env, move || m.storage.initialize())
     }
 
     #[napi]
@@ -75,98 +77,142 @@ impl NativeModelManager {
         self.inner.storage.reset_initialization();
     }
 
-    #[napi(ts_return_type = "Promise<any[]>")]
-    pub async fn list_models(&self, model_type: Option<String>) -> Result<Value> {
+    #[napi(ts_return_type = "Promise<ModelInfo[]>")]
+    pub fn list_models<'env>(
+        &self,
+        env: &'env Env,
+        model_type_name: Option<String>,
+    ) -> Result<PromiseRaw<'env, Vec<Value>>> {
         let m = self.inner.clone();
-        let list = blocking(move || m.storage.list(model_type.as_deref())).await?;
-        Ok(Value::Array(list.into_iter().map(Value::Object).collect()))
+        blocking(env, move || {
+            let list = m.storage.list(model_type(model_type_name)?)?;
+            Ok(list.into_iter().map(model_json).collect())
+        })
     }
 
     #[napi(ts_return_type = "Promise<string[]>")]
-    pub async fn list_model_files(&self, model_type: String) -> Result<Value> {
+    pub fn list_model_files<'env>(
+        &self,
+        env: &'env Env,
+        model_type_name: String,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
         let m = self.inner.clone();
-        to_json(&blocking(move || m.storage.list_ids(&model_type)).await?)
+        blocking(env, move || {
+            m.storage.list_ids(ModelType::parse(&model_type_name)?)
+        })
     }
 
-    #[napi(ts_return_type = "Promise<any>")]
-    pub async fn get_model_info(&self, id: String) -> Result<Value> {
+    #[napi(ts_return_type = "Promise<ModelInfo>")]
+    pub fn get_model_info<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
         let m = self.inner.clone();
-        Ok(Value::Object(blocking(move || m.storage.find(&id)).await?))
+        blocking(env, move || m.storage.find(&id).map(model_json))
     }
 
-    #[napi(ts_return_type = "Promise<any>")]
-    pub async fn load_model_metadata(&self, model_type: String, id: String) -> Result<Value> {
+    #[napi(ts_return_type = "Promise<ModelInfo>")]
+    pub fn load_model_metadata<'env>(
+        &self,
+        env: &'env Env,
+        model_type_name: String,
+        id: String,
+    ) -> Result<PromiseRaw<'env, Value>> {
         let m = self.inner.clone();
-        Ok(Value::Object(
-            blocking(move || m.storage.load(&model_type, &id)).await?,
-        ))
+        blocking(env, move || {
+            m.storage
+                .load(ModelType::parse(&model_type_name)?, &id)
+                .map(model_json)
+        })
     }
 
-    #[napi(ts_args_type = "info: any")]
-    pub async fn save_model_metadata(&self, info: Value) -> Result<()> {
+    #[napi(ts_args_type = "info: ModelInfo", ts_return_type = "Promise<void>")]
+    pub fn save_model_metadata<'env>(
+        &self,
+        env: &'env Env,
+        info: Value,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let m = self.inner.clone();
-        let Value::Object(info) = info else {
-            return Err(napi::Error::from_reason("model metadata must be an object"));
-        };
-        blocking(move || m.storage.save(&info)).await
+        blocking(env, move || m.storage.save(&ModelInfo::from_value(info)?))
     }
 
+    /// `getModelMetadataPath(type, id)`: the one place the path is made is core's.
     #[napi]
-    pub fn metadata_path(&self, model_type: String, id: String) -> Result<String> {
-        self.inner
-            .storage
-            .metadata_path(&model_type, &id)
-            .map(|p| p.to_string_lossy().into_owned())
-            .map_err(core_err)
+    pub fn metadata_path(&self, env: &Env, model_type_name: String, id: String) -> Result<String> {
+        let model_type = ModelType::parse(&model_type_name).map_err(|e| js_error(env, &e))?;
+        let path = self.inner.storage.metadata_path(model_type, &id);
+        Ok(path.to_string_lossy().into_owned())
     }
 
-    #[napi]
-    pub async fn delete_model(&self, id: String) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn delete_model<'env>(&self, env: &'env Env, id: String) -> Result<PromiseRaw<'env, ()>> {
         let m = self.inner.clone();
-        blocking(move || m.delete(&id)).await
+        blocking(env, move || m.delete(&id))
     }
 
-    #[napi]
-    pub async fn delete_model_files(&self, model_type: String, id: String) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn delete_model_files<'env>(
+        &self,
+        env: &'env Env,
+        model_type_name: String,
+        id: String,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let m = self.inner.clone();
-        blocking(move || m.storage.delete_files(&model_type, &id)).await
+        blocking(env, move || {
+            m.storage
+                .delete_files(ModelType::parse(&model_type_name)?, &id)
+        })
     }
 
-    #[napi]
-    pub async fn verify_model(&self, id: String) -> Result<bool> {
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn verify_model<'env>(&self, env: &'env Env, id: String) -> Result<PromiseRaw<'env, bool>> {
         let m = self.inner.clone();
-        blocking(move || m.verify(&id)).await
+        blocking(env, move || m.verify(&id))
     }
 
-    #[napi]
-    pub async fn verify_model_integrity(&self, model_type: String, id: String) -> Result<bool> {
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn verify_model_integrity<'env>(
+        &self,
+        env: &'env Env,
+        model_type_name: String,
+        id: String,
+    ) -> Result<PromiseRaw<'env, bool>> {
         let m = self.inner.clone();
-        blocking(move || m.storage.verify(&model_type, &id)).await
+        blocking(env, move || {
+            m.storage.verify(ModelType::parse(&model_type_name)?, &id)
+        })
     }
 
-    #[napi]
-    pub async fn storage_used(&self, model_type: Option<String>) -> Result<f64> {
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn storage_used<'env>(
+        &self,
+        env: &'env Env,
+        model_type_name: Option<String>,
+    ) -> Result<PromiseRaw<'env, f64>> {
         let m = self.inner.clone();
-        blocking(move || m.storage.storage_used(model_type.as_deref())).await
+        blocking(env, move || {
+            m.storage.storage_used(model_type(model_type_name)?)
+        })
     }
 
-    #[napi]
-    pub async fn check_disk_space(&self) -> Result<f64> {
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn check_disk_space<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, f64>> {
         let m = self.inner.clone();
-        blocking(move || Ok(m.storage.check_disk_space())).await
+        blocking(env, move || Ok(m.storage.check_disk_space()))
     }
 
     #[napi(
-        ts_args_type = "config: any, onProgress?: (downloaded: number, total: number) => void, onComponentStart?: (role: string, filename: string, index: number, total: number) => void",
-        ts_return_type = "Promise<any>"
+        ts_args_type = "config: DownloadConfig, onProgress?: (downloaded: number, total: number) => void, onComponentStart?: (role: string, filename: string, index: number, total: number) => void",
+        ts_return_type = "Promise<ModelInfo>"
     )]
-    pub async fn download_model(
+    pub fn download_model<'env>(
         &self,
+        env: &'env Env,
         config: Value,
         on_progress: Option<ProgressCallback>,
         on_component_start: Option<ComponentCallback>,
-    ) -> Result<Value> {
-        let cfg: DownloadConfig = serde_json::from_value(config).map_err(bad_config)?;
+    ) -> Result<PromiseRaw<'env, Value>> {
         let component_start = on_component_start.map(Arc::new).map(|cb| {
             let f: manager::ComponentStartFn = Arc::new(move |role, file, index, total| {
                 cb.call(
@@ -186,12 +232,11 @@ impl NativeModelManager {
             progress: progress_fn(on_progress),
             component_start,
         };
-        let info = self
-            .inner
-            .download(&cfg, callbacks)
-            .await
-            .map_err(core_err)?;
-        Ok(Value::Object(info))
+        let m = self.inner.clone();
+        promise(env, async move {
+            let cfg = DownloadConfig::from_value(config)?;
+            m.download(&cfg, callbacks).await.map(model_json)
+        })
     }
 
     #[napi]
@@ -204,27 +249,46 @@ impl NativeModelManager {
         self.inner.is_downloading()
     }
 
-    #[napi(ts_return_type = "Promise<any>")]
-    pub async fn update_model_metadata(&self, id: String, source: Option<String>) -> Result<Value> {
-        Ok(Value::Object(
-            self.inner
-                .update_metadata(&id, source.as_deref())
+    #[napi(ts_return_type = "Promise<ModelInfo>")]
+    pub fn update_model_metadata<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+        source: Option<String>,
+    ) -> Result<PromiseRaw<'env, Value>> {
+        let m = self.inner.clone();
+        promise(env, async move {
+            m.update_metadata(&id, source.as_deref())
                 .await
-                .map_err(core_err)?,
-        ))
+                .map(model_json)
+        })
     }
 
-    /// `[layerCount, contextLength, architecture]` with genai-electron's fallbacks.
-    #[napi(ts_return_type = "Promise<[number, number, string]>")]
-    pub async fn model_shape(&self, id: String) -> Result<Value> {
+    /// `getModelLayerCount` / `getModelContextLength` / `getModelArchitecture` in one read.
+    #[napi(ts_return_type = "Promise<ModelShape>")]
+    pub fn model_shape<'env>(
+        &self,
+        env: &'env Env,
+        id: String,
+    ) -> Result<PromiseRaw<'env, ModelShape>> {
         let m = self.inner.clone();
-        let info = blocking(move || m.storage.find(&id)).await?;
-        Ok(serde_json::json!([
-            manager::layer_count(&info),
-            manager::context_length(&info),
-            manager::architecture(&info)
-        ]))
+        blocking(env, move || {
+            let info = m.storage.find(&id)?;
+            let view = info.sizing_view();
+            Ok(ModelShape {
+                layer_count: view.layer_count(),
+                context_length: view.context_length(),
+                architecture: info.architecture(),
+            })
+        })
     }
+}
+
+#[napi(object)]
+pub struct ModelShape {
+    pub layer_count: f64,
+    pub context_length: f64,
+    pub architecture: String,
 }
 
 #[napi]
@@ -242,15 +306,17 @@ impl NativeDownloader {
     }
 
     #[napi(
-        ts_args_type = "url: string, destination: string, headers: Record<string, string>, onProgress?: (downloaded: number, total: number) => void"
+        ts_args_type = "url: string, destination: string, headers: Record<string, string>, onProgress?: (downloaded: number, total: number) => void",
+        ts_return_type = "Promise<void>"
     )]
-    pub async fn download(
+    pub fn download<'env>(
         &self,
+        env: &'env Env,
         url: String,
         destination: String,
         headers: Value,
         on_progress: Option<ProgressCallback>,
-    ) -> Result<()> {
+    ) -> Result<PromiseRaw<'env, ()>> {
         let mut req = Request::new(&url, &PathBuf::from(destination));
         if let Value::Object(h) = headers {
             req.headers = h
@@ -258,11 +324,10 @@ impl NativeDownloader {
                 .filter_map(|(k, v)| Some((k, v.as_str()?.to_string())))
                 .collect();
         }
-        self.inner
-            .download(&req, progress_fn(on_progress))
-            .await
-            .map(|_| ())
-            .map_err(core_err)
+        let (downloader, progress) = (self.inner.clone(), progress_fn(on_progress));
+        promise(env, async move {
+            downloader.download(&req, progress).await.map(|_| ())
+        })
     }
 
     #[napi]
@@ -276,36 +341,59 @@ impl NativeDownloader {
     }
 }
 
-fn gguf_result(h: &genai_core::gguf::Header) -> Value {
-    serde_json::json!({ "metadata": genai_core::gguf::metadata::metadata_object(h), "tensorInfos": genai_core::gguf::metadata::tensor_infos(h) })
+/// `fetchGGUFMetadata`'s result: GGUF values are open (any GGUF type), so they stay JSON.
+#[napi(object)]
+pub struct GgufResult {
+    #[napi(ts_type = "Record<string, unknown>")]
+    pub metadata: Value,
+    #[napi(ts_type = "Array<Record<string, unknown>>")]
+    pub tensor_infos: Value,
 }
 
-#[napi(ts_return_type = "Promise<{ metadata: Record<string, unknown>; tensorInfos: any[] }>")]
-pub async fn fetch_gguf_metadata(url: String) -> Result<Value> {
-    Ok(gguf_result(
-        &genai_core::gguf::fetch_metadata(&url)
+fn gguf_result(h: genai_core::gguf::Header) -> GgufResult {
+    GgufResult {
+        metadata: Value::Object(genai_core::gguf::metadata::metadata_object(&h)),
+        tensor_infos: genai_core::gguf::metadata::tensor_infos(&h),
+    }
+}
+
+#[napi(ts_return_type = "Promise<GgufResult>")]
+pub fn fetch_gguf_metadata(env: &Env, url: String) -> Result<PromiseRaw<'_, GgufResult>> {
+    promise(env, async move {
+        genai_core::gguf::fetch_metadata(&url)
             .await
-            .map_err(core_err)?,
-    ))
+            .map(gguf_result)
+    })
 }
 
-#[napi(ts_return_type = "Promise<{ metadata: Record<string, unknown>; tensorInfos: any[] }>")]
-pub async fn fetch_local_gguf_metadata(path: String) -> Result<Value> {
-    Ok(gguf_result(
-        &blocking(move || genai_core::gguf::read_metadata(&PathBuf::from(path))).await?,
-    ))
+#[napi(ts_return_type = "Promise<GgufResult>")]
+pub fn fetch_local_gguf_metadata(env: &Env, path: String) -> Result<PromiseRaw<'_, GgufResult>> {
+    blocking(env, move || {
+        genai_core::gguf::read_metadata(&PathBuf::from(path)).map(gguf_result)
+    })
+}
+
+/// Throws a plain Error (not a GenaiElectronError), as genai-electron does.
+#[napi]
+pub fn hugging_face_url(repo: String, file: String, revision: Option<String>) -> Result<String> {
+    let revision = revision
+        .as_deref()
+        .unwrap_or(genai_core::hf::DEFAULT_REVISION);
+    genai_core::hf::hf_url(&repo, &file, revision).map_err(napi::Error::from_reason)
+}
+
+#[napi(object)]
+pub struct HuggingFaceRef {
+    pub repo: String,
+    pub revision: String,
+    pub file: String,
 }
 
 #[napi]
-pub fn hugging_face_url(repo: String, file: String, revision: Option<String>) -> Result<String> {
-    genai_core::hf::hf_url(&repo, &file, revision.as_deref().unwrap_or("main"))
-        .map_err(napi::Error::from_reason)
-}
-
-#[napi(ts_return_type = "{ repo: string; revision: string; file: string } | null")]
-pub fn parse_hugging_face_url(url: String) -> Value {
-    genai_core::hf::parse_hf_url(&url).map_or(
-        Value::Null,
-        |r| serde_json::json!({ "repo": r.repo, "revision": r.revision, "file": r.file }),
-    )
+pub fn parse_hugging_face_url(url: String) -> Option<HuggingFaceRef> {
+    genai_core::hf::parse_hf_url(&url).map(|r| HuggingFaceRef {
+        repo: r.repo,
+        revision: r.revision,
+        file: r.file,
+    })
 }

@@ -34,6 +34,9 @@ pub fn decode_uri_component(s: &str) -> Option<String> {
 
 /// `getHuggingFaceURL(repo, file, revision = 'main')`: each path segment of `file` encoded,
 /// the revision encoded whole (`refs/pr/1` → `refs%2Fpr%2F1`), `repo` as given.
+/// The revision a Hugging Face source uses when none is given.
+pub const DEFAULT_REVISION: &str = "main";
+
 pub fn hf_url(repo: &str, file: &str, revision: &str) -> Result<String, String> {
     if revision.trim().is_empty() {
         return Err("Hugging Face revision must be a non-empty string".into());

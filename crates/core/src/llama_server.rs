@@ -443,11 +443,7 @@ impl LlamaServer {
             return Err(Error::port_in_use(port));
         }
         let resolved = self.resolve(&config, port, &model)?;
-        let model_path = model
-            .get("path")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let model_path = model.path.clone();
         self.log.initialize()?;
         {
             let mut s = lock(&self.state);
@@ -539,7 +535,7 @@ impl LlamaServer {
         &self,
         config: &Map<String, Value>,
         port: u16,
-        model: &Map<String, Value>,
+        model: &crate::models::ModelInfo,
     ) -> Result<Map<String, Value>> {
         let hints: Map<String, Value> = config
             .iter()
@@ -564,7 +560,7 @@ impl LlamaServer {
             .collect();
         let optimal = self
             .system
-            .optimal_config(&Value::Object(model.clone()), Some(&hints))?;
+            .optimal_config(&model.to_value(), Some(&hints))?;
         let mut resolved = config.clone();
         for (k, v) in optimal {
             if matches!(

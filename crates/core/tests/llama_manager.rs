@@ -51,7 +51,10 @@ fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
     ] {
         info.insert(k.into(), v);
     }
-    models.storage.save(&info).unwrap();
+    models
+        .storage
+        .save(&genai_core::models::ModelInfo::from_value(Value::Object(info)).unwrap())
+        .unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let e = events.clone();
     let server = LlamaServer::new(

@@ -2,8 +2,9 @@
 //! inspect, verify, delete, and refresh GGUF metadata. The metadata JSON is written last, so a
 //! model is listed only once every byte is on disk and verified.
 
+use super::info::{ComponentInfo, ModelInfo, ModelSource, ModelType, Provenance, ShardInfo};
 use super::naming::{extra_shards, extract_filename, is_gguf, model_id};
-use super::storage::{str_field, ModelInfo, Storage};
+use super::storage::Storage;
 use crate::download::{Claim, Downloader, ProgressFn, Request};
 use crate::gguf::{self, metadata::gguf_metadata};
 use crate::paths::Paths;
@@ -23,7 +24,7 @@ pub struct SourceSpec {
     pub repo: Option<String>,
     pub file: Option<String>,
     pub revision: Option<String>,
-    pub provenance: Option<Value>,
+    pub provenance: Option<Provenance>,
     pub checksum: Option<String>,
 }
 
@@ -39,6 +40,15 @@ pub struct DownloadConfig {
     pub shard_files: Option<Vec<String>>,
     pub components: Option<Vec<ComponentConfig>>,
     pub model_directory: Option<String>,
+}
+
+impl DownloadConfig {
+    /// A JS `DownloadConfig` (callbacks left out) → the typed config; what does not fit is a
+    /// DownloadError.
+    pub fn from_value(value: Value) -> Result<DownloadConfig> {
+        serde_json::from_value(value)
+            .map_err(|e| download_error(format!("Invalid download configuration: {e}"), None))
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -69,12 +79,23 @@ struct Source {
 }
 
 impl Source {
-    fn json(&self) -> Value {
-        match &self.hf {
-            Some((repo, file, revision)) => {
-                json!({ "type": "huggingface", "url": self.url, "repo": repo, "file": file, "revision": revision })
-            }
-            None => json!({ "type": "url", "url": self.url }),
+    fn model_source(&self) -> ModelSource {
+        let (kind, repo, file, revision) = match &self.hf {
+            Some((repo, file, revision)) => (
+                "huggingface",
+                Some(repo.clone()),
+                Some(file.clone()),
+                Some(revision.clone()),
+            ),
+            None => ("url", None, None, None),
+        };
+        ModelSource {
+            kind: kind.into(),
+            url: self.url.clone(),
+            repo,
+            file,
+            revision,
+            extra: Map::new(),
         }
     }
     fn file(&self) -> Option<&str> {
@@ -115,7 +136,10 @@ fn resolve_source(spec: &SourceSpec) -> Result<Source> {
                     None,
                 ));
             }
-            let revision = spec.revision.as_deref().unwrap_or("main");
+            let revision = spec
+                .revision
+                .as_deref()
+                .unwrap_or(crate::hf::DEFAULT_REVISION);
             let url =
                 crate::hf::hf_url(repo, file, revision).map_err(|m| download_error(m, None))?;
             Ok(Source {
@@ -216,8 +240,31 @@ struct Item {
     filename: String,
     destination: PathBuf,
     checksum: Option<String>,
-    source: Value,
-    provenance: Option<Value>,
+    source: ModelSource,
+    provenance: Option<Provenance>,
+}
+
+/// The one place a downloaded model's `ModelInfo` is made; callers add what their layout has
+/// (checksum, reasoning, GGUF metadata, shards or components).
+fn new_model_info(
+    cfg: &DownloadConfig,
+    model_type: ModelType,
+    size: u64,
+    path: &Path,
+    source: ModelSource,
+    provenance: Option<Provenance>,
+) -> ModelInfo {
+    ModelInfo {
+        id: model_id(&cfg.name),
+        name: cfg.name.clone(),
+        model_type,
+        size,
+        path: path.to_string_lossy().into_owned(),
+        downloaded_at: crate::clock::iso_now(),
+        source,
+        provenance,
+        ..Default::default()
+    }
 }
 
 impl ModelManager {
@@ -238,26 +285,23 @@ impl ModelManager {
 
     pub fn delete(&self, id: &str) -> Result<()> {
         let m = self.storage.find(id)?;
-        self.storage.delete_files(
-            str_field(&m, "type").unwrap_or_default(),
-            str_field(&m, "id").unwrap_or_default(),
-        )
+        self.storage.delete_files(m.model_type, &m.id)
     }
 
     pub fn verify(&self, id: &str) -> Result<bool> {
         let m = self.storage.find(id)?;
-        self.storage.verify(
-            str_field(&m, "type").unwrap_or_default(),
-            str_field(&m, "id").unwrap_or_default(),
-        )
+        self.storage.verify(m.model_type, &m.id)
     }
 
     /// `downloadModel(config)`.
     pub async fn download(&self, cfg: &DownloadConfig, callbacks: Callbacks) -> Result<ModelInfo> {
         self.storage.initialize()?;
-        let type_dir = self.storage.type_dir(&cfg.model_type)?.to_path_buf();
+        let model_type = ModelType::parse(&cfg.model_type)?;
+        let type_dir = self.storage.type_dir(model_type).to_path_buf();
         if cfg.components.as_ref().is_some_and(|c| !c.is_empty()) {
-            return self.download_components(cfg, &type_dir, callbacks).await;
+            return self
+                .download_components(cfg, model_type, &type_dir, callbacks)
+                .await;
         }
         let source = resolve_source(&cfg.spec)?;
         let id = model_id(&cfg.name);
@@ -267,10 +311,15 @@ impl ModelManager {
         });
         let extra = extra_shards(&shard_base, cfg.shard_files.as_deref())
             .map_err(|(m, s)| download_error(m, Some(json!({ "suggestion": s }))))?;
-        self.refuse_existing_id(&cfg.model_type, &id)?;
+        self.refuse_existing_id(model_type, &id)?;
         if !extra.is_empty() {
+            let shards = Shards {
+                primary: &source,
+                primary_name: &shard_base,
+                extra: &extra,
+            };
             return self
-                .download_shards(cfg, &type_dir, &source, &shard_base, &extra, callbacks)
+                .download_shards(cfg, model_type, &type_dir, shards, callbacks)
                 .await;
         }
         let destination = type_dir.join(&filename);
@@ -285,31 +334,28 @@ impl ModelManager {
         let mut req = Request::new(&source.url, &destination);
         req.expected_sha256 = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
         let outcome = claim.download(&req, callbacks.progress).await?;
-        let mut info = Map::new();
-        info.insert("id".into(), json!(id));
-        info.insert("name".into(), json!(cfg.name));
-        info.insert("type".into(), json!(cfg.model_type));
-        info.insert("size".into(), json!(outcome.size));
-        info.insert("path".into(), json!(destination.to_string_lossy()));
-        info.insert("downloadedAt".into(), json!(crate::clock::iso_now()));
-        info.insert("source".into(), source.json());
-        if req.expected_sha256.is_some() {
-            info.insert("checksum".into(), json!(format_checksum(&outcome.sha256)));
-        }
-        info.insert(
-            "supportsReasoning".into(),
-            json!(crate::reasoning::detect_reasoning_support(&filename)),
-        );
-        info.insert("ggufMetadata".into(), Value::Object(gguf));
-        if let Some(p) = cfg.spec.provenance.clone().filter(|p| !p.is_null()) {
-            info.insert("provenance".into(), p);
-        }
+        let info = ModelInfo {
+            checksum: req
+                .expected_sha256
+                .as_ref()
+                .map(|_| format_checksum(&outcome.sha256)),
+            supports_reasoning: Some(crate::reasoning::detect_reasoning_support(&filename)),
+            gguf_metadata: Some(gguf),
+            ..new_model_info(
+                cfg,
+                model_type,
+                outcome.size,
+                &destination,
+                source.model_source(),
+                cfg.spec.provenance.clone(),
+            )
+        };
         self.register(info, &[destination])
     }
 
     /// Two models with one id would overwrite each other's metadata: refuse (genai-electron does
     /// so for shards and components, and silently overwrites for single files).
-    fn refuse_existing_id(&self, model_type: &str, id: &str) -> Result<()> {
+    fn refuse_existing_id(&self, model_type: ModelType, id: &str) -> Result<()> {
         if self.storage.load(model_type, id).is_ok() {
             return Err(download_error(
                 format!("Model already exists: {id}"),
@@ -334,12 +380,16 @@ impl ModelManager {
     async fn download_shards(
         &self,
         cfg: &DownloadConfig,
+        model_type: ModelType,
         type_dir: &Path,
-        primary: &Source,
-        primary_name: &str,
-        extra: &[String],
+        shards_in: Shards<'_>,
         callbacks: Callbacks,
     ) -> Result<ModelInfo> {
+        let Shards {
+            primary,
+            primary_name,
+            extra,
+        } = shards_in;
         let id = model_id(&cfg.name);
         let dir = type_dir.join(&id);
         let mut items = vec![(
@@ -391,11 +441,13 @@ impl ModelManager {
                 Ok(outcome) => {
                     agg.complete(outcome.size);
                     done.push(dest.clone());
-                    let mut shard = json!({ "path": dest.to_string_lossy(), "size": outcome.size });
-                    if i == 0 && checksum.is_some() {
-                        shard["checksum"] = json!(format_checksum(&outcome.sha256));
-                    }
-                    shards.push(shard);
+                    shards.push(ShardInfo {
+                        path: dest.to_string_lossy().into_owned(),
+                        size: outcome.size,
+                        checksum: (i == 0 && checksum.is_some())
+                            .then(|| format_checksum(&outcome.sha256)),
+                        extra: Map::new(),
+                    });
                 }
                 Err(e) => {
                     cleanup(&done, &dir);
@@ -404,27 +456,21 @@ impl ModelManager {
             }
         }
         drop(claim);
-        let size: u64 = shards.iter().filter_map(|s| s["size"].as_u64()).sum();
-        let mut info = Map::new();
-        info.insert("id".into(), json!(id));
-        info.insert("name".into(), json!(cfg.name));
-        info.insert("type".into(), json!(cfg.model_type));
-        info.insert("size".into(), json!(size));
-        info.insert("path".into(), json!(items[0].2.to_string_lossy()));
-        info.insert("downloadedAt".into(), json!(crate::clock::iso_now()));
-        info.insert("source".into(), primary.json());
-        if let Some(first) = shards.first().and_then(|s| s.get("checksum")) {
-            info.insert("checksum".into(), first.clone());
-        }
-        info.insert(
-            "supportsReasoning".into(),
-            json!(crate::reasoning::detect_reasoning_support(primary_name)),
-        );
-        info.insert("ggufMetadata".into(), Value::Object(gguf));
-        info.insert("shards".into(), Value::Array(shards));
-        if let Some(p) = cfg.spec.provenance.clone().filter(|p| !p.is_null()) {
-            info.insert("provenance".into(), p);
-        }
+        let size: u64 = shards.iter().map(|s| s.size).sum();
+        let info = ModelInfo {
+            checksum: shards.first().and_then(|s| s.checksum.clone()),
+            supports_reasoning: Some(crate::reasoning::detect_reasoning_support(primary_name)),
+            gguf_metadata: Some(gguf),
+            shards: Some(shards),
+            ..new_model_info(
+                cfg,
+                model_type,
+                size,
+                &items[0].2,
+                primary.model_source(),
+                cfg.spec.provenance.clone(),
+            )
+        };
         let result = self.register(info, &done);
         if result.is_err() {
             let _ = std::fs::remove_dir(&dir);
@@ -435,6 +481,7 @@ impl ModelManager {
     async fn download_components(
         &self,
         cfg: &DownloadConfig,
+        model_type: ModelType,
         type_dir: &Path,
         callbacks: Callbacks,
     ) -> Result<ModelInfo> {
@@ -447,7 +494,7 @@ impl ModelManager {
         }
         let primary = resolve_source(&cfg.spec)?;
         let id = model_id(&cfg.name);
-        self.refuse_existing_id(&cfg.model_type, &id)?;
+        self.refuse_existing_id(model_type, &id)?;
         // Resolve everything before touching the disk, so a bad component leaves nothing behind.
         let mut sources = vec![(
             primary.clone(),
@@ -482,8 +529,8 @@ impl ModelManager {
                     url: s.url.clone(),
                     filename,
                     checksum: checksum.filter(|c| !c.is_empty()),
-                    source: s.json(),
-                    provenance: provenance.filter(|p| !p.is_null()),
+                    source: s.model_source(),
+                    provenance,
                 }
             })
             .collect();
@@ -534,35 +581,33 @@ impl ModelManager {
             cleanup(&downloaded, &dir);
             return Err(e);
         }
-        let mut map = Map::new();
+        let mut components = indexmap::IndexMap::new();
         let mut total = 0u64;
         for it in &items {
             let size = files::file_size(&it.destination)?;
             total += size;
-            let mut c = json!({ "path": it.destination.to_string_lossy(), "size": size, "source": it.source });
-            if let Some(sum) = &it.checksum {
-                c["checksum"] = json!(format_checksum(sum));
-            }
-            if let Some(p) = &it.provenance {
-                c["provenance"] = p.clone();
-            }
-            map.insert(it.role.clone(), c);
+            let component = ComponentInfo {
+                path: it.destination.to_string_lossy().into_owned(),
+                size,
+                checksum: it.checksum.as_deref().map(format_checksum),
+                source: Some(it.source.clone()),
+                provenance: it.provenance.clone(),
+                extra: Map::new(),
+            };
+            components.insert(it.role.clone(), component);
         }
-        let mut info = Map::new();
-        info.insert("id".into(), json!(id));
-        info.insert("name".into(), json!(cfg.name));
-        info.insert("type".into(), json!(cfg.model_type));
-        info.insert("size".into(), json!(total));
-        info.insert("path".into(), json!(items[0].destination.to_string_lossy()));
-        info.insert("downloadedAt".into(), json!(crate::clock::iso_now()));
-        info.insert("source".into(), items[0].source.clone());
-        if let Some(g) = gguf {
-            info.insert("ggufMetadata".into(), Value::Object(g));
-        }
-        info.insert("components".into(), Value::Object(map));
-        if let Some(p) = &items[0].provenance {
-            info.insert("provenance".into(), p.clone());
-        }
+        let info = ModelInfo {
+            gguf_metadata: gguf,
+            components: Some(components),
+            ..new_model_info(
+                cfg,
+                model_type,
+                total,
+                &items[0].destination,
+                items[0].source.clone(),
+                items[0].provenance.clone(),
+            )
+        };
         self.register(info, &downloaded)
     }
 
@@ -610,13 +655,8 @@ impl ModelManager {
     pub async fn update_metadata(&self, id: &str, strategy: Option<&str>) -> Result<ModelInfo> {
         let mut info = self.storage.find(id)?;
         let strategy = strategy.unwrap_or("local-remote");
-        let path = str_field(&info, "path").unwrap_or_default().to_string();
-        let url = info
-            .get("source")
-            .and_then(|s| s.get("url"))
-            .and_then(Value::as_str)
-            .filter(|u| !u.is_empty())
-            .map(str::to_string);
+        let path = info.path.clone();
+        let url = Some(info.source.url.clone()).filter(|u| !u.is_empty());
         let local = || {
             let path = PathBuf::from(&path);
             async move {
@@ -662,14 +702,10 @@ impl ModelManager {
             },
             other => return Err(download_error(format!("Invalid metadata fetch strategy: {other}"), None)),
         };
-        if info
-            .get("shards")
-            .and_then(Value::as_array)
-            .is_some_and(|s| !s.is_empty())
-        {
+        if info.layout() == super::info::Layout::Shards {
             gguf.remove("expert_weights_bytes");
         }
-        info.insert("ggufMetadata".into(), Value::Object(gguf));
+        info.gguf_metadata = Some(gguf);
         self.storage.save(&info)?;
         Ok(info)
     }
@@ -705,34 +741,16 @@ fn shard_url(entry: &str, primary: &Source) -> String {
     }
 }
 
+/// The files of a sharded download: the primary and the extra shard entries.
+struct Shards<'a> {
+    primary: &'a Source,
+    primary_name: &'a str,
+    extra: &'a [String],
+}
+
 fn cleanup(files: &[PathBuf], dir: &Path) {
     for f in files {
         let _ = std::fs::remove_file(f);
     }
     let _ = std::fs::remove_dir(dir);
-}
-
-/// `getModelLayerCount` / `getModelContextLength` / `getModelArchitecture`.
-pub fn layer_count(m: &ModelInfo) -> f64 {
-    crate::system::ModelView::from_json(&Value::Object(m.clone())).layer_count()
-}
-
-pub fn context_length(m: &ModelInfo) -> f64 {
-    crate::system::ModelView::from_json(&Value::Object(m.clone())).context_length()
-}
-
-pub fn architecture(m: &ModelInfo) -> String {
-    let meta = m
-        .get("ggufMetadata")
-        .and_then(|g| g.get("architecture"))
-        .and_then(Value::as_str)
-        .filter(|a| !a.is_empty());
-    meta.map_or_else(
-        || match str_field(m, "type") {
-            Some("llm") => "llama".into(),
-            Some("diffusion") => "stable-diffusion".into(),
-            _ => "unknown".into(),
-        },
-        str::to_string,
-    )
 }
