@@ -163,7 +163,13 @@ mod tests {
         let c: LlamaServerConfig = serde_json::from_value(v.clone()).unwrap();
         assert_eq!(c.port, Some(PortSetting::Auto(AutoPort::Auto)));
         assert_eq!(c.flash_attention, Some(FlashAttention::Bool(true)));
-        assert_eq!(serde_json::to_value(&c).unwrap(), v);
+        // Numbers come back as f64 (JS numbers): equal values, so the same object in JS.
+        let back = serde_json::to_value(&c).unwrap();
+        assert_eq!(back["contextSize"].as_f64(), Some(4096.0));
+        assert_eq!(
+            serde_json::from_value::<LlamaServerConfig>(back).unwrap(),
+            c
+        );
         let n: LlamaServerConfig =
             serde_json::from_value(json!({ "port": 8080, "flashAttention": "auto" })).unwrap();
         assert_eq!(n.port, Some(PortSetting::Number(8080.0)));

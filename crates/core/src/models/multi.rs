@@ -1,0 +1,351 @@
+//! Downloads of several files as one model: GGUF shards into the model's folder, and
+//! multi-component diffusion models (components shared with another model are reused when they
+//! verify). Progress is reported over all files; a failure removes what this call downloaded.
+
+use super::info::{ComponentInfo, ModelInfo, ModelSource, ModelType, Provenance, ShardInfo};
+use super::manager::{
+    cleanup, head_size, new_model_info, remote_metadata, Aggregate, Callbacks, DownloadConfig,
+    ModelManager,
+};
+use super::naming::{extract_filename, is_gguf, model_id};
+use super::source::{download_error, format_checksum, resolve_source, shard_url, Source};
+use crate::download::{Claim, Request};
+use crate::gguf::{self, metadata::gguf_metadata};
+use crate::{files, Error, ErrorCode, Result};
+use serde_json::{json, Map};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+struct Item {
+    role: String,
+    url: String,
+    filename: String,
+    destination: PathBuf,
+    checksum: Option<String>,
+    source: ModelSource,
+    provenance: Option<Provenance>,
+}
+
+/// The files of a sharded download: the primary and the extra shard entries.
+pub(super) struct Shards<'a> {
+    pub(super) primary: &'a Source,
+    pub(super) primary_name: &'a str,
+    pub(super) extra: &'a [String],
+}
+
+impl ModelManager {
+    pub(super) async fn download_shards(
+        &self,
+        cfg: &DownloadConfig,
+        model_type: ModelType,
+        type_dir: &Path,
+        shards_in: Shards<'_>,
+        callbacks: Callbacks,
+    ) -> Result<ModelInfo> {
+        let Shards {
+            primary,
+            primary_name,
+            extra,
+        } = shards_in;
+        let dir = type_dir.join(model_id(&cfg.name));
+        let items = shard_items(primary, primary_name, extra, &dir)?;
+        let claim = self.downloader.claim()?;
+        let gguf = remote_metadata(&primary.url, false).await?;
+        let sizes =
+            futures_util::future::join_all(items.iter().map(|(url, _, _)| head_size(url))).await;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::file_system(
+                format!("Failed to create directory: {}", dir.display()),
+                &dir,
+                &e,
+            )
+        })?;
+        let agg = Arc::new(Aggregate {
+            sizes: Mutex::new(sizes),
+            completed: Mutex::new(0),
+            user: callbacks.progress,
+        });
+        let mut done: Vec<PathBuf> = Vec::new();
+        let mut shards = Vec::new();
+        let checksum = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
+        for (i, (url, _, dest)) in items.iter().enumerate() {
+            let mut req = Request::new(url, dest);
+            req.expected_sha256 = if i == 0 { checksum.clone() } else { None };
+            match claim.download(&req, agg.progress_for(i)).await {
+                Ok(outcome) => {
+                    agg.complete(outcome.size);
+                    done.push(dest.clone());
+                    shards.push(ShardInfo {
+                        path: dest.to_string_lossy().into_owned(),
+                        size: outcome.size,
+                        checksum: (i == 0 && checksum.is_some())
+                            .then(|| format_checksum(&outcome.sha256)),
+                        extra: Map::new(),
+                    });
+                }
+                Err(e) => {
+                    cleanup(&done, &dir);
+                    return Err(e);
+                }
+            }
+        }
+        drop(claim);
+        let size: u64 = shards.iter().map(|s| s.size).sum();
+        let info = ModelInfo {
+            checksum: shards.first().and_then(|s| s.checksum.clone()),
+            supports_reasoning: Some(crate::reasoning::detect_reasoning_support(primary_name)),
+            gguf_metadata: Some(gguf),
+            shards: Some(shards),
+            ..new_model_info(
+                cfg,
+                model_type,
+                size,
+                &items[0].2,
+                primary.model_source(),
+                cfg.spec.provenance.clone(),
+            )
+        };
+        let result = self.register(info, &done);
+        if result.is_err() {
+            let _ = std::fs::remove_dir(&dir);
+        }
+        result
+    }
+
+    pub(super) async fn download_components(
+        &self,
+        cfg: &DownloadConfig,
+        model_type: ModelType,
+        type_dir: &Path,
+        callbacks: Callbacks,
+    ) -> Result<ModelInfo> {
+        let components = cfg.components.clone().unwrap_or_default();
+        if components.iter().any(|c| c.role == "diffusion_model") {
+            return Err(download_error(
+                "Component with role \"diffusion_model\" is not allowed \u{2014} the top-level config describes the primary diffusion model",
+                None,
+            ));
+        }
+        let primary = resolve_source(&cfg.spec)?;
+        let id = model_id(&cfg.name);
+        self.refuse_existing_id(model_type, &id)?;
+        let dir_name = cfg
+            .model_directory
+            .as_deref()
+            .filter(|d| !d.is_empty())
+            .map_or(id.clone(), model_id);
+        let dir = type_dir.join(&dir_name);
+        // Resolve everything before touching the disk, so a bad component leaves nothing behind.
+        let items = component_items(cfg, &components, primary, &dir)?;
+        let claim = self.downloader.claim()?;
+        std::fs::create_dir_all(&dir).map_err(|e| {
+            Error::file_system(
+                format!("Failed to create directory: {}", dir.display()),
+                &dir,
+                &e,
+            )
+        })?;
+        let existed: Vec<bool> = items.iter().map(|it| it.destination.exists()).collect();
+        let (sizes, gguf) = probe_components(&items, &existed).await;
+        let agg = Arc::new(Aggregate {
+            sizes: Mutex::new(sizes),
+            completed: Mutex::new(0),
+            user: callbacks.progress.clone(),
+        });
+        let mut downloaded: Vec<PathBuf> = Vec::new();
+        let result = self
+            .fetch_components(&claim, &items, &existed, &agg, &callbacks, &mut downloaded)
+            .await;
+        drop(claim);
+        if let Err(e) = result {
+            cleanup(&downloaded, &dir);
+            return Err(e);
+        }
+        let info = component_model_info(cfg, model_type, &items, gguf)?;
+        self.register(info, &downloaded)
+    }
+
+    async fn fetch_components(
+        &self,
+        claim: &Claim<'_>,
+        items: &[Item],
+        existed: &[bool],
+        agg: &Arc<Aggregate>,
+        callbacks: &Callbacks,
+        downloaded: &mut Vec<PathBuf>,
+    ) -> Result<()> {
+        let n = items.len();
+        for (i, it) in items.iter().enumerate() {
+            if let Some(cb) = &callbacks.component_start {
+                cb(&it.role, &it.filename, i + 1, n);
+            }
+            if existed[i] {
+                // Reuse a file already there (shared with another model) when it verifies.
+                let valid = match &it.checksum {
+                    Some(sum) => files::verify_checksum(&it.destination, sum)?,
+                    None => true,
+                };
+                if valid {
+                    continue;
+                }
+                files::delete_file(&it.destination)?;
+            }
+            let mut req = Request::new(&it.url, &it.destination);
+            req.expected_sha256 = it.checksum.clone();
+            let outcome = claim.download(&req, agg.progress_for(i)).await.map_err(|e| match e.code {
+                ErrorCode::Checksum => download_error(
+                    format!("Checksum verification failed for component: {}", it.role),
+                    Some(json!({ "expected": e.details.as_ref().and_then(|d| d.get("expected")).cloned(), "actual": e.details.as_ref().and_then(|d| d.get("actual")).cloned(), "component": it.role })),
+                ),
+                _ => e,
+            })?;
+            downloaded.push(it.destination.clone());
+            agg.complete(outcome.size);
+        }
+        Ok(())
+    }
+}
+
+/// The primary (`diffusion_model`) and every component as a download item.
+fn component_items(
+    cfg: &DownloadConfig,
+    components: &[super::manager::ComponentConfig],
+    primary: Source,
+    dir: &Path,
+) -> Result<Vec<Item>> {
+    let mut sources = vec![(
+        primary,
+        "diffusion_model".to_string(),
+        cfg.spec.checksum.clone(),
+        cfg.spec.provenance.clone(),
+    )];
+    for c in components {
+        let s = resolve_source(&c.spec)?;
+        sources.push((
+            s,
+            c.role.clone(),
+            c.spec.checksum.clone(),
+            c.spec.provenance.clone(),
+        ));
+    }
+    Ok(sources
+        .into_iter()
+        .map(|(s, role, checksum, provenance)| {
+            let filename = s
+                .file()
+                .map_or_else(|| extract_filename(&s.url, None), str::to_string);
+            Item {
+                destination: dir.join(files::sanitize_filename(&filename)),
+                role,
+                url: s.url.clone(),
+                filename,
+                checksum: checksum.filter(|c| !c.is_empty()),
+                source: s.model_source(),
+                provenance,
+            }
+        })
+        .collect())
+}
+
+/// Announced sizes (0 for files already there) and, for a GGUF primary, its metadata (15 s).
+async fn probe_components(
+    items: &[Item],
+    existed: &[bool],
+) -> (Vec<u64>, Option<Map<String, serde_json::Value>>) {
+    let sizes = futures_util::future::join_all(items.iter().zip(existed).map(|(it, e)| {
+        let url = it.url.clone();
+        let exists = *e;
+        async move {
+            if exists {
+                0
+            } else {
+                head_size(&url).await
+            }
+        }
+    }))
+    .await;
+    let gguf = if is_gguf(&items[0].filename) {
+        tokio::time::timeout(
+            Duration::from_secs(15),
+            gguf::remote::fetch_header(&items[0].url),
+        )
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .map(|(h, _)| gguf_metadata(&h, true))
+    } else {
+        None
+    };
+    (sizes, gguf)
+}
+
+/// The registered model: sizes as they are on disk, one entry per role.
+fn component_model_info(
+    cfg: &DownloadConfig,
+    model_type: ModelType,
+    items: &[Item],
+    gguf: Option<Map<String, serde_json::Value>>,
+) -> Result<ModelInfo> {
+    let mut components = indexmap::IndexMap::new();
+    let mut total = 0u64;
+    for it in items {
+        let size = files::file_size(&it.destination)?;
+        total += size;
+        let component = ComponentInfo {
+            path: it.destination.to_string_lossy().into_owned(),
+            size,
+            checksum: it.checksum.as_deref().map(format_checksum),
+            source: Some(it.source.clone()),
+            provenance: it.provenance.clone(),
+            extra: Map::new(),
+        };
+        components.insert(it.role.clone(), component);
+    }
+    Ok(ModelInfo {
+        gguf_metadata: gguf,
+        components: Some(components),
+        ..new_model_info(
+            cfg,
+            model_type,
+            total,
+            &items[0].destination,
+            items[0].source.clone(),
+            items[0].provenance.clone(),
+        )
+    })
+}
+
+/// `(url, filename, destination)` of the primary and each extra shard; a file already there
+/// is refused before anything is downloaded.
+fn shard_items(
+    primary: &Source,
+    primary_name: &str,
+    extra: &[String],
+    dir: &Path,
+) -> Result<Vec<(String, String, PathBuf)>> {
+    let mut items = vec![(
+        primary.url.clone(),
+        primary_name.to_string(),
+        dir.join(files::sanitize_filename(primary_name)),
+    )];
+    for entry in extra {
+        let url = shard_url(entry, primary);
+        let is_url = entry.starts_with("http://") || entry.starts_with("https://");
+        let filename = extract_filename(&url, if is_url { None } else { Some(entry) });
+        items.push((
+            url,
+            filename.clone(),
+            dir.join(files::sanitize_filename(&filename)),
+        ));
+    }
+    for (_, filename, dest) in &items {
+        if dest.exists() {
+            return Err(download_error(
+                format!("Model file already exists: {filename}"),
+                Some(json!({ "path": dest.to_string_lossy() })),
+            ));
+        }
+    }
+    Ok(items)
+}
