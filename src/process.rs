@@ -26,7 +26,11 @@ fn set_timeout_delay(ms: f64) -> Duration {
 /// `ProcessManager.kill(pid, timeout)`: SIGTERM, SIGKILL after `timeout` ms, back once gone.
 /// A number that is no pid is refused with the core's error, naming the pid as JS prints it.
 #[napi(ts_return_type = "Promise<void>")]
-pub fn kill_process<'env>(env: &'env Env, pid: f64, timeout_ms: f64) -> Result<PromiseRaw<'env, ()>> {
+pub fn kill_process<'env>(
+    env: &'env Env,
+    pid: f64,
+    timeout_ms: f64,
+) -> Result<PromiseRaw<'env, ()>> {
     let grace = set_timeout_delay(timeout_ms);
     crate::errors::blocking(env, move || match pid_of(pid) {
         Some(pid) => process::terminate(pid, grace),

@@ -18,7 +18,9 @@ const HELPER_ENV: &str = "GENAI_ORPHAN_HELPER";
 #[ignore = "the helper of child_dies_when_parent_is_sigkilled, which runs it"]
 fn orphan_helper() {
     if std::env::var_os(HELPER_ENV).is_none() {
-        println!("orphan_helper: skipped, it only runs as child_dies_when_parent_is_sigkilled's helper");
+        println!(
+            "orphan_helper: skipped, it only runs as child_dies_when_parent_is_sigkilled's helper"
+        );
         return;
     }
     let spec = genai_core::process::Spec {

@@ -31,7 +31,12 @@ pub fn is_running(pid: u32) -> bool {
 /// The error for a pid that cannot be a child of ours. `shown` is the pid as the caller wrote it
 /// (a JS number: `1.5`, `-1`), `pid` the same for the details.
 pub fn kill_refused(shown: &str, pid: Value) -> Error {
-    failure("Failed to kill process", shown, pid, "not the id of a child process")
+    failure(
+        "Failed to kill process",
+        shown,
+        pid,
+        "not the id of a child process",
+    )
 }
 
 fn failure(what: &str, shown: &str, pid: Value, error: impl Into<String>) -> Error {

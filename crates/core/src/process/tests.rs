@@ -113,7 +113,9 @@ fn kill_all_and_missing_programs() {
 #[cfg_attr(windows, ignore = "Windows has no signal numbers")]
 fn signal_names_round_trip_through_this_os_numbers() {
     // The signals we send, and those a server can die of (SIGBUS: 7 on Linux, 10 on macOS).
-    let names = ["SIGTERM", "SIGKILL", "SIGCONT", "SIGHUP", "SIGINT", "SIGABRT", "SIGBUS"];
+    let names = [
+        "SIGTERM", "SIGKILL", "SIGCONT", "SIGHUP", "SIGINT", "SIGABRT", "SIGBUS",
+    ];
     for name in names.into_iter().chain(["SIGSEGV", "SIGPIPE", "SIGUSR1"]) {
         let number = signal_number(name).expect(name);
         assert_eq!(signal_name(number), name);
@@ -147,7 +149,10 @@ fn kill_refuses_pids_that_cannot_be_a_child() {
 fn is_running_takes_only_pids() {
     assert!(is_running(std::process::id()), "our own process runs");
     assert!(!is_running(0), "0 is no process (kill(0) is our group)");
-    assert!(!is_running(u32::MAX), "not a pid_t: must not become kill(-1)");
+    assert!(
+        !is_running(u32::MAX),
+        "not a pid_t: must not become kill(-1)"
+    );
 }
 
 #[test]
