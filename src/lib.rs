@@ -13,6 +13,7 @@ use std::sync::LazyLock;
 mod errors;
 mod llama;
 mod models;
+mod process;
 mod servers;
 
 static SYSTEM: LazyLock<system::SystemInfo> = LazyLock::new(system::SystemInfo::new);

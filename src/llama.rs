@@ -97,9 +97,3 @@ impl NativeLlamaServer {
         self.inner.log().path().to_string_lossy().into_owned()
     }
 }
-
-/// SIGKILL to every child we started (for the facade's synchronous `process.on('exit')` hook).
-#[napi]
-pub fn kill_all_children() -> u32 {
-    genai_core::process::kill_all() as u32
-}

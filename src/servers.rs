@@ -1,7 +1,7 @@
-//! `#[napi]` shims for server plumbing: log files, health probes, ports, processes.
+//! `#[napi]` shims for server plumbing: log files, health probes, ports.
 
 use crate::{blocking, core_err, to_json};
-use genai_core::{health, logs, process};
+use genai_core::{health, logs};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
@@ -159,18 +159,4 @@ pub async fn find_free_port(host: String) -> Result<u32> {
 pub async fn is_port_bindable(port: f64, host: String) -> Result<bool> {
     let port = port_number(port)?;
     blocking(move || health::is_port_bindable(port, &host)).await
-}
-
-// ---- ProcessManager --------------------------------------------------------------------------
-
-/// `ProcessManager.kill(pid, timeout)`: SIGTERM, SIGKILL after `timeout` ms, back once gone.
-#[napi]
-pub async fn kill_process(pid: f64, timeout_ms: f64) -> Result<()> {
-    blocking(move || process::terminate(pid, timeout_ms)).await
-}
-
-/// `ProcessManager.isRunning(pid)`.
-#[napi]
-pub fn is_process_running(pid: f64) -> bool {
-    process::is_running(pid)
 }

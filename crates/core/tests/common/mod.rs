@@ -1,7 +1,8 @@
 //! Shared helpers for the integration tests: the real test assets (fetched and cached by
-//! scripts/assets.sh) and the llama.cpp Python reader used as an oracle.
+//! scripts/assets.sh), the llama.cpp Python reader used as an oracle, and `alive(pid)` on every OS.
 #![allow(dead_code)]
 
+pub mod alive;
 pub mod server;
 
 use std::path::PathBuf;
