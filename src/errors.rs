@@ -50,5 +50,7 @@ where
     T: ToNapiValue + Send + 'static,
     F: Future<Output = Result<genai_core::Result<T>>> + Send + 'static,
 {
-    env.spawn_future_with_callback(fut, |env, outcome| outcome.map_err(|e| js_error(env, &e)))
+    env.spawn_future_with_callback(fut, |env, outcome| {
+        outcome.map_err(|e| js_error(env, &e))
+    })
 }

@@ -164,21 +164,12 @@ mod tests {
         assert_eq!(c.port, Some(PortSetting::Auto(AutoPort::Auto)));
         assert_eq!(c.flash_attention, Some(FlashAttention::Bool(true)));
         assert_eq!(serde_json::to_value(&c).unwrap(), v);
-        let n: LlamaServerConfig =
-            serde_json::from_value(json!({ "port": 8080, "flashAttention": "auto" })).unwrap();
+        let n: LlamaServerConfig = serde_json::from_value(json!({ "port": 8080, "flashAttention": "auto" })).unwrap();
         assert_eq!(n.port, Some(PortSetting::Number(8080.0)));
-        assert_eq!(
-            n.flash_attention.map(FlashAttention::flag_value),
-            Some("auto")
-        );
+        assert_eq!(n.flash_attention.map(FlashAttention::flag_value), Some("auto"));
         assert!(serde_json::from_value::<LlamaServerConfig>(json!({ "port": "x" })).is_err());
         assert!(serde_json::from_value::<LlamaServerConfig>(json!({ "bogus": 1 })).is_err());
-        let hints = LlamaServerConfig {
-            threads: Some(4.0),
-            gpu_layers: Some(3.0),
-            ..c
-        }
-        .hints();
+        let hints = LlamaServerConfig { threads: Some(4.0), gpu_layers: Some(3.0), ..c }.hints();
         assert_eq!(hints.threads, None);
         assert_eq!(hints.gpu_layers, Some(3.0));
     }
