@@ -51,9 +51,11 @@ for (const name of CLASSES) {
   if (typeof binding[name] !== 'function') throw new Error(`the native binding has no class ${name}`);
 }
 
-module.exports = Object.fromEntries(
+// Same names and signatures as the binding (so `tsc` checks the facade against binding.d.cts).
+/** @type {typeof binding} */
+module.exports = /** @type {any} */ (Object.fromEntries(
   Object.entries(binding).map(([name, value]) => {
     if (CLASSES.includes(name)) return [name, wrapClass(value)];
     return [name, typeof value === 'function' ? (...args) => call(value, undefined, args) : value];
   }),
-);
+));

@@ -3,6 +3,10 @@
 //! Core errors cross as JS errors with `code` and `details` (see `errors.rs`); the JS facade
 //! (lib/errors.cjs) maps the code to genai-electron's error class.
 
+// napi-derive registers the exports only outside `cfg(test)`, so in the test build (clippy
+// --all-targets) every `#[napi]` item would look unused.
+#![cfg_attr(test, allow(dead_code))]
+
 use genai_core::{files, system, Error as CoreError};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
