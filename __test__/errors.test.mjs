@@ -66,7 +66,8 @@ describe('errors thrown in Rust arrive as the classes', () => {
     expect(err.name).toBe('FileSystemError');
     expect(err.code).toBe('FILE_SYSTEM_ERROR');
     expect(err.message).toBe(`File system error: Failed to get file size: ${missing}`);
-    expect(err.details).toEqual({ path: missing, error: { code: 'ENOENT', message: expect.stringContaining('No such file') } });
+    const osText = process.platform === 'win32' ? /cannot find the file/ : /No such file/;
+    expect(err.details).toEqual({ path: missing, error: { code: 'ENOENT', message: expect.stringMatching(osText) } });
   });
 
   test('FileSystemError from delete and move, with upstream detail keys', async () => {
