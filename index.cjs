@@ -1,12 +1,16 @@
 'use strict';
 // genai-electron-rs: the public API (CommonJS build; index.js re-exports it for ESM importers).
 // fromNative and nativeManager are internal, so they are left out.
-const { fromNative, ...errorClasses } = require('./lib/errors.cjs');
 const { PATHS, getBinaryPath, getModelFilePath, getModelDirectory, ensureDirectories } = require('./lib/paths.cjs');
 const system = require('./lib/system.cjs');
 const helpers = require('./lib/helpers.cjs');
 const { formatErrorForUI } = require('./lib/ui-errors.cjs');
-const { nativeManager, ...models } = require('./lib/models.cjs');
+// (required whole first: TypeScript's check of this file reads `const { a, ...rest } = require()`
+// as an import of a member named `rest`)
+const errorsModule = require('./lib/errors.cjs');
+const { fromNative, ...errorClasses } = errorsModule;
+const modelsModule = require('./lib/models.cjs');
+const { nativeManager, ...models } = modelsModule;
 const servers = require('./lib/servers.cjs');
 const { ServerManager, LlamaServerManager } = require('./lib/llama.cjs');
 const { ProcessManager } = require('./lib/process.cjs');

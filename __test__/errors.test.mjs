@@ -1,5 +1,6 @@
 // Error classes: upstream names, codes, prefixes and details; errors from Rust arrive as these
 // classes (instanceof holds for the class, GenaiElectronError and Error).
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import * as api from '../index.js';
 import { tempDir } from './helpers.mjs';
@@ -9,6 +10,15 @@ const {
   PortInUseError, FileSystemError, ChecksumError, BinaryError, ContextConstraintError,
   LlamaCalibrationResourceStabilityError, formatErrorForUI,
 } = api;
+
+const catching = (f) => {
+  try {
+    f();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected a throw');
+};
 
 describe('constructors match genai-electron', () => {
   test.each([
@@ -56,7 +66,8 @@ describe('errors thrown in Rust arrive as the classes', () => {
     expect(err.name).toBe('FileSystemError');
     expect(err.code).toBe('FILE_SYSTEM_ERROR');
     expect(err.message).toBe(`File system error: Failed to get file size: ${missing}`);
-    expect(err.details).toEqual({ path: missing, error: { code: 'ENOENT', message: expect.stringContaining('No such file') } });
+    const osText = process.platform === 'win32' ? /cannot find the file/ : /No such file/;
+    expect(err.details).toEqual({ path: missing, error: { code: 'ENOENT', message: expect.stringMatching(osText) } });
   });
 
   test('FileSystemError from delete and move, with upstream detail keys', async () => {
@@ -79,10 +90,43 @@ describe('errors thrown in Rust arrive as the classes', () => {
     });
   });
 
-  test('a plain Error stays a plain Error (getPlatformKey on an unsupported platform is not one here)', () => {
+  test('a plain Error stays a plain Error: a native failure without a genai code', () => {
+    // getPlatformKey fails only on an unsupported platform; napi's own argument errors are real
+    // native failures everywhere. Their `code` is a napi status, not one of genai-electron's.
+    const require = createRequire(import.meta.url);
+    const binding = require('../binding.cjs');
+    const native = require('../lib/native.cjs');
+    const raw = catching(() => binding.formatBytes('not a number'));
+    expect(typeof raw.code).toBe('string');
+    expect(raw.code).not.toMatch(/^[A-Z_]+$/); // e.g. 'NumberExpected'
+    const err = catching(() => native.formatBytes('not a number'));
+    expect(err).toBeInstanceOf(Error); // made in this realm (a native error is not, see napi.md §5)
+    expect(err).not.toBeInstanceOf(GenaiElectronError);
+    expect(err.constructor).toBe(Error);
+    expect(err.message).toBe(raw.message);
+    expect(formatErrorForUI(err).code).toBe('UNKNOWN_ERROR');
+    // And the public getPlatformKey keeps upstream's plain Error where it fails.
     const supported = ['darwin-arm64', 'darwin-x64', 'win32-x64', 'linux-x64'].includes(`${process.platform}-${process.arch}`);
     if (supported) expect(api.getPlatformKey()).toBe(`${process.platform}-${process.arch}`);
     else expect(() => api.getPlatformKey()).toThrow(/^Unsupported platform: /);
+  });
+
+  test('only the table\'s codes make classes: fromNative on real native errors', async () => {
+    const { fromNative } = createRequire(import.meta.url)('../lib/errors.cjs');
+    const binding = createRequire(import.meta.url)('../binding.cjs');
+    const missing = path.join(tempDir(), 'missing');
+    const raw = await binding.getFileSize(missing).catch((e) => e);
+    expect(raw.code).toBe('FILE_SYSTEM_ERROR');
+    expect(raw.message).toBe(`Failed to get file size: ${missing}`); // unprefixed: the class adds it
+    expect(fromNative(raw)).toBeInstanceOf(FileSystemError);
+    // The same error with a code outside the table is a plain Error, message untouched.
+    raw.code = 'SOMETHING_ELSE';
+    const plain = fromNative(raw);
+    expect(plain.constructor).toBe(Error);
+    expect(plain.message).toBe(`Failed to get file size: ${missing}`);
+    // JSON in a message is just text now.
+    const json = fromNative(new Error('{"code":"SERVER_ERROR","message":"x","details":null}'));
+    expect(json.constructor).toBe(Error);
   });
 });
 

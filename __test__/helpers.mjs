@@ -36,20 +36,46 @@ export function runNodeAsync(args, { env = {}, cwd = ROOT } = {}) {
   });
 }
 
-/** A live process (Linux: exists and is not a zombie). */
+/**
+ * A live process: signalable (`kill(pid, 0)`) and not a zombie. A zombie is still signalable, and
+ * where nothing reaps orphans (PID 1 in a container) a killed child stays one, so the state is
+ * read too: on Linux the field after the command name in /proc/<pid>/stat, on macOS `ps`'s STAT.
+ * Elsewhere (Windows) only signalable.
+ */
 export function alive(pid) {
   try {
-    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return false;
+    process.kill(pid, 0);
+  } catch (err) {
+    if (err.code !== 'EPERM') return false; // EPERM: it exists, owned by another user
   }
+  const state = processState(pid);
+  return state !== '' && !state?.startsWith('Z');
 }
 
-/** Polls `cond` every 5 ms until it holds; throws after `ms`. */
+/** The process's state letters; '' when it is gone; undefined where the OS gives none. */
+function processState(pid) {
+  if (process.platform === 'linux') {
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    } catch {
+      return '';
+    }
+    // The command name is in parentheses and may hold spaces or ')': the state follows the last ')'.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  }
+  if (process.platform === 'darwin') {
+    const r = spawnSync('ps', ['-o', 'stat=', '-p', String(pid)], { encoding: 'utf8' });
+    return r.status === 0 ? r.stdout.trim() : '';
+  }
+  return undefined;
+}
+
+/** Polls `cond` every 5 ms until it holds; fails (rejects) after `ms` milliseconds. */
 export async function until(cond, ms = 5000) {
   const t = Date.now();
   while (!(await cond())) {
-    if (Date.now() - t > ms) throw new Error('timed out');
+    if (Date.now() - t > ms) throw new Error(`timed out after ${ms} ms waiting for ${cond}`);
     await new Promise((r) => setTimeout(r, 5));
   }
 }

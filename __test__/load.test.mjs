@@ -97,21 +97,21 @@ describe('userData', () => {
 
   test('falls back to the OS data folder', () => {
     const home = tempDir();
-    const env = { GENAI_ELECTRON_USER_DATA: '', HOME: home, XDG_DATA_HOME: '' };
+    const env = { GENAI_ELECTRON_USER_DATA: '', HOME: home, XDG_DATA_HOME: '', APPDATA: '' };
     const r = runNode(['-e', `console.log(require('genai-electron-rs').PATHS.logs)`], { env });
-    const expected = process.platform === 'darwin'
-      ? path.join(home, 'Library', 'Application Support', 'genai-electron', 'logs')
-      : path.join(home, '.local', 'share', 'genai-electron', 'logs');
+    const base = { darwin: ['Library', 'Application Support'], win32: ['AppData', 'Roaming'] }[process.platform] ?? ['.local', 'share'];
+    const expected = path.join(home, ...base, 'genai-electron', 'logs');
     expect(r.stdout.trim()).toBe(expected);
   });
 
   test("inside Electron's main process it is app.getPath('userData')", () => {
     // A stand-in for the `electron` module (only app.getPath is used) and an Electron version.
     const stubRoot = tempDir();
+    const ELECTRON_USER_DATA = path.resolve('/electron/userData'); // C:\electron\userData on Windows
     mkdirSync(path.join(stubRoot, 'electron'));
     writeFileSync(
       path.join(stubRoot, 'electron', 'index.js'),
-      `module.exports = { app: { getPath: (n) => n === 'userData' ? '/electron/userData' : '/other' } };`,
+      `module.exports = { app: { getPath: (n) => n === 'userData' ? ${JSON.stringify(ELECTRON_USER_DATA)} : '/other' } };`,
     );
     const r = runNode(
       ['-e', `Object.defineProperty(process.versions, 'electron', { value: '38.0.0' });
@@ -119,10 +119,11 @@ describe('userData', () => {
               console.log(m.PATHS.models.llm, m.getBinaryPath('llama', 'llama-server'), m.getModelDirectory('diffusion', 'x'));`],
       { env: { NODE_PATH: stubRoot, GENAI_ELECTRON_USER_DATA: '' } },
     );
+    const exe = process.platform === 'win32' ? '.exe' : '';
     expect(r.stdout.trim().split(' ')).toEqual([
-      '/electron/userData/models/llm',
-      '/electron/userData/binaries/llama/llama-server',
-      '/electron/userData/models/diffusion/x',
+      path.join(ELECTRON_USER_DATA, 'models', 'llm'),
+      path.join(ELECTRON_USER_DATA, 'binaries', 'llama', `llama-server${exe}`),
+      path.join(ELECTRON_USER_DATA, 'models', 'diffusion', 'x'),
     ]);
   });
 

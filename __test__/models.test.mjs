@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { startFileServer } from './support/file-server.mjs';
-import { ROOT, runNodeAsync, tempDir } from './helpers.mjs';
+import { ROOT, runNodeAsync, tempDir, until } from './helpers.mjs';
 
 const MODEL = execFileSync('bash', [path.join(ROOT, 'scripts/assets.sh'), 'path', 'model'], { encoding: 'utf8' }).trim();
 const DATA = readFileSync(MODEL);
@@ -26,10 +26,6 @@ beforeAll(async () => {
 });
 afterAll(() => server.close());
 afterEach(() => server.setFaults({}));
-
-const until = async (cond) => {
-  while (!(await cond())) await new Promise((r) => setTimeout(r, 10));
-};
 
 describe('modelManager', () => {
   test('downloads SmolLM2 with progress to the total, lists, verifies, deletes', async () => {
@@ -104,7 +100,7 @@ describe('modelManager', () => {
     const url = server.url(`/${NAME}`);
     const pending = modelManager.downloadModel({ source: 'url', url, name: 'Resumable', type: 'llm' });
     const partial = path.join(api.PATHS.models.llm, `${NAME}.partial`);
-    await until(() => existsSync(partial) && statSync(partial).size > 30_000_000);
+    await until(() => existsSync(partial) && statSync(partial).size > 30_000_000, 20000);
     expect(modelManager.isDownloading()).toBe(true);
     const busy = await modelManager.downloadModel({ source: 'url', url, name: 'Other', type: 'llm' }).catch((e) => e);
     expect(busy.message).toBe('Download failed: Download already in progress');
@@ -131,7 +127,7 @@ describe('modelManager', () => {
     server.setFaults({ stallAfter: 50_000_000, times: 2 }); // metadata prefix + the download
     const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '', GENAI_ELECTRON_USER_DATA: dir } });
     const partial = path.join(dir, 'models', 'llm', `${NAME}.partial`);
-    await until(() => existsSync(partial) && statSync(partial).size >= 45_000_000);
+    await until(() => existsSync(partial) && statSync(partial).size >= 45_000_000, 30000);
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     server.setFaults({});

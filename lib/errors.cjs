@@ -1,6 +1,6 @@
 'use strict';
 // genai-electron's error classes (same names, codes, message prefixes and details), and the
-// mapping from the JSON that Rust puts in a native error's message back to these classes.
+// mapping from a native error's `code` (set by Rust, see src/errors.rs) back to these classes.
 
 class GenaiElectronError extends Error {
   constructor(message, code, details) {
@@ -91,40 +91,31 @@ class BinaryError extends GenaiElectronError {
   }
 }
 
-/** Rebuilds an error thrown by the native binding as the matching class, in this realm. */
+// The one table from the codes the core sets (crates/core/src/error.rs `ErrorCode`) to the
+// classes; each entry gets the unprefixed message and the details, as the core sent them.
+const BY_CODE = Object.freeze({
+  MODEL_NOT_FOUND: (message, details) => new ModelNotFoundError(details?.modelId ?? message),
+  PORT_IN_USE: (message, details) => new PortInUseError(details?.port),
+  DOWNLOAD_FAILED: (message, details) => new DownloadError(message, details),
+  INSUFFICIENT_RESOURCES: (message, details) => new InsufficientResourcesError(message, details),
+  SERVER_ERROR: (message, details) => new ServerError(message, details),
+  FILE_SYSTEM_ERROR: (message, details) => new FileSystemError(message, details),
+  CHECKSUM_ERROR: (message, details) => new ChecksumError(message, details),
+  BINARY_ERROR: (message, details) => new BinaryError(message, details),
+  CONTEXT_CONSTRAINT_ERROR: (message, details) => new ContextConstraintError(message, details),
+});
+
+/**
+ * Rebuilds an error thrown by the native binding in this realm: a core error (a `code` from the
+ * table) as its class, anything else (napi's own failures, whose codes are napi statuses such
+ * as `InvalidArg`) as a plain Error, so that `instanceof Error` holds where the caller runs.
+ */
 function fromNative(err) {
-  const text = err && typeof err.message === 'string' ? err.message : String(err);
-  let payload;
-  try {
-    payload = text.startsWith('{"code"') ? JSON.parse(text) : undefined;
-  } catch {
-    payload = undefined;
-  }
-  if (!payload) return new Error(text); // a plain error (realm-local, so instanceof Error holds)
-  const { code, message } = payload;
-  const details = payload.details ?? undefined;
-  switch (code) {
-    case 'MODEL_NOT_FOUND':
-      return new ModelNotFoundError(details?.modelId ?? message);
-    case 'PORT_IN_USE':
-      return new PortInUseError(details?.port);
-    case 'DOWNLOAD_FAILED':
-      return new DownloadError(message, details);
-    case 'INSUFFICIENT_RESOURCES':
-      return new InsufficientResourcesError(message, details);
-    case 'SERVER_ERROR':
-      return new ServerError(message, details);
-    case 'FILE_SYSTEM_ERROR':
-      return new FileSystemError(message, details);
-    case 'CHECKSUM_ERROR':
-      return new ChecksumError(message, details);
-    case 'BINARY_ERROR':
-      return new BinaryError(message, details);
-    case 'CONTEXT_CONSTRAINT_ERROR':
-      return new ContextConstraintError(message, details);
-    default:
-      return new GenaiElectronError(message, code, details);
-  }
+  if (err instanceof GenaiElectronError) return err; // already one of ours (thrown by a JS callback)
+  const message = err && typeof err.message === 'string' ? err.message : String(err);
+  const code = err && typeof err.code === 'string' ? err.code : undefined;
+  const make = code !== undefined && Object.hasOwn(BY_CODE, code) ? BY_CODE[code] : undefined;
+  return make ? make(message, err.details ?? undefined) : new Error(message);
 }
 
 module.exports = {

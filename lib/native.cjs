@@ -4,6 +4,10 @@
 const binding = require('../binding.cjs');
 const { fromNative } = require('./errors.cjs');
 
+/** The binding's classes (each `#[napi] pub struct` with a constructor). Named here, not guessed:
+ * a class missing from this list is wrapped as a function and fails loudly at `new`. */
+const CLASSES = ['NativeLogFile', 'NativeCancelToken', 'NativeModelManager', 'NativeDownloader', 'NativeLlamaServer'];
+
 function call(fn, self, args) {
   let result;
   try {
@@ -19,11 +23,17 @@ function call(fn, self, args) {
   return result;
 }
 
-const isClass = (value) => typeof value === 'function' && /^[A-Z]/.test(value.name) && value.prototype
-  && Object.getOwnPropertyNames(value.prototype).length > 1;
-
 function wrapClass(Native) {
-  const Wrapped = class extends Native {};
+  const Wrapped = class extends Native {
+    constructor(...args) {
+      try {
+        super(...args);
+      } catch (err) {
+        throw fromNative(err);
+      }
+    }
+  };
+  Object.defineProperty(Wrapped, 'name', { value: Native.name });
   for (const name of Object.getOwnPropertyNames(Native.prototype)) {
     const d = Object.getOwnPropertyDescriptor(Native.prototype, name);
     if (name === 'constructor' || typeof d.value !== 'function') continue;
@@ -37,9 +47,15 @@ function wrapClass(Native) {
   return Wrapped;
 }
 
-module.exports = Object.fromEntries(
+for (const name of CLASSES) {
+  if (typeof binding[name] !== 'function') throw new Error(`the native binding has no class ${name}`);
+}
+
+// Same names and signatures as the binding (so `tsc` checks the facade against binding.d.cts).
+/** @type {typeof binding} */
+module.exports = /** @type {any} */ (Object.fromEntries(
   Object.entries(binding).map(([name, value]) => {
-    if (isClass(value)) return [name, wrapClass(value)];
+    if (CLASSES.includes(name)) return [name, wrapClass(value)];
     return [name, typeof value === 'function' ? (...args) => call(value, undefined, args) : value];
   }),
-);
+));

@@ -8,6 +8,7 @@ const native = require('./native.cjs');
 function electronUserData() {
   if (!process.versions.electron) return undefined; // plain Node: never touch the electron package
   try {
+    // @ts-ignore: electron is not a dependency; it exists only inside Electron's main process
     const { app } = require('electron');
     return app && typeof app.getPath === 'function' ? app.getPath('userData') : undefined;
   } catch {

@@ -13,12 +13,12 @@ class LogManager {
     return this.#native.initialize();
   }
 
-  write(message, level = 'info') {
+  write(message, level) {
     return this.#native.write(String(message), level);
   }
 
-  /** The last `lines` non-blank lines, read backwards from the end of the file. */
-  getRecent(lines = 100) {
+  /** The last `lines` (default 100) non-blank lines, read backwards from the end of the file. */
+  getRecent(lines) {
     return this.#native.getRecent(lines);
   }
 

@@ -5,6 +5,7 @@ const E = require('./errors.cjs');
 const RETRY = 'Please try again. If the problem persists, check the logs for more details.';
 
 // Order matters: subclasses before their parents.
+/** @type {Array<[new (...args: any[]) => any, string, (e: any) => string | undefined]>} */
 const RULES = [
   [E.ContextConstraintError, 'Context Capacity Requirement Not Met', (e) => e.details?.suggestion || 'Review the requested context policy, parallel request count, and available model metadata.'],
   [E.ModelNotFoundError, 'Model Not Found', (e) => e.details?.suggestion || 'Check that the model ID is correct and the model has been downloaded.'],

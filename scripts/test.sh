@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
-# The test command (`npm test`): builds the addon, then runs the Rust tests, the type-equivalence
-# check against genai-electron's typings, and the Jest tests on real processes.
+# The test command (`npm test`): the gates first (formatting, clippy: quick to fail), then builds
+# the addon and runs the Rust tests, the generated-file and type checks, and the Jest tests on
+# real processes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+
+echo "== cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 echo "== test assets (cached outside the repository)"
 GENAI_TEST_MODEL="$(bash scripts/assets.sh path model)"
@@ -13,11 +20,15 @@ python3 -c "import gguf" 2>/dev/null || python3 -m pip install --quiet "gguf==0.
 echo "== build the addon (debug)"
 npx napi build --platform --js binding.cjs --dts binding.d.cts --no-const-enum
 
+echo "== generated files are current"
+node scripts/gen-esm-entry.cjs --check
+
 echo "== cargo test"
 cargo test --workspace --quiet
 
-echo "== type equivalence with genai-electron@0.26.0"
+echo "== type checks: equivalence with genai-electron@0.26.0, the facade against binding.d.cts"
 npx tsc -p __test__/types/tsconfig.json
+npx tsc -p __test__/types/tsconfig.facade.json
 echo "types: ok"
 
 echo "== jest"

@@ -1,7 +1,11 @@
 //! The napi-rs binding: `#[napi]` shims only. Each converts its arguments, calls `genai_core`, and
 //! converts the result. Blocking work runs on tokio's blocking pool, never on the JS thread.
-//! Errors carry `{"code","message","details"}` JSON in their reason; the JS facade (index.cjs)
-//! rebuilds genai-electron's error classes from it.
+//! Core errors cross as JS errors with `code` and `details` (see `errors.rs`); the JS facade
+//! (lib/errors.cjs) maps the code to genai-electron's error class.
+
+// napi-derive registers the exports only outside `cfg(test)`, so in the test build (clippy
+// --all-targets) every `#[napi]` item would look unused.
+#![cfg_attr(test, allow(dead_code))]
 
 use genai_core::{files, system, Error as CoreError};
 use napi::bindgen_prelude::*;
@@ -10,6 +14,7 @@ use serde_json::{Map, Value};
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
+mod constants;
 mod errors;
 mod llama;
 mod models;
@@ -138,9 +143,10 @@ pub fn generate_id() -> String {
     genai_core::ids::generate_id()
 }
 
+/// `decimals` truncates as `toFixed` does; the core applies the default.
 #[napi]
 pub fn format_bytes(bytes: f64, decimals: Option<f64>) -> String {
-    files::format_bytes(bytes, decimals.map_or(2, |d| d as i32))
+    files::format_bytes(bytes, decimals.map(|d| d as i32))
 }
 
 #[napi]
@@ -157,53 +163,104 @@ pub fn detect_reasoning_support(filename: String) -> bool {
 
 #[napi]
 pub fn default_user_data() -> String {
-    genai_core::paths::default_user_data()
-        .to_string_lossy()
-        .into_owned()
+    lossy(&genai_core::paths::default_user_data())
 }
 
-#[napi(ts_return_type = "any")]
-pub fn resolve_paths(user_data: String) -> Result<Value> {
-    to_json(&genai_core::paths::Paths::new(&PathBuf::from(user_data)))
+fn lossy(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[napi(object)]
+pub struct ModelPaths {
+    pub llm: String,
+    pub diffusion: String,
+}
+
+#[napi(object)]
+pub struct BinaryPaths {
+    pub llama: String,
+    pub diffusion: String,
+}
+
+/// `PATHS`.
+#[napi(object)]
+pub struct Paths {
+    pub models: ModelPaths,
+    pub binaries: BinaryPaths,
+    pub logs: String,
+    pub config: String,
+    pub temp: String,
+    pub loras: String,
+}
+
+impl From<genai_core::paths::Paths> for Paths {
+    fn from(p: genai_core::paths::Paths) -> Self {
+        Paths {
+            models: ModelPaths {
+                llm: lossy(&p.models.llm),
+                diffusion: lossy(&p.models.diffusion),
+            },
+            binaries: BinaryPaths {
+                llama: lossy(&p.binaries.llama),
+                diffusion: lossy(&p.binaries.diffusion),
+            },
+            logs: lossy(&p.logs),
+            config: lossy(&p.config),
+            temp: lossy(&p.temp),
+            loras: lossy(&p.loras),
+        }
+    }
 }
 
 #[napi]
-pub async fn ensure_directories(user_data: String) -> Result<()> {
-    blocking(move || genai_core::paths::Paths::new(&PathBuf::from(user_data)).ensure_directories())
-        .await
+pub fn resolve_paths(user_data: String) -> Paths {
+    genai_core::paths::Paths::new(&PathBuf::from(user_data)).into()
 }
 
-#[napi]
-pub async fn ensure_directory(dir: String) -> Result<()> {
-    blocking(move || files::ensure_directory(&PathBuf::from(dir))).await
+#[napi(ts_return_type = "Promise<void>")]
+pub fn ensure_directories(env: &Env, user_data: String) -> Result<PromiseRaw<'_, ()>> {
+    errors::blocking(env, move || {
+        genai_core::paths::Paths::new(&PathBuf::from(user_data)).ensure_directories()
+    })
 }
 
-#[napi]
-pub async fn file_exists(path: String) -> Result<bool> {
-    blocking(move || Ok(files::file_exists(&PathBuf::from(path)))).await
+#[napi(ts_return_type = "Promise<void>")]
+pub fn ensure_directory(env: &Env, dir: String) -> Result<PromiseRaw<'_, ()>> {
+    errors::blocking(env, move || files::ensure_directory(&PathBuf::from(dir)))
 }
 
-#[napi]
-pub async fn get_file_size(path: String) -> Result<f64> {
-    blocking(move || files::file_size(&PathBuf::from(path)).map(|n| n as f64)).await
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn file_exists(env: &Env, path: String) -> Result<PromiseRaw<'_, bool>> {
+    errors::blocking(env, move || Ok(files::file_exists(&PathBuf::from(path))))
 }
 
-#[napi]
-pub async fn delete_file(path: String) -> Result<()> {
-    blocking(move || files::delete_file(&PathBuf::from(path))).await
+#[napi(ts_return_type = "Promise<number>")]
+pub fn get_file_size(env: &Env, path: String) -> Result<PromiseRaw<'_, f64>> {
+    errors::blocking(env, move || {
+        files::file_size(&PathBuf::from(path)).map(|n| n as f64)
+    })
 }
 
-#[napi]
-pub async fn move_file(from: String, to: String) -> Result<()> {
-    blocking(move || files::move_file(&PathBuf::from(from), &PathBuf::from(to))).await
+#[napi(ts_return_type = "Promise<void>")]
+pub fn delete_file(env: &Env, path: String) -> Result<PromiseRaw<'_, ()>> {
+    errors::blocking(env, move || files::delete_file(&PathBuf::from(path)))
 }
 
-#[napi]
-pub async fn calculate_checksum(path: String) -> Result<String> {
-    blocking(move || files::sha256_file(&PathBuf::from(path))).await
+#[napi(ts_return_type = "Promise<void>")]
+pub fn move_file(env: &Env, from: String, to: String) -> Result<PromiseRaw<'_, ()>> {
+    errors::blocking(env, move || {
+        files::move_file(&PathBuf::from(from), &PathBuf::from(to))
+    })
 }
 
-#[napi]
-pub async fn verify_checksum(path: String, expected: String) -> Result<bool> {
-    blocking(move || files::verify_checksum(&PathBuf::from(path), &expected)).await
+#[napi(ts_return_type = "Promise<string>")]
+pub fn calculate_checksum(env: &Env, path: String) -> Result<PromiseRaw<'_, String>> {
+    errors::blocking(env, move || files::sha256_file(&PathBuf::from(path)))
+}
+
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn verify_checksum(env: &Env, path: String, expected: String) -> Result<PromiseRaw<'_, bool>> {
+    errors::blocking(env, move || {
+        files::verify_checksum(&PathBuf::from(path), &expected)
+    })
 }

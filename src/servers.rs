@@ -1,6 +1,6 @@
 //! `#[napi]` shims for server plumbing: log files, health probes, ports.
 
-use crate::{blocking, core_err, to_json};
+use crate::{blocking, core_err};
 use genai_core::{health, logs};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -28,32 +28,38 @@ impl NativeLogFile {
         }
     }
 
-    #[napi]
-    pub async fn initialize(&self) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn initialize<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let f = self.inner.clone();
-        blocking(move || f.initialize()).await
+        crate::errors::blocking(env, move || f.initialize())
     }
 
-    #[napi]
-    pub async fn write(&self, message: String, level: Option<String>) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn write<'env>(
+        &self,
+        env: &'env Env,
+        message: String,
+        level: Option<String>,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let f = self.inner.clone();
-        let level = level
-            .as_deref()
-            .and_then(logs::Level::parse)
-            .unwrap_or(logs::Level::Info);
-        blocking(move || f.write(&message, level)).await
+        let level = logs::Level::parse_or_info(level.as_deref());
+        crate::errors::blocking(env, move || f.write(&message, level))
     }
 
-    #[napi]
-    pub async fn get_recent(&self, lines: Option<u32>) -> Result<Vec<String>> {
+    #[napi(ts_return_type = "Promise<string[]>")]
+    pub fn get_recent<'env>(
+        &self,
+        env: &'env Env,
+        lines: Option<u32>,
+    ) -> Result<PromiseRaw<'env, Vec<String>>> {
         let f = self.inner.clone();
-        blocking(move || f.recent(lines.unwrap_or(100) as usize)).await
+        crate::errors::blocking(env, move || f.recent(lines.map(|n| n as usize)))
     }
 
-    #[napi]
-    pub async fn clear(&self) -> Result<()> {
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn clear<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
         let f = self.inner.clone();
-        blocking(move || f.clear()).await
+        crate::errors::blocking(env, move || f.clear())
     }
 
     #[napi]
@@ -62,15 +68,34 @@ impl NativeLogFile {
     }
 }
 
-#[napi(
-    ts_return_type = "{ timestamp: string; level: 'debug' | 'info' | 'warn' | 'error'; message: string } | null"
-)]
-pub fn parse_log_entry(line: String) -> Result<Value> {
-    logs::parse_entry(&line).map_or(Ok(Value::Null), |e| to_json(&e))
+/// `LogManager.parseEntry`'s result.
+#[napi(object)]
+pub struct LogEntry {
+    pub timestamp: String,
+    #[napi(ts_type = "'debug' | 'info' | 'warn' | 'error'")]
+    pub level: String,
+    pub message: String,
+}
+
+impl From<logs::Entry> for LogEntry {
+    fn from(e: logs::Entry) -> Self {
+        LogEntry {
+            timestamp: e.timestamp,
+            level: e.level.as_str().to_string(),
+            message: e.message,
+        }
+    }
+}
+
+/// `null` for a line that is not a log entry.
+#[napi]
+pub fn parse_log_entry(line: String) -> Option<LogEntry> {
+    logs::parse_entry(&line).map(LogEntry::from)
 }
 
 /// Cancels a running native wait (an `AbortSignal` in the facade).
 #[napi]
+#[derive(Default)]
 pub struct NativeCancelToken {
     inner: tokio_util::sync::CancellationToken,
 }
@@ -79,9 +104,7 @@ pub struct NativeCancelToken {
 impl NativeCancelToken {
     #[napi(constructor)]
     pub fn new() -> Self {
-        NativeCancelToken {
-            inner: tokio_util::sync::CancellationToken::new(),
-        }
+        Self::default()
     }
 
     #[napi]

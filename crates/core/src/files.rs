@@ -10,7 +10,10 @@ const UNITS: [&str; 6] = ["Bytes", "KB", "MB", "GB", "TB", "PB"];
 
 /// `formatBytes(bytes, decimals = 2)`, including its edge cases: `0 Bytes`, base 1024, trailing
 /// zeros dropped (`1.5 KB`), and `NaN undefined` for negative input (units past PB are `undefined`).
-pub fn format_bytes(bytes: f64, decimals: i32) -> String {
+pub fn format_bytes(bytes: f64, decimals: impl Into<Option<i32>>) -> String {
+    let decimals = decimals
+        .into()
+        .unwrap_or(crate::defaults::FORMAT_BYTES_DECIMALS);
     if bytes == 0.0 {
         return "0 Bytes".to_string();
     }
@@ -197,6 +200,7 @@ mod tests {
         // exact tie: 1.125 KB -> toFixed(2) rounds half up to 1.13
         assert_eq!(format_bytes(1152.0, 2), "1.13 KB");
         assert_eq!(format_bytes(1024f64.powi(6), 2), "1 undefined");
+        assert_eq!(format_bytes(1_234_567.0, None), "1.18 MB"); // decimals = 2
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! Node dependency. The napi binding (repository root) only converts values and forwards calls.
 
 pub mod clock;
+pub mod defaults;
 pub mod download;
 pub mod error;
 pub mod files;

@@ -33,6 +33,21 @@ impl Level {
         }
     }
 
+    /// A level named by the caller: `info` when none is given or the name is not a level.
+    pub fn parse_or_info(s: Option<&str>) -> Level {
+        s.and_then(Level::parse).unwrap_or(Level::Info)
+    }
+
+    /// The name upstream's `parseEntry` returns (`info`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Debug => "debug",
+            Level::Info => "info",
+            Level::Warn => "warn",
+            Level::Error => "error",
+        }
+    }
+
     fn upper(self) -> &'static str {
         match self {
             Level::Debug => "DEBUG",
@@ -153,8 +168,10 @@ impl LogFile {
         let _ = std::fs::rename(&self.path, self.archive(1));
     }
 
-    /// The last `n` non-blank lines, oldest first, read backwards from the end of the file.
-    pub fn recent(&self, n: usize) -> Result<Vec<String>> {
+    /// The last `n` non-blank lines (default 100, as `getRecent()`), oldest first, read backwards
+    /// from the end of the file.
+    pub fn recent(&self, n: impl Into<Option<usize>>) -> Result<Vec<String>> {
+        let n = n.into().unwrap_or(crate::defaults::RECENT_LOG_LINES);
         let mut file = match std::fs::File::open(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -384,6 +401,15 @@ mod tests {
         assert_eq!(last, vec!["line 49997", "line 49998", "line 49999"]);
         assert_eq!(log.recent(30_000).unwrap().len(), 30_000);
         assert_eq!(log.recent(100_000).unwrap().len(), 50_000);
+        let default = log.recent(None).unwrap();
+        assert_eq!((default.len(), default[0].as_str()), (100, "line 49900"));
+    }
+
+    #[test]
+    fn level_defaults_to_info() {
+        assert_eq!(Level::parse_or_info(None), Level::Info);
+        assert_eq!(Level::parse_or_info(Some("trace")), Level::Info);
+        assert_eq!(Level::parse_or_info(Some("WARN")), Level::Warn);
     }
 
     #[test]
