@@ -1,6 +1,6 @@
 //! `#[napi]` shims for server plumbing: log files, health probes, ports, processes.
 
-use crate::{blocking, core_err, to_json};
+use crate::{blocking, to_json};
 use genai_core::{health, logs, process};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;

@@ -65,7 +65,8 @@ fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
 
 /// A JS config, with the test binary, as the binding parses it.
 fn config(v: Value) -> genai_core::Result<LlamaServerConfig> {
-    LlamaServerConfig::from_json(raw(v)).map(|c| c.with_binary_fallback(Some(llama_server_binary())))
+    LlamaServerConfig::from_json(raw(v))
+        .map(|c| c.with_binary_fallback(Some(llama_server_binary())))
 }
 
 fn raw(v: Value) -> Map<String, Value> {
@@ -297,8 +298,9 @@ async fn bad_starts_are_typed_and_change_nothing() {
 async fn auto_restart_brings_it_back_and_stop_cancels() {
     let (server, events) = setup("restart");
     let info = server
-        .start(config(
-            json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true })).unwrap())
+        .start(
+            config(json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true })).unwrap(),
+        )
         .await
         .unwrap();
     let first = info.pid.unwrap() as i32;

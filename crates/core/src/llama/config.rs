@@ -204,9 +204,9 @@ impl LlamaServerConfig {
 
 /// `modelId`: a non-empty string.
 pub fn require_model_id(model_id: Option<&str>) -> Result<&str> {
-    model_id.filter(|id| !id.is_empty()).ok_or_else(|| {
-        Error::server("modelId is required", Some(json!({ "field": "modelId" })))
-    })
+    model_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| Error::server("modelId is required", Some(json!({ "field": "modelId" }))))
 }
 
 fn present<'a>(config: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
@@ -214,7 +214,11 @@ fn present<'a>(config: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
 }
 
 /// A whole number above 0 (or, for `gpuLayers`, also 0 and -1).
-fn positive_int(config: &Map<String, Value>, key: &str, allow_zero_or_minus_one: bool) -> Result<()> {
+fn positive_int(
+    config: &Map<String, Value>,
+    key: &str,
+    allow_zero_or_minus_one: bool,
+) -> Result<()> {
     let Some(v) = present(config, key) else {
         return Ok(());
     };
@@ -266,12 +270,21 @@ mod tests {
         assert_eq!(c.port, Some(PortSetting::Auto(AutoPort::Auto)));
         assert_eq!(c.flash_attention, Some(FlashAttention::Bool(true)));
         assert_eq!(serde_json::to_value(&c).unwrap(), v);
-        let n: LlamaServerConfig = serde_json::from_value(json!({ "port": 8080, "flashAttention": "auto" })).unwrap();
+        let n: LlamaServerConfig =
+            serde_json::from_value(json!({ "port": 8080, "flashAttention": "auto" })).unwrap();
         assert_eq!(n.port, Some(PortSetting::Number(8080.0)));
-        assert_eq!(n.flash_attention.map(FlashAttention::flag_value), Some("auto"));
+        assert_eq!(
+            n.flash_attention.map(FlashAttention::flag_value),
+            Some("auto")
+        );
         assert!(serde_json::from_value::<LlamaServerConfig>(json!({ "port": "x" })).is_err());
         assert!(serde_json::from_value::<LlamaServerConfig>(json!({ "bogus": 1 })).is_err());
-        let hints = LlamaServerConfig { threads: Some(4.0), gpu_layers: Some(3.0), ..c }.hints();
+        let hints = LlamaServerConfig {
+            threads: Some(4.0),
+            gpu_layers: Some(3.0),
+            ..c
+        }
+        .hints();
         assert_eq!(hints.threads, None);
         assert_eq!(hints.gpu_layers, Some(3.0));
     }
@@ -292,8 +305,14 @@ mod tests {
         // Unknown fields come first, even when other checks would fail too.
         assert!(message(json!({ "ctx": 1, "threads": -1 })).contains("Unknown configuration field"));
         assert_eq!(message(json!({})), "Server error: modelId is required");
-        assert_eq!(message(json!({ "modelId": "" })), "Server error: modelId is required");
-        assert_eq!(message(json!({ "modelId": 5 })), "Server error: modelId is required");
+        assert_eq!(
+            message(json!({ "modelId": "" })),
+            "Server error: modelId is required"
+        );
+        assert_eq!(
+            message(json!({ "modelId": 5 })),
+            "Server error: modelId is required"
+        );
         for (field, bad) in [
             ("threads", json!(0)),
             ("threads", json!(-2)),
@@ -302,7 +321,10 @@ mod tests {
             ("gpuLayers", json!(-2)),
         ] {
             let e = parse(json!({ "modelId": "m", field: bad.clone() })).unwrap_err();
-            assert_eq!(e.to_string(), format!("Server error: Invalid {field}: {bad}"));
+            assert_eq!(
+                e.to_string(),
+                format!("Server error: Invalid {field}: {bad}")
+            );
             let suggestion = format!("Use a positive whole number for {field}");
             assert_eq!(
                 e.details,
@@ -331,8 +353,10 @@ mod tests {
                 .starts_with("Server error: Invalid llama-server configuration: invalid type: string \"soon\", expected f64"),
             "{e}"
         );
-        assert!(message(json!({ "modelId": "m", "flashAttention": "sometimes" }))
-            .starts_with("Server error: Invalid llama-server configuration: "));
+        assert!(
+            message(json!({ "modelId": "m", "flashAttention": "sometimes" }))
+                .starts_with("Server error: Invalid llama-server configuration: ")
+        );
     }
 
     #[test]
@@ -354,7 +378,11 @@ mod tests {
                 None => assert_eq!(&back_map[k], v, "{k}"),
             }
         }
-        assert_eq!(parse(back).unwrap(), c, "getConfig() is a valid start() argument");
+        assert_eq!(
+            parse(back).unwrap(),
+            c,
+            "getConfig() is a valid start() argument"
+        );
     }
 
     #[test]
@@ -362,10 +390,20 @@ mod tests {
         let c = parse(json!({ "modelId": "m" })).unwrap();
         let env = Some("/env/llama-server".to_string());
         assert_eq!(c.clone().with_binary_fallback(env.clone()).binary_path, env);
-        assert_eq!(c.clone().with_binary_fallback(Some(String::new())).binary_path, None);
+        assert_eq!(
+            c.clone()
+                .with_binary_fallback(Some(String::new()))
+                .binary_path,
+            None
+        );
         let own = parse(json!({ "modelId": "m", "binaryPath": "/own" })).unwrap();
-        assert_eq!(own.with_binary_fallback(env).binary_path.as_deref(), Some("/own"));
-        let mut mine = parse(json!({ "modelId": "m", "contextSize": 1024, "minimumContextSize": 512 })).unwrap();
+        assert_eq!(
+            own.with_binary_fallback(env).binary_path.as_deref(),
+            Some("/own")
+        );
+        let mut mine =
+            parse(json!({ "modelId": "m", "contextSize": 1024, "minimumContextSize": 512 }))
+                .unwrap();
         let auto: LlamaServerConfig = serde_json::from_value(json!({
             "threads": 4, "contextSize": 8192, "gpuLayers": 0, "parallelRequests": 1, "cacheTypeV": "q8_0",
             "maximumContextSize": 9000,
@@ -373,9 +411,17 @@ mod tests {
         .unwrap();
         mine.fill_from(auto);
         assert_eq!(
-            (mine.context_size, mine.threads, mine.gpu_layers, mine.cache_type_v.as_deref()),
+            (
+                mine.context_size,
+                mine.threads,
+                mine.gpu_layers,
+                mine.cache_type_v.as_deref()
+            ),
             (Some(1024.0), Some(4.0), Some(0.0), Some("q8_0"))
         );
-        assert_eq!((mine.minimum_context_size, mine.maximum_context_size), (Some(512.0), None));
+        assert_eq!(
+            (mine.minimum_context_size, mine.maximum_context_size),
+            (Some(512.0), None)
+        );
     }
 }

@@ -129,7 +129,10 @@ pub fn build_args(r: &ResolvedConfig, model_path: &str) -> Vec<String> {
         ("-n", text(Some("-1"))),
         ("-ngl", number(c.gpu_layers)),
         ("-np", number(c.parallel_requests)),
-        ("-fa", text(c.flash_attention.map(FlashAttention::flag_value))),
+        (
+            "-fa",
+            text(c.flash_attention.map(FlashAttention::flag_value)),
+        ),
         ("-fit", text(Some(c.fit.as_deref().unwrap_or("off")))),
         ("--cache-type-k", text(c.cache_type_k.as_deref())),
         ("--cache-type-v", text(c.cache_type_v.as_deref())),
@@ -141,7 +144,10 @@ pub fn build_args(r: &ResolvedConfig, model_path: &str) -> Vec<String> {
         ("--reasoning-format", text(c.reasoning_format.as_deref())),
         ("--alias", text(c.model_alias.as_deref())),
         ("-b", number(c.batch_size)),
-        ("--no-cont-batching", bare(c.continuous_batching == Some(false))),
+        (
+            "--no-cont-batching",
+            bare(c.continuous_batching == Some(false)),
+        ),
         ("--load-mode", text(load_mode)),
     ];
     let mut argv = Vec::new();
@@ -237,7 +243,10 @@ mod tests {
         );
         // -fa keeps the caller's tri-state; fractional numbers print as JavaScript prints them.
         let fa = args(json!({ "port": 1, "flashAttention": "auto", "cacheRam": 0.5 })).join(" ");
-        assert!(fa.contains("-fa auto") && fa.contains("--cache-ram 0.5"), "{fa}");
+        assert!(
+            fa.contains("-fa auto") && fa.contains("--cache-ram 0.5"),
+            "{fa}"
+        );
     }
 
     #[test]

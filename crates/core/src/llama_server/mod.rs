@@ -194,7 +194,11 @@ impl LlamaServer {
         let (status, port, host) = {
             let s = lock(&self.state);
             let host = s.config.as_ref().and_then(|r| r.config.host.clone());
-            (s.status, s.port, health::normalize_health_host(host.as_deref()))
+            (
+                s.status,
+                s.port,
+                health::normalize_health_host(host.as_deref()),
+            )
         };
         status == ServerStatus::Running
             && port != 0

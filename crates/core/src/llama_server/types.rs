@@ -108,5 +108,8 @@ pub enum ServerEvent {
     /// `autoRestart` applies).
     HealthFailed(HealthCheckFailed),
     /// What happens to the binary before it runs (`binary-log`): which one, its validation.
-    BinaryLog { message: String, level: Level },
+    BinaryLog {
+        message: String,
+        level: Level,
+    },
 }

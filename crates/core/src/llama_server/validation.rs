@@ -67,7 +67,10 @@ fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
     if exit.success() {
         Ok(lines)
     } else {
-        Err(format!("--version ended with {exit}: {}", lines.join(" | ")))
+        Err(format!(
+            "--version ended with {exit}: {}",
+            lines.join(" | ")
+        ))
     }
 }
 

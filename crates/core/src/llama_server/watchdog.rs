@@ -15,11 +15,7 @@ const MAX_FAILURES: u32 = 3;
 
 impl LlamaServer {
     pub(super) fn start_watchdog(&self, resolved: &ResolvedConfig) {
-        let Some(interval) = resolved
-            .config
-            .health_check_interval
-            .filter(|i| *i > 0.0)
-        else {
+        let Some(interval) = resolved.config.health_check_interval.filter(|i| *i > 0.0) else {
             return;
         };
         let Some(runtime) = self.runtime() else {
@@ -68,7 +64,9 @@ impl LlamaServer {
             return true;
         }
         let _ = self.log.write(
-            &format!("Watchdog: {failures} consecutive health-check failures - killing hung process"),
+            &format!(
+                "Watchdog: {failures} consecutive health-check failures - killing hung process"
+            ),
             Level::Error,
         );
         lock(&self.state).watchdog_kill = true;
