@@ -75,8 +75,8 @@ fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
 }
 
 impl LlamaServer {
-    /// The binary: `config.binaryPath` (the facade puts `$GENAI_LLAMA_SERVER_PATH` there), else
-    /// the installed one.
+    /// The binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
+    /// `LlamaServerConfig::with_binary_fallback`), else the installed one.
     pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<PathBuf> {
         let exe = if cfg!(windows) {
             "llama-server.exe"
