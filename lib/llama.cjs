@@ -117,11 +117,14 @@ class LlamaServerManager extends ServerManager {
     return this;
   }
 
-  /** The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else `binaries/llama/`. */
+  /**
+   * The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else `binaries/llama/`
+   * (core decides). The variable is read here, and only here: `process.env` is what the app (or
+   * a Jest test, whose sandbox never writes to the C environment) set, which Rust cannot see.
+   */
   async start(config) {
     installExitHook();
-    const binaryPath = config?.binaryPath ?? (process.env.GENAI_LLAMA_SERVER_PATH || undefined);
-    return this.#native.start(binaryPath ? { ...config, binaryPath } : { ...config });
+    return this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);
   }
 
   stop() {

@@ -1,36 +1,59 @@
 //! `#[napi]` shims for the llama-server supervisor and the exit hook.
 
-use crate::{core_err, models::NativeModelManager};
-use genai_core::llama_server::{LlamaServer, ServerEvent};
+mod types;
+
+pub use types::*;
+
+use crate::errors::{js_error, promise};
+use crate::models::NativeModelManager;
+use genai_core::llama::LlamaServerConfig as CoreConfig;
+use genai_core::llama_server::{EventSink, LlamaServer, ServerEvent};
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::sync::{Arc, LazyLock};
 
+/// An event's payload, typed per event (see the constructor's `onEvent` type).
+pub type EventPayload = Either7<
+    Vec<ServerStatus>,
+    LlamaServerReadyState,
+    ServerInfo,
+    Null,
+    ProcessExit,
+    HealthCheckFailed,
+    BinaryLogEvent,
+>;
+
 /// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs).
-pub type EventCallback =
-    ThreadsafeFunction<FnArgs<(String, Value)>, (), FnArgs<(String, Value)>, Status, false, true>;
+pub type EventCallback = ThreadsafeFunction<
+    FnArgs<(String, EventPayload)>,
+    (),
+    FnArgs<(String, EventPayload)>,
+    Status,
+    false,
+    true,
+>;
 
 static SYSTEM: LazyLock<Arc<genai_core::system::SystemInfo>> =
     LazyLock::new(|| Arc::new(genai_core::system::SystemInfo::new()));
 
-fn event(e: ServerEvent) -> (String, Value) {
+fn event(e: ServerEvent) -> (&'static str, EventPayload) {
     match e {
-        ServerEvent::Status { new, old } => ("status".into(), json!([new, old])),
-        ServerEvent::Ready(v) => ("ready".into(), v),
-        ServerEvent::Started(v) => ("started".into(), v),
-        ServerEvent::Stopped => ("stopped".into(), Value::Null),
-        ServerEvent::Crashed(exit) => (
-            "crashed".into(),
-            json!({ "code": exit.code, "signal": exit.signal_name() }),
-        ),
-        ServerEvent::Restarted(info) => ("restarted".into(), info),
-        ServerEvent::HealthOk(info) => ("health-check-ok".into(), info),
-        ServerEvent::HealthFailed(v) => ("health-check-failed".into(), v),
+        ServerEvent::Status { new, old } => ("status", Either7::A(vec![new.into(), old.into()])),
+        ServerEvent::Ready(r) => ("ready", Either7::B(r.into())),
+        ServerEvent::Started(i) => ("started", Either7::C(i.into())),
+        ServerEvent::Restarted(i) => ("restarted", Either7::C(i.into())),
+        ServerEvent::HealthOk(i) => ("health-check-ok", Either7::C(i.into())),
+        ServerEvent::Stopped => ("stopped", Either7::D(Null)),
+        ServerEvent::Crashed(exit) => ("crashed", Either7::E(exit.into())),
+        ServerEvent::HealthFailed(f) => ("health-check-failed", Either7::F(f.into())),
         ServerEvent::BinaryLog { message, level } => (
-            "binary-log".into(),
-            json!({ "message": message, "level": level }),
+            "binary-log",
+            Either7::G(BinaryLogEvent {
+                message,
+                level: level.into(),
+            }),
         ),
     }
 }
@@ -44,32 +67,56 @@ pub struct NativeLlamaServer {
 impl NativeLlamaServer {
     #[napi(
         constructor,
-        ts_args_type = "models: NativeModelManager, onEvent: (name: string, payload: any) => void"
+        ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['ready', LlamaServerReadyState] | ['started' | 'restarted' | 'health-check-ok', ServerInfo] | ['stopped', null] | ['crashed', ProcessExit] | ['health-check-failed', HealthCheckFailed] | ['binary-log', BinaryLogEvent]) => void"
     )]
     pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
         let sink = Arc::new(on_event);
-        let events: genai_core::llama_server::EventSink = Arc::new(move |e| {
-            sink.call(event(e).into(), ThreadsafeFunctionCallMode::NonBlocking);
+        let events: EventSink = Arc::new(move |e| {
+            let (name, payload) = event(e);
+            sink.call(
+                (name.to_string(), payload).into(),
+                ThreadsafeFunctionCallMode::NonBlocking,
+            );
         });
         NativeLlamaServer {
             inner: LlamaServer::new(models.shared(), SYSTEM.clone(), events),
         }
     }
 
-    /// The claim is taken here, on the JS thread, so that calls are served in call order.
-    #[napi(ts_args_type = "config: any", ts_return_type = "Promise<any>")]
-    pub fn start<'env>(&self, env: &'env Env, config: Value) -> Result<PromiseRaw<'env, Value>> {
+    /// The config is parsed by core (`LlamaServerConfig::from_json`: unknown keys are reported
+    /// with upstream's message, so it arrives as plain JSON). `binaryPath` falls back to
+    /// `envBinaryPath`, which the facade reads from `process.env.GENAI_LLAMA_SERVER_PATH`. The
+    /// claim is taken first, here on the JS thread, so that calls are served in call order.
+    #[napi(
+        ts_args_type = "config: LlamaServerConfig, envBinaryPath?: string | undefined | null",
+        ts_return_type = "Promise<ServerInfo>"
+    )]
+    pub fn start<'env>(
+        &self,
+        env: &'env Env,
+        config: Value,
+        env_binary_path: Option<String>,
+    ) -> Result<PromiseRaw<'env, ServerInfo>> {
         let Value::Object(config) = config else {
             return Err(napi::Error::from_reason("config must be an object"));
         };
-        let claim = self.inner.claim_start().map_err(core_err)?;
+        let claim = self.inner.claim_start().map_err(|e| js_error(env, &e))?;
+        let config = CoreConfig::from_json(config)
+            .map_err(|e| js_error(env, &e))?
+            .with_binary_fallback(env_binary_path);
         let inner = self.inner.clone();
-        env.spawn_future(async move { inner.start_claimed(claim, config).await.map_err(core_err) })
+        promise(env, async move {
+            inner
+                .start_claimed(claim, config)
+                .await
+                .map(ServerInfo::from)
+        })
     }
 
-    #[napi]
-    pub async fn stop(&self) -> Result<()> {
-        self.inner.stop().await.map_err(core_err)
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn stop<'env>(&self, env: &'env Env) -> Result<PromiseRaw<'env, ()>> {
+        let inner = self.inner.clone();
+        promise(env, async move { inner.stop().await })
     }
 
     #[napi]
@@ -77,19 +124,19 @@ impl NativeLlamaServer {
         self.inner.is_healthy().await
     }
 
-    #[napi(ts_return_type = "any")]
-    pub fn info(&self) -> Value {
-        self.inner.info()
-    }
-
-    #[napi(ts_return_type = "any")]
-    pub fn config(&self) -> Value {
-        self.inner.config().map_or(Value::Null, Value::Object)
+    #[napi]
+    pub fn info(&self) -> ServerInfo {
+        self.inner.info().into()
     }
 
     #[napi]
-    pub fn status(&self) -> String {
-        self.inner.status().to_string()
+    pub fn config(&self) -> Option<LlamaServerConfig> {
+        self.inner.config().map(Into::into)
+    }
+
+    #[napi]
+    pub fn status(&self) -> ServerStatus {
+        self.inner.status().into()
     }
 
     #[napi]

@@ -1,6 +1,5 @@
 //! `#[napi]` shims for server plumbing: log files, health probes, ports.
 
-use crate::{blocking, core_err};
 use genai_core::{health, logs};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -113,59 +112,58 @@ impl NativeCancelToken {
     }
 }
 
+/// A JS duration in ms as `setTimeout` reads it (negative → 0).
 fn ms(v: f64) -> Duration {
     Duration::from_millis(v.max(0.0) as u64)
 }
 
-fn port_number(port: f64) -> Result<u16> {
-    if port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
-        Ok(port as u16)
-    } else {
-        Err(core_err(genai_core::Error::server(
-            format!("Invalid port: {port}"),
-            Some(serde_json::json!({ "port": port })),
-        )))
+#[napi(string_enum = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Loading,
+    Error,
+    Unknown,
+}
+
+impl From<health::HealthStatus> for HealthStatus {
+    fn from(s: health::HealthStatus) -> Self {
+        match s {
+            health::HealthStatus::Ok => HealthStatus::Ok,
+            health::HealthStatus::Loading => HealthStatus::Loading,
+            health::HealthStatus::Error => HealthStatus::Error,
+            health::HealthStatus::Unknown => HealthStatus::Unknown,
+        }
     }
 }
 
-#[napi(ts_return_type = "Promise<any>")]
+/// `HealthCheckResponse` is open (`[key: string]: unknown`: whatever the server said), so it
+/// crosses as JSON. Never throws; core decides what an impossible port means.
+#[napi(ts_return_type = "Promise<{ status: HealthStatus; [key: string]: unknown }>")]
 pub async fn check_health(port: f64, timeout_ms: f64, host: String) -> Result<Value> {
-    // Never throws, as upstream: an impossible port is simply not answering.
-    match port_number(port) {
-        Ok(port) => Ok(health::check_health(port, ms(timeout_ms), &host).await),
-        Err(_) => Ok(serde_json::json!({ "status": "unknown" })),
-    }
+    let health = health::check_health(port, ms(timeout_ms), &host).await;
+    serde_json::to_value(health).map_err(|e| napi::Error::from_reason(e.to_string()))
 }
 
-#[napi]
-pub async fn wait_for_healthy(
+#[napi(ts_return_type = "Promise<void>")]
+pub fn wait_for_healthy<'env>(
+    env: &'env Env,
     port: f64,
     timeout_ms: f64,
     initial_delay_ms: f64,
     max_delay_ms: f64,
     host: String,
     token: Option<&NativeCancelToken>,
-) -> Result<()> {
+) -> Result<PromiseRaw<'env, ()>> {
     let cancel = token.map(|t| t.inner.clone()).unwrap_or_default();
-    let port = port_number(port)?;
-    health::wait_for_healthy(
-        port,
-        ms(timeout_ms),
-        ms(initial_delay_ms),
-        ms(max_delay_ms),
-        &host,
-        &cancel,
-    )
-    .await
-    .map_err(core_err)
+    let (timeout, initial, max) = (ms(timeout_ms), ms(initial_delay_ms), ms(max_delay_ms));
+    crate::errors::promise(env, async move {
+        health::wait_for_healthy(port, timeout, initial, max, &host, &cancel).await
+    })
 }
 
 #[napi]
-pub async fn is_server_responding(port: f64, timeout_ms: f64, host: String) -> Result<bool> {
-    Ok(match port_number(port) {
-        Ok(port) => health::is_server_responding(port, ms(timeout_ms), &host).await,
-        Err(_) => false,
-    })
+pub async fn is_server_responding(port: f64, timeout_ms: f64, host: String) -> bool {
+    health::is_server_responding(port, ms(timeout_ms), &host).await
 }
 
 #[napi]
@@ -173,13 +171,16 @@ pub fn normalize_health_host(host: Option<String>) -> String {
     health::normalize_health_host(host.as_deref())
 }
 
-#[napi]
-pub async fn find_free_port(host: String) -> Result<u32> {
-    blocking(move || health::find_free_port(&host).map(u32::from)).await
+#[napi(ts_return_type = "Promise<number>")]
+pub fn find_free_port<'env>(env: &'env Env, host: String) -> Result<PromiseRaw<'env, u32>> {
+    crate::errors::blocking(env, move || health::find_free_port(&host).map(u32::from))
 }
 
-#[napi]
-pub async fn is_port_bindable(port: f64, host: String) -> Result<bool> {
-    let port = port_number(port)?;
-    blocking(move || health::is_port_bindable(port, &host)).await
+#[napi(ts_return_type = "Promise<boolean>")]
+pub fn is_port_bindable<'env>(
+    env: &'env Env,
+    port: f64,
+    host: String,
+) -> Result<PromiseRaw<'env, bool>> {
+    crate::errors::blocking(env, move || health::is_port_bindable(port, &host))
 }

@@ -1,10 +1,61 @@
 //! Health probes and ports, as genai-electron 0.26: `checkHealth`, `waitForHealthy`,
 //! `isServerResponding`, `normalizeHealthHost`, `isPortBindable`, `findFreePort`.
+//!
+//! Ports are taken as JavaScript numbers (`impl Into<f64>`: a `u16` works too) because the policy
+//! for an impossible one is decided here, as upstream: the probes (`checkHealth`,
+//! `isServerResponding`) never throw, so it is simply not answering; `waitForHealthy` and
+//! `isPortBindable` reject it with a ServerError.
 
 use crate::{Error, Result};
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+
+/// genai-electron's `HealthStatus`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HealthStatus {
+    Ok,
+    Loading,
+    Error,
+    #[default]
+    Unknown,
+}
+
+/// `HealthCheckResponse`: the status and whatever else the server's JSON said.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct HealthCheck {
+    pub status: HealthStatus,
+    #[serde(flatten)]
+    pub body: Map<String, Value>,
+}
+
+impl HealthCheck {
+    fn of(status: HealthStatus) -> Self {
+        HealthCheck {
+            status,
+            body: Map::new(),
+        }
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.status == HealthStatus::Ok
+    }
+}
+
+/// A JavaScript number as a TCP port: a whole number from 0 to 65535, else a ServerError.
+pub fn port_number(port: impl Into<f64>) -> Result<u16> {
+    let port = port.into();
+    if port.fract() == 0.0 && (0.0..=65535.0).contains(&port) {
+        Ok(port as u16)
+    } else {
+        Err(Error::server(
+            format!("Invalid port: {port}"),
+            Some(json!({ "port": port })),
+        ))
+    }
+}
 
 /// IPv6 literals in URLs need brackets.
 pub fn format_http_host(host: &str) -> String {
@@ -29,11 +80,11 @@ fn health_url(port: u16, host: &str) -> String {
 }
 
 /// `checkHealth`: never fails. Non-2xx → `error`; a JSON status among ok/loading/error/unknown is
-/// returned with every field; another status → `unknown`; a non-JSON 200 → `ok`; no answer →
-/// `unknown`.
-pub async fn check_health(port: u16, timeout: Duration, host: &str) -> Value {
-    let unknown = || json!({ "status": "unknown" });
-    let Ok(client) = crate::http::client() else {
+/// returned with every field; another status → `unknown`; a non-JSON 200 → `ok`; no answer (or
+/// an impossible port) → `unknown`.
+pub async fn check_health(port: impl Into<f64>, timeout: Duration, host: &str) -> HealthCheck {
+    let unknown = || HealthCheck::of(HealthStatus::Unknown);
+    let (Ok(port), Ok(client)) = (port_number(port), crate::http::client()) else {
         return unknown();
     };
     let req = client
@@ -45,7 +96,7 @@ pub async fn check_health(port: u16, timeout: Duration, host: &str) -> Value {
     };
     let status = resp.status();
     if !status.is_success() {
-        return json!({ "status": "error" });
+        return HealthCheck::of(HealthStatus::Error);
     }
     let parsed = resp
         .bytes()
@@ -54,19 +105,15 @@ pub async fn check_health(port: u16, timeout: Duration, host: &str) -> Value {
         .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
     match parsed {
         Some(Value::Object(mut body)) => {
-            let known = matches!(
-                body.get("status").and_then(Value::as_str),
-                Some("ok" | "loading" | "error" | "unknown")
-            );
-            if !known {
-                body.insert("status".into(), json!("unknown"));
-            }
-            Value::Object(body)
+            let status = body
+                .remove("status")
+                .and_then(|s| serde_json::from_value(s).ok())
+                .unwrap_or_default();
+            HealthCheck { status, body }
         }
         Some(_) => unknown(), // JSON, but not an object
-        None => {
-            json!({ "status": if status == reqwest::StatusCode::OK { "ok" } else { "unknown" } })
-        }
+        None if status == reqwest::StatusCode::OK => HealthCheck::of(HealthStatus::Ok),
+        None => unknown(),
     }
 }
 
@@ -171,15 +218,17 @@ pub async fn runtime_capacity(
 }
 
 /// `waitForHealthy`: polls until `status: ok`, sleeping `initial_delay` ×1.5 up to `max_delay`
-/// between tries; ServerError after `timeout`; stops early when `cancel` fires.
+/// between tries; ServerError after `timeout` (or at once for an impossible port); stops early
+/// when `cancel` fires.
 pub async fn wait_for_healthy(
-    port: u16,
+    port: impl Into<f64>,
     timeout: Duration,
     initial_delay: Duration,
     max_delay: Duration,
     host: &str,
     cancel: &CancellationToken,
 ) -> Result<()> {
+    let port = port_number(port)?;
     let start = Instant::now();
     let mut delay = initial_delay;
     let mut attempts = 0u32;
@@ -193,7 +242,7 @@ pub async fn wait_for_healthy(
             h = check_health(port, Duration::from_secs(5), host) => h,
             _ = cancel.cancelled() => return Err(aborted()),
         };
-        if health["status"] == "ok" {
+        if health.is_ok() {
             return Ok(());
         }
         tokio::select! {
@@ -211,9 +260,9 @@ pub async fn wait_for_healthy(
     ))
 }
 
-/// `isServerResponding`: true iff `/health` answers 2xx within `timeout`.
-pub async fn is_server_responding(port: u16, timeout: Duration, host: &str) -> bool {
-    let Ok(client) = crate::http::client() else {
+/// `isServerResponding`: true iff `/health` answers 2xx within `timeout` (never fails).
+pub async fn is_server_responding(port: impl Into<f64>, timeout: Duration, host: &str) -> bool {
+    let (Ok(port), Ok(client)) = (port_number(port), crate::http::client()) else {
         return false;
     };
     client
@@ -242,8 +291,10 @@ pub fn find_free_port(host: &str) -> Result<u16> {
         })
 }
 
-/// `isPortBindable(port, host)`: false when the address is in use; other failures are errors.
-pub fn is_port_bindable(port: u16, host: &str) -> Result<bool> {
+/// `isPortBindable(port, host)`: false when the address is in use; other failures (an
+/// impossible port included) are errors.
+pub fn is_port_bindable(port: impl Into<f64>, host: &str) -> Result<bool> {
+    let port = port_number(port)?;
     match bind(port, host) {
         Ok(_) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(false),
@@ -276,5 +327,39 @@ mod tests {
         assert!(!is_port_bindable(port, "127.0.0.1").unwrap());
         drop(held);
         assert!(is_port_bindable(0, "not a host name!").is_err());
+        let e = is_port_bindable(70000.0, "127.0.0.1").unwrap_err();
+        assert_eq!(e.to_string(), "Server error: Invalid port: 70000");
+        assert_eq!(e.details, Some(json!({ "port": 70000.0 })));
+        assert!(is_port_bindable(80.5, "127.0.0.1").is_err());
+        assert!(is_port_bindable(-1.0, "127.0.0.1").is_err());
+    }
+
+    #[tokio::test]
+    async fn impossible_ports_are_not_answering_for_probes_and_errors_for_waits() {
+        let t = Duration::from_millis(200);
+        assert_eq!(
+            check_health(70000.0, t, "127.0.0.1").await,
+            HealthCheck::of(HealthStatus::Unknown)
+        );
+        assert!(!is_server_responding(f64::NAN, t, "127.0.0.1").await);
+        let never = CancellationToken::new();
+        let e = wait_for_healthy(70000.0, t, t, t, "127.0.0.1", &never)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "Server error: Invalid port: 70000");
+    }
+
+    #[test]
+    fn health_check_serializes_as_upstream() {
+        let mut body = Map::new();
+        body.insert("slots".into(), json!(1));
+        let h = HealthCheck {
+            status: HealthStatus::Loading,
+            body,
+        };
+        assert_eq!(
+            serde_json::to_value(&h).unwrap(),
+            json!({ "status": "loading", "slots": 1 })
+        );
     }
 }

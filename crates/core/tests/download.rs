@@ -329,33 +329,36 @@ async fn http_errors_stalls_and_concurrency() {
 /// until a file is put there).
 #[tokio::test]
 async fn health_probes() {
-    use genai_core::health::{check_health, is_server_responding, wait_for_healthy};
+    use genai_core::health::{check_health, is_server_responding, wait_for_healthy, HealthStatus};
     use tokio_util::sync::CancellationToken;
     let server = TestServer::start().await;
     let port = server.addr.port();
     let t = Duration::from_secs(2);
-    assert_eq!(
-        check_health(port, t, "127.0.0.1").await,
-        serde_json::json!({ "status": "error" })
-    );
+    let health = |port: u16| async move {
+        serde_json::to_value(check_health(port, t, "127.0.0.1").await).unwrap()
+    };
+    assert_eq!(health(port).await, serde_json::json!({ "status": "error" }));
     assert!(!is_server_responding(port, t, "127.0.0.1").await);
     server.put("/health", br#"{"status":"loading","slots":1}"#.to_vec());
     assert_eq!(
-        check_health(port, t, "127.0.0.1").await,
+        health(port).await,
         serde_json::json!({ "status": "loading", "slots": 1 })
     );
     server.put("/health", br#"{"status":"weird"}"#.to_vec());
     assert_eq!(
-        check_health(port, t, "127.0.0.1").await["status"],
-        "unknown"
+        check_health(port, t, "127.0.0.1").await.status,
+        HealthStatus::Unknown
     );
     server.put("/health", b"plain ok".to_vec());
-    assert_eq!(check_health(port, t, "127.0.0.1").await["status"], "ok");
+    assert_eq!(
+        check_health(port, t, "127.0.0.1").await.status,
+        HealthStatus::Ok
+    );
     assert!(is_server_responding(port, t, "127.0.0.1").await);
     let closed = genai_core::health::find_free_port("127.0.0.1").unwrap();
     assert_eq!(
-        check_health(closed, t, "127.0.0.1").await["status"],
-        "unknown"
+        check_health(closed, t, "127.0.0.1").await.status,
+        HealthStatus::Unknown
     );
 
     // waitForHealthy: ready after a while → returns; never ready → ServerError with attempts.

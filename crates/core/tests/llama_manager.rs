@@ -5,7 +5,8 @@
 
 mod common;
 
-use genai_core::llama_server::{LlamaServer, ServerEvent};
+use genai_core::llama::LlamaServerConfig;
+use genai_core::llama_server::{ExitReason, LlamaServer, ServerEvent, ServerExit, ServerStatus};
 use genai_core::models::ModelManager;
 use genai_core::paths::Paths;
 use genai_core::system::SystemInfo;
@@ -65,23 +66,25 @@ fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
     (server, events)
 }
 
-fn config(v: Value) -> Map<String, Value> {
-    let mut m = v.as_object().cloned().unwrap();
-    m.insert("binaryPath".into(), json!(llama_server_binary()));
-    m
+/// A JS config, with the test binary, as the binding parses it.
+fn config(v: Value) -> genai_core::Result<LlamaServerConfig> {
+    LlamaServerConfig::from_json(raw(v))
+        .map(|c| c.with_binary_fallback(Some(llama_server_binary())))
+}
+
+fn raw(v: Value) -> Map<String, Value> {
+    v.as_object().cloned().unwrap()
 }
 
 #[tokio::test]
 async fn start_serve_crash_restart_stop() {
     let (server, events) = setup("run");
     let info = server
-        .start(config(
-            json!({ "modelId": "smollm2", "port": "auto", "threads": 2 }),
-        ))
+        .start(config(json!({ "modelId": "smollm2", "port": "auto", "threads": 2 })).unwrap())
         .await
         .unwrap();
-    assert_eq!(info["status"], "running");
-    let port = info["port"].as_u64().unwrap() as u16;
+    assert_eq!(info.status, ServerStatus::Running);
+    let port = info.port;
     {
         let all = events.lock().unwrap();
         let binary_log: Vec<&str> = all
@@ -115,30 +118,27 @@ async fn start_serve_crash_restart_stop() {
         assert_eq!(
             *ev[0],
             ServerEvent::Status {
-                new: "starting",
-                old: "stopped"
+                new: ServerStatus::Starting,
+                old: ServerStatus::Stopped
             }
         );
         assert_eq!(
             *ev[1],
             ServerEvent::Status {
-                new: "running",
-                old: "starting"
+                new: ServerStatus::Running,
+                old: ServerStatus::Starting
             }
         );
         assert!(
-            matches!(&ev[2], ServerEvent::Ready(r) if r["port"] == port as u64 && r["effectiveContextSize"] == 8192)
+            matches!(&ev[2], ServerEvent::Ready(r) if r.port == port && r.effective_context_size == 8192)
         );
-        assert!(matches!(&ev[3], ServerEvent::Started(i) if i["pid"] == info["pid"]));
+        assert!(matches!(&ev[3], ServerEvent::Started(i) if i.pid == info.pid));
     }
     assert!(server.is_healthy().await);
     let resolved = server.config().unwrap();
     assert_eq!(
-        (
-            resolved["contextSize"].clone(),
-            resolved["gpuLayers"].clone()
-        ),
-        (json!(8192), json!(0)),
+        (resolved.context_size, resolved.gpu_layers),
+        (Some(8192.0), Some(0.0)),
         "auto-configured"
     );
 
@@ -163,7 +163,7 @@ async fn start_serve_crash_restart_stop() {
 
     // SIGKILL from outside → crashed with the signal, quickly.
     events.lock().unwrap().clear();
-    let pid = info["pid"].as_u64().unwrap() as i32;
+    let pid = info.pid.unwrap() as i32;
     let t = Instant::now();
     unsafe { libc::kill(pid, libc::SIGKILL) };
     while !events
@@ -185,22 +185,26 @@ async fn start_serve_crash_restart_stop() {
         .unwrap()
         .iter()
         .any(|e| matches!(e, ServerEvent::Crashed(x) if x.signal == Some(libc::SIGKILL))));
-    assert_eq!(server.status(), "crashed");
+    assert_eq!(server.status(), ServerStatus::Crashed);
     assert_eq!(
-        server.info()["exit"],
-        json!({ "reason": "crashed", "code": null, "signal": "SIGKILL" }),
+        server.info().exit,
+        Some(ServerExit {
+            reason: ExitReason::Crashed,
+            code: None,
+            signal: Some("SIGKILL".into())
+        }),
         "typed exit reason"
     );
 
     // Start again, then stop: stopped, port free, stop is idempotent.
     server
-        .start(config(json!({ "modelId": "smollm2", "port": port })))
+        .start(config(json!({ "modelId": "smollm2", "port": port })).unwrap())
         .await
         .unwrap();
     server.stop().await.unwrap();
-    assert_eq!(server.status(), "stopped");
+    assert_eq!(server.status(), ServerStatus::Stopped);
     assert!(events.lock().unwrap().last() == Some(&ServerEvent::Stopped));
-    assert_eq!(server.info()["exit"]["reason"], "stopped");
+    assert_eq!(server.info().exit.unwrap().reason, ExitReason::Stopped);
     assert!(genai_core::health::is_port_bindable(port, "127.0.0.1").unwrap());
     server.stop().await.unwrap();
 }
@@ -208,58 +212,52 @@ async fn start_serve_crash_restart_stop() {
 #[tokio::test]
 async fn bad_starts_are_typed_and_change_nothing() {
     let (server, events) = setup("errors");
-    let expect = |r: genai_core::Result<Value>, code: ErrorCode, text: &str| {
+    let start = |v: Value| {
+        let server = server.clone();
+        async move { server.start(config(v)?).await }
+    };
+    let expect = |r: genai_core::Result<genai_core::llama_server::ServerInfo>,
+                  code: ErrorCode,
+                  text: &str| {
         let e = r.unwrap_err();
         assert_eq!(e.code, code, "{e}");
         assert!(e.to_string().contains(text), "{e}");
     };
     expect(
-        server.start(config(json!({ "modelId": "nope" }))).await,
+        start(json!({ "modelId": "nope" })).await,
         ErrorCode::ModelNotFound,
         "Model not found: nope",
     );
     expect(
-        server
-            .start(config(json!({ "modelId": "smollm2", "port": 70000 })))
-            .await,
+        start(json!({ "modelId": "smollm2", "port": 70000 })).await,
         ErrorCode::ServerError,
         "Invalid port",
     );
     expect(
-        server
-            .start(config(json!({ "modelId": "smollm2", "threads": -2 })))
-            .await,
+        start(json!({ "modelId": "smollm2", "threads": -2 })).await,
         ErrorCode::ServerError,
         "Invalid threads",
     );
     expect(
-        server
-            .start(config(json!({ "modelId": "smollm2", "ctx": 1 })))
-            .await,
+        start(json!({ "modelId": "smollm2", "ctx": 1 })).await,
         ErrorCode::ServerError,
         "Unknown configuration field: ctx",
     );
     let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let busy = held.local_addr().unwrap().port();
     expect(
-        server
-            .start(config(json!({ "modelId": "smollm2", "port": busy })))
-            .await,
+        start(json!({ "modelId": "smollm2", "port": busy })).await,
         ErrorCode::PortInUse,
         &format!("Port {busy} is already in use"),
     );
-    let mut no_binary = config(json!({ "modelId": "smollm2" }));
-    no_binary.insert("binaryPath".into(), json!("/nonexistent/llama-server"));
     expect(
-        server.start(no_binary).await,
+        start(json!({ "modelId": "smollm2", "binaryPath": "/nonexistent/llama-server" })).await,
         ErrorCode::Binary,
         "Binary file not found",
     );
     // A binary that fails its `--version` check: BinaryError, nothing started.
-    let mut bad = config(json!({ "modelId": "smollm2", "port": "auto" }));
-    bad.insert("binaryPath".into(), json!("/bin/false"));
     expect(
-        server.start(bad).await,
+        start(json!({ "modelId": "smollm2", "port": "auto", "binaryPath": "/bin/false" })).await,
         ErrorCode::Binary,
         "llama-server binary failed validation: --version ended with exit code 1",
     );
@@ -267,9 +265,9 @@ async fn bad_starts_are_typed_and_change_nothing() {
     let script = std::env::temp_dir().join(format!("genai-exits-{}.sh", std::process::id()));
     std::fs::write(&script, "#!/bin/sh\n[ \"$1\" = --version ] && exit 0\necho 'main: error: failed to load model' >&2\nexit 1\n").unwrap();
     std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let mut exits = config(json!({ "modelId": "smollm2", "port": "auto" }));
-    exits.insert("binaryPath".into(), json!(script));
-    let e = server.start(exits).await.unwrap_err();
+    let e = start(json!({ "modelId": "smollm2", "port": "auto", "binaryPath": script }))
+        .await
+        .unwrap_err();
     assert_eq!(e.code, ErrorCode::ServerError);
     assert!(
         e.to_string()
@@ -282,7 +280,7 @@ async fn bad_starts_are_typed_and_change_nothing() {
         .map(|d| d["lastLogs"].to_string())
         .unwrap_or_default();
     assert!(last_logs.contains("failed to load model"), "{last_logs}");
-    assert_eq!(server.status(), "stopped");
+    assert_eq!(server.status(), ServerStatus::Stopped);
     // One start at a time: a claim held refuses the next one; released, it can be taken again.
     let claim = server.claim_start().unwrap();
     let refused = server.claim_start().err().unwrap();
@@ -303,12 +301,12 @@ async fn bad_starts_are_typed_and_change_nothing() {
 async fn auto_restart_brings_it_back_and_stop_cancels() {
     let (server, events) = setup("restart");
     let info = server
-        .start(config(
-            json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true }),
-        ))
+        .start(
+            config(json!({ "modelId": "smollm2", "port": "auto", "autoRestart": true })).unwrap(),
+        )
         .await
         .unwrap();
-    let first = info["pid"].as_u64().unwrap() as i32;
+    let first = info.pid.unwrap() as i32;
     unsafe { libc::kill(first, libc::SIGKILL) };
     let t = Instant::now();
     let restarted = loop {
@@ -327,13 +325,13 @@ async fn auto_restart_brings_it_back_and_stop_cancels() {
         t.elapsed() >= Duration::from_millis(1000),
         "first retry waits 1 s"
     );
-    assert_eq!(restarted["status"], "running");
-    assert_ne!(restarted["pid"].as_u64().unwrap() as i32, first);
-    assert_eq!(restarted["port"], info["port"], "same resolved config");
+    assert_eq!(restarted.status, ServerStatus::Running);
+    assert_ne!(restarted.pid.unwrap() as i32, first);
+    assert_eq!(restarted.port, info.port, "same resolved config");
     assert!(server.is_healthy().await);
     // A crash, then stop() before the retry: no restart happens.
     events.lock().unwrap().clear();
-    unsafe { libc::kill(restarted["pid"].as_u64().unwrap() as i32, libc::SIGKILL) };
+    unsafe { libc::kill(restarted.pid.unwrap() as i32, libc::SIGKILL) };
     while !events
         .lock()
         .unwrap()
@@ -344,7 +342,7 @@ async fn auto_restart_brings_it_back_and_stop_cancels() {
     }
     server.stop().await.unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(server.status(), "stopped");
+    assert_eq!(server.status(), ServerStatus::Stopped);
     assert!(!events
         .lock()
         .unwrap()
@@ -357,7 +355,8 @@ async fn watchdog_kills_a_hung_server_and_auto_restart_recovers() {
     let (server, events) = setup("watchdog");
     let cfg = config(
         json!({ "modelId": "smollm2", "port": "auto", "healthCheckInterval": 200, "autoRestart": true }),
-    );
+    )
+    .unwrap();
     let info = server.start(cfg).await.unwrap();
     let wait_for = |pred: fn(&ServerEvent) -> bool, secs: u64| {
         let events = events.clone();
@@ -374,9 +373,9 @@ async fn watchdog_kills_a_hung_server_and_auto_restart_recovers() {
     };
     wait_for(|e| matches!(e, ServerEvent::HealthOk(_)), 5).await;
     // Hang it: SIGSTOP. Three failed checks later the watchdog kills it; auto-restart recovers.
-    unsafe { libc::kill(info["pid"].as_u64().unwrap() as i32, libc::SIGSTOP) };
+    unsafe { libc::kill(info.pid.unwrap() as i32, libc::SIGSTOP) };
     wait_for(
-        |e| matches!(e, ServerEvent::HealthFailed(v) if v["consecutiveFailures"] == 3),
+        |e| matches!(e, ServerEvent::HealthFailed(v) if v.consecutive_failures == 3),
         30,
     )
     .await;
@@ -419,7 +418,7 @@ async fn an_orphan_from_an_earlier_run_is_reaped_at_the_next_start() {
     std::fs::write(&record, serde_json::to_vec(&identity).unwrap()).unwrap();
 
     let info = server
-        .start(config(json!({ "modelId": "smollm2", "port": "auto" })))
+        .start(config(json!({ "modelId": "smollm2", "port": "auto" })).unwrap())
         .await
         .unwrap();
     let status = orphan.wait().unwrap(); // it was killed, not left running
@@ -433,7 +432,7 @@ async fn an_orphan_from_an_earlier_run_is_reaped_at_the_next_start() {
     // The record now names the new child; a record for a different process is ignored.
     let now: genai_core::process::Identity =
         serde_json::from_slice(&std::fs::read(&record).unwrap()).unwrap();
-    assert_eq!(now.pid as u64, info["pid"].as_u64().unwrap());
+    assert_eq!(Some(now.pid), info.pid);
     server.stop().await.unwrap();
     assert!(!record.exists(), "removed when the child exits");
 }

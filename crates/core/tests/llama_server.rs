@@ -63,8 +63,9 @@ fn every_flag_we_pass_is_in_llama_server_help() {
 async fn our_argv_serves_smollm2() {
     let port = health::find_free_port("127.0.0.1").unwrap();
     let config = json!({ "modelId": "smollm2", "port": port, "threads": 2, "contextSize": 2048, "gpuLayers": 0, "parallelRequests": 1 });
+    let config = llama::LlamaServerConfig::from_json(config.as_object().unwrap().clone()).unwrap();
     let args = llama::build_args(
-        config.as_object().unwrap(),
+        &llama::ResolvedConfig::new(config, port).unwrap(),
         &common::smollm_path().to_string_lossy(),
     );
     let lines = Arc::new(Mutex::new(Vec::new()));

@@ -3,7 +3,9 @@
 //! `getConfig()` gives back. Numbers are JS numbers (`f64`): the checks that give genai-electron's
 //! messages (positive whole numbers, context bounds) run on them in core, not in serde.
 
+use crate::{Error, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
 
 /// `port?: number | 'auto'`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -129,6 +131,57 @@ pub struct LlamaServerConfig {
 }
 
 impl LlamaServerConfig {
+    /// `llamaServer.start(config)`'s argument as JavaScript gave it. genai-electron's checks run
+    /// first, on the raw values, so that their messages stay upstream's (unknown fields, a missing
+    /// `modelId`, numbers that are not positive whole numbers, an impossible port); what is left
+    /// (a field of the wrong type) is a ServerError naming serde's complaint.
+    pub fn from_json(config: Map<String, Value>) -> Result<Self> {
+        let mut fields: Vec<&str> = super::VALID_CONFIG_FIELDS.to_vec();
+        fields.push("binaryPath"); // addition: a binary outside userData
+        super::validate_fields(&config, &fields, "LlamaServerManager")?;
+        require_model_id(config.get("modelId").and_then(Value::as_str))?;
+        for (key, allow_zero_or_minus_one) in [
+            ("threads", false),
+            ("contextSize", false),
+            ("parallelRequests", false),
+            ("gpuLayers", true),
+        ] {
+            positive_int(&config, key, allow_zero_or_minus_one)?;
+        }
+        check_port(&config)?;
+        serde_json::from_value(Value::Object(config)).map_err(|e| {
+            Error::server(
+                format!("Invalid llama-server configuration: {e}"),
+                Some(json!({ "suggestion": "Check the types of the configuration fields against LlamaServerConfig" })),
+            )
+        })
+    }
+
+    /// `binaryPath`, else the fallback the caller read from `$GENAI_LLAMA_SERVER_PATH` (an empty
+    /// value is none). Kept in the config, so that `getConfig()` and automatic restarts see it.
+    pub fn with_binary_fallback(mut self, fallback: Option<String>) -> Self {
+        if self.binary_path.is_none() {
+            self.binary_path = fallback.filter(|p| !p.is_empty());
+        }
+        self
+    }
+
+    /// Caller values win; the fields `getOptimalConfig` decides are filled from `auto` where the
+    /// caller left them unset (the context bounds are hints, never filled).
+    pub fn fill_from(&mut self, auto: LlamaServerConfig) {
+        let s = self;
+        s.threads = s.threads.or(auto.threads);
+        s.context_size = s.context_size.or(auto.context_size);
+        s.gpu_layers = s.gpu_layers.or(auto.gpu_layers);
+        s.parallel_requests = s.parallel_requests.or(auto.parallel_requests);
+        s.flash_attention = s.flash_attention.or(auto.flash_attention);
+        s.cache_type_k = s.cache_type_k.take().or(auto.cache_type_k);
+        s.cache_type_v = s.cache_type_v.take().or(auto.cache_type_v);
+        s.cpu_moe = s.cpu_moe.or(auto.cpu_moe);
+        s.n_cpu_moe = s.n_cpu_moe.or(auto.n_cpu_moe);
+        s.override_tensors = s.override_tensors.take().or(auto.override_tensors);
+    }
+
     /// The fields `getOptimalConfig` reads (`OptimalConfigHints`); the rest are dropped.
     pub fn hints(&self) -> LlamaServerConfig {
         LlamaServerConfig {
@@ -149,15 +202,68 @@ impl LlamaServerConfig {
     }
 }
 
+/// `modelId`: a non-empty string.
+pub fn require_model_id(model_id: Option<&str>) -> Result<&str> {
+    model_id
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| Error::server("modelId is required", Some(json!({ "field": "modelId" }))))
+}
+
+fn present<'a>(config: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    config.get(key).filter(|v| !v.is_null())
+}
+
+/// A whole number above 0 (or, for `gpuLayers`, also 0 and -1).
+fn positive_int(
+    config: &Map<String, Value>,
+    key: &str,
+    allow_zero_or_minus_one: bool,
+) -> Result<()> {
+    let Some(v) = present(config, key) else {
+        return Ok(());
+    };
+    let ok = v.as_f64().is_some_and(|n| {
+        n.fract() == 0.0 && (n > 0.0 || (allow_zero_or_minus_one && (n == -1.0 || n == 0.0)))
+    });
+    if ok {
+        return Ok(());
+    }
+    Err(Error::server(
+        format!("Invalid {key}: {v}"),
+        Some(
+            json!({ "field": key, "value": v, "suggestion": format!("Use a positive whole number for {key}") }),
+        ),
+    ))
+}
+
+/// `port`: a whole number 1..65535 or `'auto'`.
+fn check_port(config: &Map<String, Value>) -> Result<()> {
+    let Some(v) = present(config, "port") else {
+        return Ok(());
+    };
+    let ok = match v {
+        Value::String(s) => s == "auto",
+        _ => v
+            .as_f64()
+            .is_some_and(|p| p.fract() == 0.0 && (1.0..=65535.0).contains(&p)),
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(Error::server(
+        format!("Invalid port: {v}"),
+        Some(json!({ "port": v, "suggestion": "Use a port between 1 and 65535, or 'auto'" })),
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn round_trips_upstream_shapes() {
         let v = json!({
-            "modelId": "m", "port": "auto", "flashAttention": true, "contextSize": 4096,
+            "modelId": "m", "port": "auto", "flashAttention": true, "contextSize": 4096.0,
             "cacheTypeV": "q8_0", "fit": "off", "binaryPath": "/x/llama-server"
         });
         let c: LlamaServerConfig = serde_json::from_value(v.clone()).unwrap();
@@ -187,5 +293,141 @@ mod tests {
         .hints();
         assert_eq!(hints.threads, None);
         assert_eq!(hints.gpu_layers, Some(3.0));
+    }
+
+    fn parse(v: Value) -> Result<LlamaServerConfig> {
+        LlamaServerConfig::from_json(v.as_object().cloned().unwrap_or_default())
+    }
+
+    fn message(v: Value) -> String {
+        parse(v).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn from_json_gives_upstreams_messages_first() {
+        assert!(message(json!({ "modelId": "m", "ctx": 1 })).starts_with(
+            "Server error: Unknown configuration field: ctx. Valid fields for LlamaServerManager are: autoRestart, batchSize, binaryPath, "
+        ));
+        // Unknown fields come first, even when other checks would fail too.
+        assert!(message(json!({ "ctx": 1, "threads": -1 })).contains("Unknown configuration field"));
+        assert_eq!(message(json!({})), "Server error: modelId is required");
+        assert_eq!(
+            message(json!({ "modelId": "" })),
+            "Server error: modelId is required"
+        );
+        assert_eq!(
+            message(json!({ "modelId": 5 })),
+            "Server error: modelId is required"
+        );
+        for (field, bad) in [
+            ("threads", json!(0)),
+            ("threads", json!(-2)),
+            ("contextSize", json!(1.5)),
+            ("parallelRequests", json!("2")),
+            ("gpuLayers", json!(-2)),
+        ] {
+            let e = parse(json!({ "modelId": "m", field: bad.clone() })).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("Server error: Invalid {field}: {bad}")
+            );
+            let suggestion = format!("Use a positive whole number for {field}");
+            assert_eq!(
+                e.details,
+                Some(json!({ "field": field, "value": bad, "suggestion": suggestion }))
+            );
+        }
+        for ok in [json!(-1), json!(0), json!(33)] {
+            assert!(parse(json!({ "modelId": "m", "gpuLayers": ok })).is_ok());
+        }
+        for bad in [json!(0), json!(70000), json!(80.5), json!("x"), json!(true)] {
+            let e = parse(json!({ "modelId": "m", "port": bad.clone() })).unwrap_err();
+            assert_eq!(e.to_string(), format!("Server error: Invalid port: {bad}"));
+            assert_eq!(e.details.unwrap()["port"], bad);
+        }
+        // null is "not given", as undefined is in JavaScript.
+        let c = parse(json!({ "modelId": "m", "port": null, "threads": null })).unwrap();
+        assert_eq!((c.port, c.threads), (None, None));
+    }
+
+    #[test]
+    fn from_json_reports_a_wrong_type_as_a_server_error() {
+        let e = parse(json!({ "modelId": "m", "startupTimeout": "soon" })).unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::ServerError);
+        assert!(
+            e.to_string()
+                .starts_with("Server error: Invalid llama-server configuration: invalid type: string \"soon\", expected f64"),
+            "{e}"
+        );
+        assert!(
+            message(json!({ "modelId": "m", "flashAttention": "sometimes" }))
+                .starts_with("Server error: Invalid llama-server configuration: ")
+        );
+    }
+
+    #[test]
+    fn get_config_round_trips() {
+        let given = json!({
+            "modelId": "m", "port": 8080, "threads": 4, "contextSize": 8192, "gpuLayers": -1,
+            "parallelRequests": 2, "flashAttention": "on", "host": "::", "modelAlias": "a",
+            "cacheTypeK": "q8_0", "cacheTypeV": "q8_0", "swaFull": false, "autoRestart": true,
+            "maxRestarts": 2, "healthCheckInterval": 500, "binaryPath": "/bin/llama-server",
+        });
+        let c = parse(given.clone()).unwrap();
+        let back = serde_json::to_value(&c).unwrap();
+        // Every field comes back; numbers as JS numbers (f64).
+        let (given, back_map) = (given.as_object().unwrap(), back.as_object().unwrap());
+        assert_eq!(given.len(), back_map.len());
+        for (k, v) in given {
+            match v.as_f64() {
+                Some(n) => assert_eq!(back_map[k].as_f64(), Some(n), "{k}"),
+                None => assert_eq!(&back_map[k], v, "{k}"),
+            }
+        }
+        assert_eq!(
+            parse(back).unwrap(),
+            c,
+            "getConfig() is a valid start() argument"
+        );
+    }
+
+    #[test]
+    fn the_binary_fallback_and_auto_fields() {
+        let c = parse(json!({ "modelId": "m" })).unwrap();
+        let env = Some("/env/llama-server".to_string());
+        assert_eq!(c.clone().with_binary_fallback(env.clone()).binary_path, env);
+        assert_eq!(
+            c.clone()
+                .with_binary_fallback(Some(String::new()))
+                .binary_path,
+            None
+        );
+        let own = parse(json!({ "modelId": "m", "binaryPath": "/own" })).unwrap();
+        assert_eq!(
+            own.with_binary_fallback(env).binary_path.as_deref(),
+            Some("/own")
+        );
+        let mut mine =
+            parse(json!({ "modelId": "m", "contextSize": 1024, "minimumContextSize": 512 }))
+                .unwrap();
+        let auto: LlamaServerConfig = serde_json::from_value(json!({
+            "threads": 4, "contextSize": 8192, "gpuLayers": 0, "parallelRequests": 1, "cacheTypeV": "q8_0",
+            "maximumContextSize": 9000,
+        }))
+        .unwrap();
+        mine.fill_from(auto);
+        assert_eq!(
+            (
+                mine.context_size,
+                mine.threads,
+                mine.gpu_layers,
+                mine.cache_type_v.as_deref()
+            ),
+            (Some(1024.0), Some(4.0), Some(0.0), Some("q8_0"))
+        );
+        assert_eq!(
+            (mine.minimum_context_size, mine.maximum_context_size),
+            (Some(512.0), None)
+        );
     }
 }

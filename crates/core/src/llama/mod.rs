@@ -4,8 +4,10 @@
 //! flag emitted here is checked against the real binary's `--help` by a contract test.
 
 pub mod config;
+pub mod resolved;
 
-pub use config::LlamaServerConfig;
+pub use config::{FlashAttention, LlamaServerConfig, PortSetting};
+pub use resolved::ResolvedConfig;
 
 use crate::{Error, Result};
 use serde_json::{json, Map, Value};
@@ -77,135 +79,86 @@ pub fn validate_fields(
     ))
 }
 
-fn get<'a>(c: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    c.get(key).filter(|v| !v.is_null())
+/// One flag of the argv: left out, bare, or with its value.
+enum Arg {
+    Skip,
+    Bare,
+    With(String),
 }
 
-/// A quantized V cache needs flash attention: `auto`/unset becomes `on`, `off` is an error.
-pub fn normalize_v_cache(config: &mut Map<String, Value>) -> Result<()> {
-    let quantized = get(config, "cacheTypeV")
-        .and_then(Value::as_str)
-        .is_some_and(|t| t != "f16" && t != "bf16");
-    if !quantized {
-        return Ok(());
+fn text(v: Option<impl ToString>) -> Arg {
+    v.map_or(Arg::Skip, |v| Arg::With(v.to_string()))
+}
+
+/// A JS number as JavaScript prints it (`4`, not `4.0`).
+fn number(v: Option<f64>) -> Arg {
+    text(v.map(crate::jsjson::number_to_string))
+}
+
+fn bare(on: bool) -> Arg {
+    if on {
+        Arg::Bare
+    } else {
+        Arg::Skip
     }
-    match get(config, "flashAttention") {
-        Some(Value::Bool(false)) => {}
-        Some(Value::String(s)) if s == "off" => {}
-        None => {
-            config.insert("flashAttention".into(), json!("on"));
-            return Ok(());
-        }
-        Some(Value::String(s)) if s == "auto" => {
-            config.insert("flashAttention".into(), json!("on"));
-            return Ok(());
-        }
-        Some(_) => return Ok(()),
-    }
-    let v = get(config, "cacheTypeV")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    Err(Error::server(
-        format!("Quantized V-cache (cacheTypeV: '{v}') requires flash attention"),
-        Some(
-            json!({ "suggestion": "Set flashAttention to 'on' (or leave it unset) when using a quantized cacheTypeV, or use cacheTypeV: 'f16'" }),
-        ),
-    ))
 }
 
-fn num(v: &Value) -> String {
-    v.as_f64().map_or_else(
-        || v.as_str().unwrap_or_default().to_string(),
-        crate::jsjson::number_to_string,
-    )
-}
-
-/// `buildLlamaServerArgs(config, model)`: the resolved config (with a numeric `port`) → argv.
-pub fn build_args(config: &Map<String, Value>, model_path: &str) -> Vec<String> {
-    let mut a: Vec<String> = vec!["-m".into(), model_path.into()];
-    let mut push = |flag: &str, value: Option<String>| {
-        a.push(flag.into());
-        a.extend(value);
+/// `buildLlamaServerArgs(config, model)`: the resolved config → argv, in upstream's order.
+pub fn build_args(r: &ResolvedConfig, model_path: &str) -> Vec<String> {
+    let c = &r.config;
+    let jinja = if c.jinja == Some(false) {
+        "--no-jinja"
+    } else {
+        "--jinja"
     };
-    let text = |key: &str| get(config, key).map(num);
-    push(
-        if get(config, "jinja") == Some(&Value::Bool(false)) {
-            "--no-jinja"
-        } else {
-            "--jinja"
-        },
-        None,
-    );
-    if let Some(h) = text("host") {
-        push("--host", Some(h));
-    }
-    push("--port", text("port"));
-    for (key, flag) in [("threads", "--threads"), ("contextSize", "-c")] {
-        if let Some(v) = text(key) {
-            push(flag, Some(v));
-        }
-    }
-    push("-n", Some("-1".into()));
-    for (key, flag) in [("gpuLayers", "-ngl"), ("parallelRequests", "-np")] {
-        if let Some(v) = text(key) {
-            push(flag, Some(v));
-        }
-    }
-    if let Some(fa) = get(config, "flashAttention") {
-        let v = match fa {
-            Value::Bool(true) => "on".to_string(),
-            Value::Bool(false) => "off".to_string(),
-            other => num(other),
-        };
-        push("-fa", Some(v));
-    }
-    push("-fit", Some(text("fit").unwrap_or_else(|| "off".into())));
-    for (key, flag) in [
-        ("cacheTypeK", "--cache-type-k"),
-        ("cacheTypeV", "--cache-type-v"),
-    ] {
-        if let Some(v) = text(key) {
-            push(flag, Some(v));
-        }
-    }
-    if get(config, "swaFull") == Some(&Value::Bool(true)) {
-        push("--swa-full", None);
-    }
-    for (key, flag) in [("overrideTensors", "-ot"), ("cacheRam", "--cache-ram")] {
-        if let Some(v) = text(key) {
-            push(flag, Some(v));
-        }
-    }
-    if get(config, "cpuMoe") == Some(&Value::Bool(true)) {
-        push("--cpu-moe", None);
-    }
-    for (key, flag) in [
-        ("nCpuMoe", "--n-cpu-moe"),
-        ("reasoningFormat", "--reasoning-format"),
-        ("modelAlias", "--alias"),
-        ("batchSize", "-b"),
-    ] {
-        if let Some(v) = text(key) {
-            push(flag, Some(v));
-        }
-    }
-    if get(config, "continuousBatching") == Some(&Value::Bool(false)) {
-        push("--no-cont-batching", None);
-    }
     // Current llama-server has `--load-mode` instead of `--no-mmap` / `--mlock` (which it now
     // rejects; genai-electron still passes them).
-    let no_mmap = get(config, "useMmap") == Some(&Value::Bool(false));
-    let mlock = get(config, "useMlock") == Some(&Value::Bool(true));
-    let mode = match (no_mmap, mlock) {
+    let load_mode = match (c.use_mmap == Some(false), c.use_mlock == Some(true)) {
         (true, true) => Some("mlock"),
         (true, false) => Some("none"),
         (false, true) => Some("mmap+mlock"),
         (false, false) => None,
     };
-    if let Some(mode) = mode {
-        push("--load-mode", Some(mode.into()));
+    let plan = [
+        ("-m", text(Some(model_path))),
+        (jinja, Arg::Bare),
+        ("--host", text(c.host.as_deref())),
+        ("--port", text(Some(r.port))),
+        ("--threads", number(c.threads)),
+        ("-c", number(c.context_size)),
+        ("-n", text(Some("-1"))),
+        ("-ngl", number(c.gpu_layers)),
+        ("-np", number(c.parallel_requests)),
+        (
+            "-fa",
+            text(c.flash_attention.map(FlashAttention::flag_value)),
+        ),
+        ("-fit", text(Some(c.fit.as_deref().unwrap_or("off")))),
+        ("--cache-type-k", text(c.cache_type_k.as_deref())),
+        ("--cache-type-v", text(c.cache_type_v.as_deref())),
+        ("--swa-full", bare(c.swa_full == Some(true))),
+        ("-ot", text(c.override_tensors.as_deref())),
+        ("--cache-ram", number(c.cache_ram)),
+        ("--cpu-moe", bare(c.cpu_moe == Some(true))),
+        ("--n-cpu-moe", number(c.n_cpu_moe)),
+        ("--reasoning-format", text(c.reasoning_format.as_deref())),
+        ("--alias", text(c.model_alias.as_deref())),
+        ("-b", number(c.batch_size)),
+        (
+            "--no-cont-batching",
+            bare(c.continuous_batching == Some(false)),
+        ),
+        ("--load-mode", text(load_mode)),
+    ];
+    let mut argv = Vec::new();
+    for (flag, arg) in plan {
+        match arg {
+            Arg::Skip => {}
+            Arg::Bare => argv.push(flag.to_string()),
+            Arg::With(value) => argv.extend([flag.to_string(), value]),
+        }
     }
-    a
+    argv
 }
 
 /// Every flag `build_args` can emit (for the contract test against `llama-server --help`).
@@ -244,26 +197,33 @@ mod tests {
         v.as_object().cloned().unwrap_or_default()
     }
 
+    /// `config` as given (nothing auto-configured) on its numeric port.
+    fn args(v: Value) -> Vec<String> {
+        let port = v["port"].as_u64().unwrap() as u16;
+        let config: LlamaServerConfig = serde_json::from_value(v).unwrap();
+        build_args(&ResolvedConfig::new(config, port).unwrap(), "/m.gguf")
+    }
+
     #[test]
     fn minimal_and_full_argv() {
-        let a = build_args(&cfg(json!({ "modelId": "m", "port": 8080 })), "/m.gguf");
+        let a = args(json!({ "modelId": "m", "port": 8080 }));
         assert_eq!(
             a,
             ["-m", "/m.gguf", "--jinja", "--port", "8080", "-n", "-1", "-fit", "off"]
         );
-        let full = cfg(json!({
+        let full = json!({
             "port": 9000, "host": "127.0.0.1", "threads": 4, "contextSize": 8192, "gpuLayers": 0, "parallelRequests": 2,
             "flashAttention": true, "fit": "on", "cacheTypeK": "q8_0", "cacheTypeV": "q8_0", "swaFull": true,
             "overrideTensors": "exps=CPU", "cacheRam": 0, "cpuMoe": true, "nCpuMoe": 3, "reasoningFormat": "deepseek",
             "modelAlias": "smol", "batchSize": 512, "continuousBatching": false, "useMmap": false, "useMlock": true, "jinja": false,
-        }));
-        let a = build_args(&full, "/m.gguf").join(" ");
+        });
+        let a = args(full).join(" ");
         assert_eq!(a, "-m /m.gguf --no-jinja --host 127.0.0.1 --port 9000 --threads 4 -c 8192 -n -1 -ngl 0 -np 2 -fa on -fit on --cache-type-k q8_0 --cache-type-v q8_0 --swa-full -ot exps=CPU --cache-ram 0 --cpu-moe --n-cpu-moe 3 --reasoning-format deepseek --alias smol -b 512 --no-cont-batching --load-mode mlock");
         for flag in a.split(' ').filter(|t| t.starts_with('-') && *t != "-1") {
             assert!(ALL_FLAGS.contains(&flag), "{flag} missing from ALL_FLAGS");
         }
         let mode = |m: Value| {
-            build_args(&cfg(m), "/m")
+            args(m)
                 .join(" ")
                 .split("--load-mode ")
                 .nth(1)
@@ -281,22 +241,12 @@ mod tests {
             mode(json!({ "port": 1, "useMmap": true, "useMlock": false })),
             None
         );
-    }
-
-    #[test]
-    fn v_cache_needs_flash_attention() {
-        let mut c = cfg(json!({ "cacheTypeV": "q8_0" }));
-        normalize_v_cache(&mut c).unwrap();
-        assert_eq!(c["flashAttention"], "on");
-        let mut off = cfg(json!({ "cacheTypeV": "q4_0", "flashAttention": false }));
-        let e = normalize_v_cache(&mut off).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "Server error: Quantized V-cache (cacheTypeV: 'q4_0') requires flash attention"
+        // -fa keeps the caller's tri-state; fractional numbers print as JavaScript prints them.
+        let fa = args(json!({ "port": 1, "flashAttention": "auto", "cacheRam": 0.5 })).join(" ");
+        assert!(
+            fa.contains("-fa auto") && fa.contains("--cache-ram 0.5"),
+            "{fa}"
         );
-        let mut f16 = cfg(json!({ "cacheTypeV": "f16", "flashAttention": "off" }));
-        normalize_v_cache(&mut f16).unwrap();
-        assert_eq!(f16["flashAttention"], "off");
     }
 
     #[test]

@@ -1,0 +1,209 @@
+//! The llama-server supervisor behind `llamaServer`: resolve the configuration (port,
+//! auto-configuration), validate and start the real binary through `process`, notice readiness
+//! as soon as it is ready, log its output, report status transitions and a crash, watch and
+//! restart it when asked, stop it (SIGTERM to the group, SIGKILL after the grace period).
+//!
+//! `state` (status, claim, `getInfo()`), `validation` (which binary, `--version`), `resolve`
+//! (port, auto-configuration), `launch` (spawn, readiness, `/props`, exit), `watchdog`,
+//! `restart`, `orphans` (the pid record).
+
+mod launch;
+mod orphans;
+mod resolve;
+mod restart;
+mod state;
+mod types;
+mod validation;
+mod watchdog;
+
+pub use state::StartClaim;
+pub use types::{
+    ExitReason, HealthCheckFailed, LlamaServerReadyState, ServerEvent, ServerExit, ServerInfo,
+    ServerStatus,
+};
+
+use crate::llama::LlamaServerConfig;
+use crate::logs::{Level, LogFile};
+use crate::models::ModelManager;
+use crate::system::SystemInfo;
+use crate::{health, Error, Result};
+use state::{cancelled_by_stop, lock, State};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub const DEFAULT_PORT: u16 = 8080;
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+
+pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
+
+pub struct LlamaServer {
+    me: std::sync::Weak<LlamaServer>,
+    /// `<userData>/config/children/llama-server.json`: the running child, for orphan reaping.
+    pid_record: PathBuf,
+    runtime: Mutex<Option<tokio::runtime::Handle>>,
+    state: Arc<Mutex<State>>,
+    events: EventSink,
+    log: Arc<LogFile>,
+    models: Arc<ModelManager>,
+    system: Arc<SystemInfo>,
+    binaries_dir: PathBuf,
+}
+
+impl LlamaServer {
+    pub fn new(models: Arc<ModelManager>, system: Arc<SystemInfo>, events: EventSink) -> Arc<Self> {
+        let paths = models.storage.paths.clone();
+        Arc::new_cyclic(|me| LlamaServer {
+            me: me.clone(),
+            pid_record: paths.config.join("children").join("llama-server.json"),
+            runtime: Mutex::new(None),
+            log: Arc::new(LogFile::new(
+                &paths.logs.join("llama-server.log"),
+                None,
+                None,
+            )),
+            binaries_dir: paths.binaries.llama.clone(),
+            state: Arc::new(Mutex::new(State::default())),
+            events,
+            models,
+            system,
+        })
+    }
+
+    /// The tokio runtime of the last `start()`, for background work (watchdog, restarts).
+    fn runtime(&self) -> Option<tokio::runtime::Handle> {
+        self.runtime
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn log(&self) -> &Arc<LogFile> {
+        &self.log
+    }
+
+    pub fn status(&self) -> ServerStatus {
+        lock(&self.state).status
+    }
+
+    /// `getInfo()`.
+    pub fn info(&self) -> ServerInfo {
+        lock(&self.state).info()
+    }
+
+    /// `getConfig()`: the last resolved configuration (port as a number, auto-configured fields
+    /// filled in).
+    pub fn config(&self) -> Option<LlamaServerConfig> {
+        lock(&self.state).config.as_ref().map(|r| r.config.clone())
+    }
+
+    /// `start(config)`: resolves to `getInfo()` once the server answers /health with ok. The
+    /// config comes from `LlamaServerConfig::from_json` (or an earlier `getConfig()`).
+    pub async fn start(&self, config: LlamaServerConfig) -> Result<ServerInfo> {
+        let claim = self.claim_start()?;
+        self.start_claimed(claim, config).await
+    }
+
+    /// `start()` for a caller that took the claim itself, synchronously (the binding does, so
+    /// that of two calls made one after the other the first one wins).
+    /// The claim lives as long as this call.
+    pub async fn start_claimed(
+        &self,
+        _claim: StartClaim,
+        config: LlamaServerConfig,
+    ) -> Result<ServerInfo> {
+        *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
+            tokio::runtime::Handle::try_current().ok();
+        let port = resolve::port(&config)?;
+        self.reap_orphan();
+        let model = self.models.storage.find(resolve::model_id(&config)?)?;
+        let binary = self.binary(&config)?;
+        let host = health::normalize_health_host(config.host.as_deref());
+        if health::is_server_responding(port, Duration::from_secs(2), &host).await
+            || !health::is_port_bindable(port, &host)?
+        {
+            return Err(Error::port_in_use(port));
+        }
+        let force = config.force_validation == Some(true);
+        let resolved = self.resolve(config, port, &model)?;
+        let model_path = model.path.clone();
+        self.log.initialize()?;
+        {
+            let mut s = lock(&self.state);
+            if s.stop_requested {
+                return Err(cancelled_by_stop());
+            }
+            (s.watchdog_kill, s.last_exit) = (false, None);
+            s.port = port;
+        }
+        self.set_status(ServerStatus::Starting);
+        let result = match self.validate_binary(&binary, force).await {
+            Ok(()) if lock(&self.state).stop_requested => Err(cancelled_by_stop()),
+            Ok(()) => self.launch(&binary, &model_path, &resolved).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &result {
+            self.abandon_start(e).await;
+        }
+        result
+    }
+
+    /// A start that failed after `starting`: its child (if any) is stopped, the status is
+    /// `stopped` again.
+    async fn abandon_start(&self, e: &Error) {
+        let child = lock(&self.state).child.clone();
+        if let Some(child) = child {
+            lock(&self.state).stop_requested = true;
+            let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5))).await;
+        }
+        lock(&self.state).clear_run();
+        self.set_status(ServerStatus::Stopped);
+        let _ = self
+            .log
+            .write(&format!("Failed to start: {e}"), Level::Error);
+    }
+
+    /// `stop()`: idempotent; SIGTERM to the group, SIGKILL after 10 s.
+    pub async fn stop(&self) -> Result<()> {
+        let child = {
+            let mut s = lock(&self.state);
+            s.stop_requested = true; // also cancels a pending automatic restart
+            let ended = matches!(s.status, ServerStatus::Stopped | ServerStatus::Crashed);
+            if ended && s.child.is_none() {
+                drop(s);
+                self.set_status(ServerStatus::Stopped);
+                return Ok(());
+            }
+            s.child.clone() // kept (with its pid) until it is gone
+        };
+        self.set_status(ServerStatus::Stopping);
+        if let Some(child) = child {
+            tokio::task::spawn_blocking(move || child.stop(STOP_GRACE))
+                .await
+                .map_err(|e| Error::server(format!("Failed to stop server: {e}"), None))?;
+        }
+        lock(&self.state).clear_run();
+        let _ = self.log.write("Server stopped", Level::Info);
+        self.set_status(ServerStatus::Stopped);
+        (self.events)(ServerEvent::Stopped);
+        Ok(())
+    }
+
+    /// `isHealthy()`: never throws.
+    pub async fn is_healthy(&self) -> bool {
+        let (status, port, host) = {
+            let s = lock(&self.state);
+            let host = s.config.as_ref().and_then(|r| r.config.host.clone());
+            (
+                s.status,
+                s.port,
+                health::normalize_health_host(host.as_deref()),
+            )
+        };
+        status == ServerStatus::Running
+            && port != 0
+            && health::check_health(port, Duration::from_secs(5), &host)
+                .await
+                .is_ok()
+    }
+}

@@ -1,0 +1,170 @@
+//! The binary before it runs: which one (`binaryPath`, else the installed one), that it exists
+//! and is executable, and upstream's Phase 1 validation (`--version` runs and exits 0), cached
+//! per binary and process.
+
+use super::LlamaServer;
+use crate::llama::LlamaServerConfig;
+use crate::logs::Level;
+use crate::process::{self, Event};
+use crate::{Error, ErrorCode, Result};
+use serde_json::json;
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, LazyLock, Mutex};
+use std::time::{Duration, SystemTime};
+
+/// Upstream's Phase 1 limit.
+const VALIDATION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A binary as validated: path, size, modification time.
+type BinaryKey = (PathBuf, u64, Option<SystemTime>);
+/// Binaries that passed validation in this process.
+static VALIDATED: LazyLock<Mutex<HashSet<BinaryKey>>> = LazyLock::new(Mutex::default);
+
+fn validated() -> std::sync::MutexGuard<'static, HashSet<BinaryKey>> {
+    VALIDATED.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn is_executable(path: &Path) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        true
+    }
+}
+
+/// `<binary> --version`: its output lines if it exits 0 within the limit, else why not.
+fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
+    let spec = process::Spec {
+        program: binary.to_path_buf(),
+        args: vec!["--version".into()],
+        ..Default::default()
+    };
+    let output = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = output.clone();
+    let child = process::spawn(
+        &spec,
+        Arc::new(move |e| {
+            if let Event::Stdout(l) | Event::Stderr(l) = e {
+                sink.lock().unwrap_or_else(|p| p.into_inner()).push(l);
+            }
+        }),
+    )
+    .map_err(|e| e.to_string())?;
+    let exit = child.wait_timeout(VALIDATION_TIMEOUT).ok_or_else(|| {
+        child.kill();
+        format!(
+            "--version did not finish within {} s",
+            VALIDATION_TIMEOUT.as_secs()
+        )
+    })?;
+    let lines = output.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    if exit.success() {
+        Ok(lines)
+    } else {
+        Err(format!(
+            "--version ended with {exit}: {}",
+            lines.join(" | ")
+        ))
+    }
+}
+
+impl LlamaServer {
+    /// The binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
+    /// `LlamaServerConfig::with_binary_fallback`), else the installed one.
+    pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<PathBuf> {
+        let exe = if cfg!(windows) {
+            "llama-server.exe"
+        } else {
+            "llama-server"
+        };
+        let path = config
+            .binary_path
+            .as_deref()
+            .map_or_else(|| self.binaries_dir.join(exe), PathBuf::from);
+        let problem = if !path.is_file() {
+            "Binary file not found"
+        } else if !is_executable(&path) {
+            "Binary is not executable"
+        } else {
+            return Ok(path);
+        };
+        let message = format!("{problem}: {}", path.display());
+        self.binary_log(&message, Level::Error);
+        Err(Error::new(
+            ErrorCode::Binary,
+            message,
+            Some(json!({ "path": path.to_string_lossy() })),
+        ))
+    }
+
+    /// `binary-log`: to listeners and to the log file, as upstream.
+    pub(super) fn binary_log(&self, message: &str, level: Level) {
+        let _ = self.log.write(message, level);
+        (self.events)(super::ServerEvent::BinaryLog {
+            message: message.to_string(),
+            level,
+        });
+    }
+
+    /// Phase 1 of upstream's binary validation: `--version` must run and exit 0. Once per binary
+    /// (path, size, mtime) and process, unless `forceValidation`. Catches a binary that exists but
+    /// cannot run here (wrong architecture, missing libraries) before it is started for real.
+    pub(super) async fn validate_binary(&self, binary: &Path, force: bool) -> Result<()> {
+        self.binary_log(
+            &format!("Using llama-server binary: {}", binary.display()),
+            Level::Info,
+        );
+        let key = std::fs::metadata(binary)
+            .map(|m| (binary.to_path_buf(), m.len(), m.modified().ok()))
+            .ok();
+        let known = key.as_ref().is_some_and(|k| validated().contains(k));
+        if known && !force {
+            self.binary_log(
+                "Using cached validation result (binary verified)",
+                Level::Info,
+            );
+            return Ok(());
+        }
+        if force {
+            self.binary_log(
+                "Force validation requested, re-running tests...",
+                Level::Info,
+            );
+        }
+        self.binary_log("Phase 1: Testing binary basic validation...", Level::Info);
+        let path = binary.to_path_buf();
+        let run = tokio::task::spawn_blocking(move || run_version(&path))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        match run {
+            Ok(lines) => {
+                if let Some(version) = lines.iter().find(|l| l.contains("version")) {
+                    self.binary_log(version.trim(), Level::Info);
+                }
+                self.binary_log(
+                    "Phase 1: ✓ Binary validation passed (--version)",
+                    Level::Info,
+                );
+                validated().extend(key);
+                Ok(())
+            }
+            Err(why) => {
+                self.binary_log(
+                    &format!("Phase 1: ✗ Basic validation failed: {why}"),
+                    Level::Error,
+                );
+                Err(Error::new(
+                    ErrorCode::Binary,
+                    format!("llama-server binary failed validation: {why}"),
+                    Some(json!({ "path": binary.to_string_lossy(), "error": why })),
+                ))
+            }
+        }
+    }
+}
