@@ -135,7 +135,9 @@ test('a binary that cannot run here: BinaryError before anything is started', as
   expect(llamaServer.getStatus()).toBe('stopped');
 });
 
-test('a llama-server left by a crashed earlier run is reaped at the next start, and nothing else is', async () => {
+// The record's start time is computed here from /proc, which only Linux has.
+const linuxOnly = process.platform === 'linux' ? test : test.skip;
+linuxOnly('a llama-server left by a crashed earlier run is reaped at the next start, and nothing else is (Linux: start time read from /proc)', async () => {
   // The earlier run: a real llama-server on the real model, and the record the supervisor keeps
   // in userData (pid, start time in seconds since the epoch, executable).
   const stray = spawn(LLAMA, ['-m', MODEL, '--port', '0', '-t', '1'], { stdio: 'ignore', detached: true });

@@ -8,7 +8,37 @@ const { ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook } = require('./process.cjs');
 
+/** Abstract in genai-electron: a subclass supplies these (a plain call here is a programming error). */
+const abstract = (name) => {
+  throw new Error(`ServerManager.${name}() is abstract`);
+};
+
 class ServerManager extends EventEmitter {
+  /** @returns {any} ServerInfo */
+  getInfo() {
+    return abstract('getInfo');
+  }
+
+  /** @returns {any} the last configuration */
+  getConfig() {
+    return abstract('getConfig');
+  }
+
+  /** @param {any} _config @returns {Promise<any>} ServerInfo */
+  async start(_config) {
+    return abstract('start');
+  }
+
+  /** @returns {Promise<void>} */
+  async stop() {
+    return abstract('stop');
+  }
+
+  /** @returns {string} */
+  getLogPath() {
+    return abstract('getLogPath');
+  }
+
   getStatus() {
     return this.getInfo().status;
   }
@@ -50,7 +80,7 @@ class ServerManager extends EventEmitter {
     return info;
   }
 
-  async getLogs(lines = 100) {
+  async getLogs(lines) {
     try {
       return await new LogManager(this.getLogPath()).getRecent(lines);
     } catch {
@@ -58,7 +88,7 @@ class ServerManager extends EventEmitter {
     }
   }
 
-  async getStructuredLogs(lines = 100) {
+  async getStructuredLogs(lines) {
     const raw = await this.getLogs(lines);
     return raw.map((line) => LogManager.parseEntry(line) ?? { timestamp: new Date().toISOString(), level: 'info', message: line });
   }

@@ -29,7 +29,6 @@ function deepFreeze(obj) {
 
 const ensureDirectories = () => native.ensureDirectories(BASE_DIR);
 const getModelDirectory = (type, modelId) => path.join(PATHS.models[type], modelId);
-const getModelMetadataPath = (type, modelId) => path.join(PATHS.models[type], `${modelId}.json`);
 const getModelFilePath = (type, filename) => path.join(PATHS.models[type], filename);
 const getBinaryPath = (type, binaryName) =>
   path.join(PATHS.binaries[type], process.platform === 'win32' ? `${binaryName}.exe` : binaryName);
@@ -42,7 +41,6 @@ module.exports = {
   PATHS,
   ensureDirectories,
   getModelDirectory,
-  getModelMetadataPath,
   getModelFilePath,
   getBinaryPath,
   getLogPath,

@@ -51,16 +51,17 @@ async function withSignal(signal, run) {
   }
 }
 
-const checkHealth = (port, timeout = 5000, host = '127.0.0.1', signal) =>
+// Defaults (timeouts, the loopback host) are core's: `undefined` goes through as is.
+const checkHealth = (port, timeout, host, signal) =>
   withSignal(signal, () => native.checkHealth(port, timeout, host));
 
-const waitForHealthy = (port, timeout = 120000, initialDelay = 100, maxDelay = 2000, host = '127.0.0.1', signal) =>
+const waitForHealthy = (port, timeout, initialDelay, maxDelay, host, signal) =>
   withSignal(signal, (token) => native.waitForHealthy(port, timeout, initialDelay, maxDelay, host, token));
 
-const isServerResponding = (port, timeout = 2000, host = '127.0.0.1') => native.isServerResponding(port, timeout, host);
+const isServerResponding = (port, timeout, host) => native.isServerResponding(port, timeout, host);
 const normalizeHealthHost = (host) => native.normalizeHealthHost(host);
-const findFreePort = (host = '127.0.0.1') => native.findFreePort(host);
-const isPortBindable = (port, host = '127.0.0.1') => native.isPortBindable(port, host);
+const findFreePort = (host) => native.findFreePort(host);
+const isPortBindable = (port, host) => native.isPortBindable(port, host);
 
 module.exports = {
   LogManager,

@@ -1,6 +1,6 @@
 //! `#[napi]` shims for server plumbing: log files, health probes, ports.
 
-use genai_core::{health, logs};
+use genai_core::{defaults, health, logs};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use serde_json::Value;
@@ -112,9 +112,14 @@ impl NativeCancelToken {
     }
 }
 
-/// A JS duration in ms as `setTimeout` reads it (negative → 0).
-fn ms(v: f64) -> Duration {
-    Duration::from_millis(v.max(0.0) as u64)
+/// A JS duration in ms as `setTimeout` reads it (negative → 0); `undefined` → core's default.
+fn ms(v: Option<f64>, default: Duration) -> Duration {
+    v.map_or(default, |v| Duration::from_millis(v.max(0.0) as u64))
+}
+
+/// `undefined` → the loopback host core probes by default.
+fn host_or_default(host: Option<String>) -> String {
+    host.unwrap_or_else(|| defaults::LOOPBACK_HOST.to_string())
 }
 
 #[napi(string_enum = "lowercase")]
@@ -139,8 +144,13 @@ impl From<health::HealthStatus> for HealthStatus {
 /// `HealthCheckResponse` is open (`[key: string]: unknown`: whatever the server said), so it
 /// crosses as JSON. Never throws; core decides what an impossible port means.
 #[napi(ts_return_type = "Promise<{ status: HealthStatus; [key: string]: unknown }>")]
-pub async fn check_health(port: f64, timeout_ms: f64, host: String) -> Result<Value> {
-    let health = health::check_health(port, ms(timeout_ms), &host).await;
+pub async fn check_health(
+    port: f64,
+    timeout_ms: Option<f64>,
+    host: Option<String>,
+) -> Result<Value> {
+    let timeout = ms(timeout_ms, defaults::DEFAULT_TIMEOUTS.health_check);
+    let health = health::check_health(port, timeout, &host_or_default(host)).await;
     serde_json::to_value(health).map_err(|e| napi::Error::from_reason(e.to_string()))
 }
 
@@ -148,22 +158,30 @@ pub async fn check_health(port: f64, timeout_ms: f64, host: String) -> Result<Va
 pub fn wait_for_healthy<'env>(
     env: &'env Env,
     port: f64,
-    timeout_ms: f64,
-    initial_delay_ms: f64,
-    max_delay_ms: f64,
-    host: String,
+    timeout_ms: Option<f64>,
+    initial_delay_ms: Option<f64>,
+    max_delay_ms: Option<f64>,
+    host: Option<String>,
     token: Option<&NativeCancelToken>,
 ) -> Result<PromiseRaw<'env, ()>> {
     let cancel = token.map(|t| t.inner.clone()).unwrap_or_default();
-    let (timeout, initial, max) = (ms(timeout_ms), ms(initial_delay_ms), ms(max_delay_ms));
+    let timeout = ms(timeout_ms, defaults::DEFAULT_TIMEOUTS.server_start);
+    let initial = ms(initial_delay_ms, defaults::HEALTH_WAIT_INITIAL_DELAY);
+    let max = ms(max_delay_ms, defaults::HEALTH_WAIT_MAX_DELAY);
+    let host = host_or_default(host);
     crate::errors::promise(env, async move {
         health::wait_for_healthy(port, timeout, initial, max, &host, &cancel).await
     })
 }
 
 #[napi]
-pub async fn is_server_responding(port: f64, timeout_ms: f64, host: String) -> bool {
-    health::is_server_responding(port, ms(timeout_ms), &host).await
+pub async fn is_server_responding(
+    port: f64,
+    timeout_ms: Option<f64>,
+    host: Option<String>,
+) -> bool {
+    let timeout = ms(timeout_ms, defaults::RESPONDING_TIMEOUT);
+    health::is_server_responding(port, timeout, &host_or_default(host)).await
 }
 
 #[napi]
@@ -172,7 +190,8 @@ pub fn normalize_health_host(host: Option<String>) -> String {
 }
 
 #[napi(ts_return_type = "Promise<number>")]
-pub fn find_free_port<'env>(env: &'env Env, host: String) -> Result<PromiseRaw<'env, u32>> {
+pub fn find_free_port<'env>(env: &'env Env, host: Option<String>) -> Result<PromiseRaw<'env, u32>> {
+    let host = host_or_default(host);
     crate::errors::blocking(env, move || health::find_free_port(&host).map(u32::from))
 }
 
@@ -180,7 +199,8 @@ pub fn find_free_port<'env>(env: &'env Env, host: String) -> Result<PromiseRaw<'
 pub fn is_port_bindable<'env>(
     env: &'env Env,
     port: f64,
-    host: String,
+    host: Option<String>,
 ) -> Result<PromiseRaw<'env, bool>> {
+    let host = host_or_default(host);
     crate::errors::blocking(env, move || health::is_port_bindable(port, &host))
 }

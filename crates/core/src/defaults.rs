@@ -35,6 +35,16 @@ pub const DEFAULT_TIMEOUTS: DefaultTimeouts = DefaultTimeouts {
     health_check: Duration::from_secs(5),
 };
 
+/// The host health probes and port checks use when none is given.
+pub const LOOPBACK_HOST: &str = "127.0.0.1";
+
+/// `waitForHealthy(port, timeout = 120000, initialDelay = 100, maxDelay = 2000)`: the backoff.
+pub const HEALTH_WAIT_INITIAL_DELAY: Duration = Duration::from_millis(100);
+pub const HEALTH_WAIT_MAX_DELAY: Duration = Duration::from_millis(2000);
+
+/// `isServerResponding(port, timeout = 2000)`.
+pub const RESPONDING_TIMEOUT: Duration = Duration::from_millis(2000);
+
 /// `formatBytes(bytes, decimals = 2)`.
 pub const FORMAT_BYTES_DECIMALS: i32 = 2;
 

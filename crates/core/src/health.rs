@@ -70,7 +70,7 @@ pub fn format_http_host(host: &str) -> String {
 pub fn normalize_health_host(host: Option<&str>) -> String {
     match host {
         Some("::") => "::1".into(),
-        None | Some("") | Some("0.0.0.0") => "127.0.0.1".into(),
+        None | Some("") | Some("0.0.0.0") => crate::defaults::LOOPBACK_HOST.into(),
         Some(h) => h.to_string(),
     }
 }
@@ -239,7 +239,7 @@ pub async fn wait_for_healthy(
         }
         attempts += 1;
         let health = tokio::select! {
-            h = check_health(port, Duration::from_secs(5), host) => h,
+            h = check_health(port, crate::defaults::DEFAULT_TIMEOUTS.health_check, host) => h,
             _ = cancel.cancelled() => return Err(aborted()),
         };
         if health.is_ok() {

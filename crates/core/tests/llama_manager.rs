@@ -16,14 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 fn llama_server_binary() -> String {
-    std::env::var("GENAI_TEST_LLAMA_SERVER").unwrap_or_else(|_| {
-        let out = std::process::Command::new("bash")
-            .arg(common::repo_root().join("scripts/assets.sh"))
-            .args(["path", "llama-server"])
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    })
+    common::llama_server_path().to_string_lossy().into_owned()
 }
 
 fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {

@@ -12,20 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn llama_server() -> PathBuf {
-    if let Some(p) = std::env::var_os("GENAI_TEST_LLAMA_SERVER") {
-        return PathBuf::from(p);
-    }
-    let out = std::process::Command::new("bash")
-        .arg(common::repo_root().join("scripts/assets.sh"))
-        .args(["path", "llama-server"])
-        .output()
-        .expect("scripts/assets.sh runs");
-    assert!(
-        out.status.success(),
-        "building llama-server failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    common::llama_server_path()
 }
 
 #[test]

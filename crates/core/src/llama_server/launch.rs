@@ -5,6 +5,7 @@
 use super::state::{cancelled_by_stop, lock, Capacity};
 use super::types::{LlamaServerReadyState, ServerEvent, ServerInfo, ServerStatus};
 use super::{orphans, LlamaServer};
+use crate::defaults;
 use crate::llama::{self, ResolvedConfig};
 use crate::logs::{classify_llama_line, Level};
 use crate::process::{self, Event};
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Upstream's default `startupTimeout`.
-const STARTUP_TIMEOUT: Duration = Duration::from_secs(120);
+const STARTUP_TIMEOUT: Duration = defaults::DEFAULT_TIMEOUTS.server_start;
 /// Readiness is noticed within this, and an early exit too.
 const POLL: Duration = Duration::from_millis(25);
 

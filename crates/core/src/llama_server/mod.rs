@@ -22,6 +22,7 @@ pub use types::{
     ServerStatus,
 };
 
+use crate::defaults;
 use crate::llama::LlamaServerConfig;
 use crate::logs::{Level, LogFile};
 use crate::models::ModelManager;
@@ -119,7 +120,7 @@ impl LlamaServer {
         let model = self.models.storage.find(resolve::model_id(&config)?)?;
         let binary = self.binary(&config)?;
         let host = health::normalize_health_host(config.host.as_deref());
-        if health::is_server_responding(port, Duration::from_secs(2), &host).await
+        if health::is_server_responding(port, defaults::RESPONDING_TIMEOUT, &host).await
             || !health::is_port_bindable(port, &host)?
         {
             return Err(Error::port_in_use(port));
@@ -202,7 +203,7 @@ impl LlamaServer {
         };
         status == ServerStatus::Running
             && port != 0
-            && health::check_health(port, Duration::from_secs(5), &host)
+            && health::check_health(port, defaults::DEFAULT_TIMEOUTS.health_check, &host)
                 .await
                 .is_ok()
     }

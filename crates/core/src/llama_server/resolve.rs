@@ -2,6 +2,7 @@
 //! model, and the fields left unset filled by `getOptimalConfig` (then the V-cache rule).
 
 use super::{LlamaServer, DEFAULT_PORT};
+use crate::defaults;
 use crate::llama::{config, LlamaServerConfig, PortSetting, ResolvedConfig};
 use crate::models::ModelInfo;
 use crate::system::SystemInfo;
@@ -12,7 +13,7 @@ use serde_json::{Map, Value};
 pub(super) fn port(config: &LlamaServerConfig) -> Result<u16> {
     match config.port {
         None => Ok(DEFAULT_PORT),
-        Some(PortSetting::Auto(_)) => health::find_free_port("127.0.0.1"),
+        Some(PortSetting::Auto(_)) => health::find_free_port(defaults::LOOPBACK_HOST),
         Some(PortSetting::Number(p)) => health::port_number(p),
     }
 }

