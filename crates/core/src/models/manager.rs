@@ -96,12 +96,20 @@ pub(super) async fn head_size(url: &str) -> u64 {
 
 /// Progress over several files: (bytes of finished files + this file's bytes, sum of sizes).
 pub(super) struct Aggregate {
-    pub(super) sizes: Mutex<Vec<u64>>,
-    pub(super) completed: Mutex<u64>,
-    pub(super) user: Option<ProgressFn>,
+    sizes: Mutex<Vec<u64>>,
+    completed: Mutex<u64>,
+    user: Option<ProgressFn>,
 }
 
 impl Aggregate {
+    pub(super) fn new(sizes: Vec<u64>, user: Option<ProgressFn>) -> Arc<Self> {
+        Arc::new(Aggregate {
+            sizes: Mutex::new(sizes),
+            completed: Mutex::new(0),
+            user,
+        })
+    }
+
     pub(super) fn progress_for(self: &Arc<Self>, index: usize) -> Option<ProgressFn> {
         let agg = self.clone();
         self.user.as_ref()?;

@@ -11,10 +11,10 @@ use super::naming::{extract_filename, is_gguf, model_id};
 use super::source::{download_error, format_checksum, resolve_source, shard_url, Source};
 use crate::download::{Claim, Request};
 use crate::gguf::{self, metadata::gguf_metadata};
-use crate::{files, Error, ErrorCode, Result};
+use crate::{files, ErrorCode, Result};
 use serde_json::{json, Map};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 struct Item {
@@ -54,18 +54,8 @@ impl ModelManager {
         let gguf = remote_metadata(&primary.url, false).await?;
         let sizes =
             futures_util::future::join_all(items.iter().map(|(url, _, _)| head_size(url))).await;
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Error::file_system(
-                format!("Failed to create directory: {}", dir.display()),
-                &dir,
-                &e,
-            )
-        })?;
-        let agg = Arc::new(Aggregate {
-            sizes: Mutex::new(sizes),
-            completed: Mutex::new(0),
-            user: callbacks.progress,
-        });
+        files::ensure_directory(&dir)?;
+        let agg = Aggregate::new(sizes, callbacks.progress);
         let mut done: Vec<PathBuf> = Vec::new();
         let mut shards = Vec::new();
         let checksum = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
@@ -139,20 +129,10 @@ impl ModelManager {
         // Resolve everything before touching the disk, so a bad component leaves nothing behind.
         let items = component_items(cfg, &components, primary, &dir)?;
         let claim = self.downloader.claim()?;
-        std::fs::create_dir_all(&dir).map_err(|e| {
-            Error::file_system(
-                format!("Failed to create directory: {}", dir.display()),
-                &dir,
-                &e,
-            )
-        })?;
+        files::ensure_directory(&dir)?;
         let existed: Vec<bool> = items.iter().map(|it| it.destination.exists()).collect();
         let (sizes, gguf) = probe_components(&items, &existed).await;
-        let agg = Arc::new(Aggregate {
-            sizes: Mutex::new(sizes),
-            completed: Mutex::new(0),
-            user: callbacks.progress.clone(),
-        });
+        let agg = Aggregate::new(sizes, callbacks.progress.clone());
         let mut downloaded: Vec<PathBuf> = Vec::new();
         let result = self
             .fetch_components(&claim, &items, &existed, &agg, &callbacks, &mut downloaded)
