@@ -127,15 +127,29 @@ pub async fn runtime_capacity(
     parallel: u64,
     timeout: Duration,
 ) -> Result<(u64, u64)> {
-    let unavailable = |message: &str, cause: String| {
-        Error::context_constraint(
-            message,
-            json!({
-                "reason": "runtime-capacity-unavailable", "stage": "runtime", "parallelRequests": parallel, "cause": cause,
-                "suggestion": "Check llama-server logs and verify that GET /props returns a compatible response",
-            }),
-        )
-    };
+    let props = fetch_props(port, host, parallel, timeout).await?;
+    capacity_from_props(&props, parallel)
+}
+
+/// `runtime-capacity-unavailable`, with what went wrong as `cause`.
+fn capacity_unavailable(message: &str, cause: String, parallel: u64) -> Error {
+    Error::context_constraint(
+        message,
+        json!({
+            "reason": "runtime-capacity-unavailable", "stage": "runtime", "parallelRequests": parallel, "cause": cause,
+            "suggestion": "Check llama-server logs and verify that GET /props returns a compatible response",
+        }),
+    )
+}
+
+/// `GET /props` as a JSON object.
+async fn fetch_props(
+    port: u16,
+    host: &str,
+    parallel: u64,
+    timeout: Duration,
+) -> Result<Map<String, Value>> {
+    let unavailable = |message: &str, cause: String| capacity_unavailable(message, cause, parallel);
     let url = format!("http://{}:{port}/props", format_http_host(host));
     let unreadable = |cause: String| {
         unavailable(
@@ -173,12 +187,18 @@ pub async fn runtime_capacity(
             e.to_string(),
         )
     })?;
-    let Some(props) = props.as_object() else {
-        return Err(unavailable(
+    match props {
+        Value::Object(props) => Ok(props),
+        _ => Err(unavailable(
             "llama-server /props returned an invalid object",
             "Expected a JSON object".into(),
-        ));
-    };
+        )),
+    }
+}
+
+/// `(n_ctx per slot, slots)` from `/props`, checked against the configured slot count.
+fn capacity_from_props(props: &Map<String, Value>, parallel: u64) -> Result<(u64, u64)> {
+    let unavailable = |message: &str, cause: String| capacity_unavailable(message, cause, parallel);
     let Some(settings) = props
         .get("default_generation_settings")
         .and_then(Value::as_object)
