@@ -6,14 +6,11 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{json, Value};
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs).
 pub type EventCallback =
     ThreadsafeFunction<FnArgs<(String, Value)>, (), FnArgs<(String, Value)>, Status, false, true>;
-
-static SYSTEM: LazyLock<Arc<genai_core::system::SystemInfo>> =
-    LazyLock::new(|| Arc::new(genai_core::system::SystemInfo::new()));
 
 fn event(e: ServerEvent) -> (String, Value) {
     match e {
@@ -52,7 +49,7 @@ impl NativeLlamaServer {
             sink.call(event(e).into(), ThreadsafeFunctionCallMode::NonBlocking);
         });
         NativeLlamaServer {
-            inner: LlamaServer::new(models.shared(), SYSTEM.clone(), events),
+            inner: LlamaServer::new(models.shared(), crate::system::system(), events),
         }
     }
 

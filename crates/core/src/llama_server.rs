@@ -562,9 +562,9 @@ impl LlamaServer {
             })
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        let optimal = self
-            .system
-            .optimal_config(&Value::Object(model.clone()), Some(&hints))?;
+        let view = crate::system::ModelView::from_json(&Value::Object(model.clone()));
+        let optimal = self.system.optimal_config(&view, &typed_hints(hints))?;
+        let optimal = untyped(&optimal);
         let mut resolved = config.clone();
         for (k, v) in optimal {
             if matches!(
@@ -931,4 +931,30 @@ impl LlamaServer {
             .await["status"]
                 == "ok"
     }
+}
+
+/// The hints as `getOptimalConfig` takes them; a value of the wrong type is left out (as if
+/// absent), so that start() goes on to report it or pass it to llama-server as before.
+fn typed_hints(hints: Map<String, Value>) -> crate::llama::LlamaServerConfig {
+    let typed: Map<String, Value> = hints
+        .into_iter()
+        .filter(|(k, v)| {
+            let one = Value::Object(Map::from_iter([(k.clone(), v.clone())]));
+            serde_json::from_value::<crate::llama::LlamaServerConfig>(one).is_ok()
+        })
+        .collect();
+    serde_json::from_value(Value::Object(typed)).unwrap_or_default()
+}
+
+/// The config back as JSON, whole numbers as integers (as the map-based sizing gave them).
+fn untyped(config: &crate::llama::LlamaServerConfig) -> Map<String, Value> {
+    let Ok(Value::Object(map)) = serde_json::to_value(config) else {
+        return Map::new();
+    };
+    map.into_iter()
+        .map(|(k, v)| match v.as_f64() {
+            Some(x) if x.fract() == 0.0 && x.abs() < 9e15 => (k, Value::from(x as i64)),
+            _ => (k, v),
+        })
+        .collect()
 }
