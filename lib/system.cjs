@@ -22,27 +22,29 @@ async function estimateVRAM(gpu, options) {
   return (await native.estimateVram(gpu ?? { available: false })) ?? null;
 }
 
-const CACHE_TTL = 60000;
-
 class SystemInfo {
   static #instance;
   #cached = null;
-  #cachedAt = 0;
+  #generation = 0;
 
   static getInstance() {
     if (!SystemInfo.#instance) SystemInfo.#instance = new SystemInfo();
     return SystemInfo.#instance;
   }
 
-  /** Cached for 60 s; the same object is returned while the cache holds. */
+  /**
+   * The cache (60 s) is the native one, shared with llamaServer's auto-configuration; this only
+   * keeps the object's identity: the same object is returned while the native cache holds the
+   * detection it was made from.
+   */
   async detect(forceRefresh = false) {
-    if (!forceRefresh && this.#cached && Date.now() - this.#cachedAt < CACHE_TTL) return this.#cached;
-    // The native side keeps its own copy (canRunModel and getOptimalConfig read it).
-    const caps = await native.systemDetect(Boolean(forceRefresh));
-    if (this.#cached && this.#cached.detectedAt === caps.detectedAt) return this.#cached;
-    this.#cached = caps;
-    this.#cachedAt = Date.now();
-    return caps;
+    if (!forceRefresh && this.#cached && native.systemCachedGeneration() === this.#generation) {
+      return this.#cached;
+    }
+    const { generation, capabilities } = await native.systemDetect(Boolean(forceRefresh));
+    if (this.#cached && this.#generation === generation) return this.#cached;
+    if (generation > this.#generation) [this.#cached, this.#generation] = [capabilities, generation];
+    return capabilities;
   }
 
   getMemoryInfo() {
@@ -72,8 +74,6 @@ class SystemInfo {
   }
 
   clearCache() {
-    this.#cached = null;
-    this.#cachedAt = 0;
     native.systemClearCache();
   }
 }

@@ -7,12 +7,10 @@
 // --all-targets) every `#[napi]` item would look unused.
 #![cfg_attr(test, allow(dead_code))]
 
-use genai_core::{files, system, Error as CoreError};
+use genai_core::files;
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
-use serde_json::{Map, Value};
 use std::path::PathBuf;
-use std::sync::LazyLock;
 
 mod constants;
 mod errors;
@@ -20,115 +18,7 @@ mod llama;
 mod models;
 mod process;
 mod servers;
-
-static SYSTEM: LazyLock<system::SystemInfo> = LazyLock::new(system::SystemInfo::new);
-
-pub(crate) fn core_err(e: CoreError) -> napi::Error {
-    napi::Error::from_reason(e.to_json().to_string())
-}
-
-pub(crate) fn to_json<T: serde::Serialize>(v: &T) -> Result<Value> {
-    serde_json::to_value(v).map_err(|e| napi::Error::from_reason(e.to_string()))
-}
-
-/// Runs blocking core work on the blocking pool.
-pub(crate) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> genai_core::Result<T> + Send + 'static,
-) -> Result<T> {
-    napi::tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| napi::Error::from_reason(format!("internal task failed: {e}")))?
-        .map_err(core_err)
-}
-
-fn as_object(v: Option<Value>) -> Option<Map<String, Value>> {
-    match v {
-        Some(Value::Object(m)) => Some(m),
-        _ => None,
-    }
-}
-
-// ---- system ---------------------------------------------------------------------------------
-
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn system_detect(force_refresh: bool) -> Result<Value> {
-    let caps = blocking(move || Ok(SYSTEM.detect(force_refresh))).await?;
-    to_json(&caps)
-}
-
-#[napi]
-pub fn system_clear_cache() {
-    SYSTEM.clear_cache();
-}
-
-#[napi(ts_return_type = "any")]
-pub fn cpu_info() -> Result<Value> {
-    to_json(&system::cpu_info())
-}
-
-#[napi(ts_return_type = "any")]
-pub fn memory_info() -> Result<Value> {
-    to_json(&system::memory_info())
-}
-
-#[napi]
-pub fn recommended_threads(cores: u32) -> u32 {
-    system::recommended_threads(cores)
-}
-
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn detect_gpu() -> Result<Value> {
-    to_json(&blocking(|| Ok(system::detect_gpu())).await?)
-}
-
-#[napi(ts_return_type = "Promise<any>")]
-pub async fn gpu_info() -> Result<Value> {
-    to_json(&blocking(|| Ok(system::gpu_info())).await?)
-}
-
-#[napi(ts_args_type = "gpu: any")]
-pub async fn estimate_vram(gpu: Value) -> Result<Option<f64>> {
-    let gpu: system::GpuInfo = serde_json::from_value(gpu).unwrap_or_default();
-    blocking(move || Ok(system::estimate_vram(&gpu))).await
-}
-
-#[napi(
-    ts_args_type = "model: any, options?: any",
-    ts_return_type = "Promise<any>"
-)]
-pub async fn can_run_model(model: Value, options: Option<Value>) -> Result<Value> {
-    let result =
-        blocking(move || Ok(SYSTEM.can_run_model(&model, as_object(options).as_ref()))).await?;
-    to_json(&result)
-}
-
-#[napi(
-    ts_args_type = "model: any, hints?: any",
-    ts_return_type = "Promise<any>"
-)]
-pub async fn get_optimal_config(model: Value, hints: Option<Value>) -> Result<Value> {
-    let config = blocking(move || SYSTEM.optimal_config(&model, as_object(hints).as_ref())).await?;
-    Ok(Value::Object(config))
-}
-
-#[napi(ts_args_type = "model: any, cacheTypeK?: string, cacheTypeV?: string")]
-pub fn estimate_kv_bytes_per_token(
-    model: Value,
-    cache_type_k: Option<String>,
-    cache_type_v: Option<String>,
-) -> f64 {
-    let view = system::ModelView::from_json(&model);
-    system::sizing::estimate_kv_bytes_per_token(
-        &view,
-        cache_type_k.as_deref().unwrap_or("f16"),
-        cache_type_v.as_deref().unwrap_or("f16"),
-    )
-}
-
-#[napi]
-pub fn floor_context_to_granularity(tokens: f64) -> f64 {
-    system::sizing::floor_context_to_granularity(tokens)
-}
+mod system;
 
 // ---- platform, ids, names -------------------------------------------------------------------
 

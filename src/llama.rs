@@ -12,7 +12,7 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
-use std::sync::{Arc, LazyLock};
+use std::sync::Arc;
 
 /// An event's payload, typed per event (see the constructor's `onEvent` type).
 pub type EventPayload = Either7<
@@ -34,9 +34,6 @@ pub type EventCallback = ThreadsafeFunction<
     false,
     true,
 >;
-
-static SYSTEM: LazyLock<Arc<genai_core::system::SystemInfo>> =
-    LazyLock::new(|| Arc::new(genai_core::system::SystemInfo::new()));
 
 fn event(e: ServerEvent) -> (&'static str, EventPayload) {
     match e {
@@ -79,7 +76,7 @@ impl NativeLlamaServer {
             );
         });
         NativeLlamaServer {
-            inner: LlamaServer::new(models.shared(), SYSTEM.clone(), events),
+            inner: LlamaServer::new(models.shared(), crate::system::system(), events),
         }
     }
 

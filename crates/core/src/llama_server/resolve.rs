@@ -5,9 +5,7 @@ use super::{LlamaServer, DEFAULT_PORT};
 use crate::defaults;
 use crate::llama::{config, LlamaServerConfig, PortSetting, ResolvedConfig};
 use crate::models::ModelInfo;
-use crate::system::SystemInfo;
-use crate::{health, Error, Result};
-use serde_json::{Map, Value};
+use crate::{health, Result};
 
 /// The port asked for: a number as given, `'auto'` → one the OS hands out, unset → 8080.
 pub(super) fn port(config: &LlamaServerConfig) -> Result<u16> {
@@ -31,24 +29,10 @@ impl LlamaServer {
         port: u16,
         model: &ModelInfo,
     ) -> Result<ResolvedConfig> {
-        let view = model.to_value();
-        let auto = optimal_config(&self.system, &view, &config.hints())?;
+        let auto = self
+            .system
+            .optimal_config(&model.sizing_view(), &config.hints())?;
         config.fill_from(auto);
         ResolvedConfig::new(config, port)
     }
-}
-
-// ADAPTER: replace at merge with system.optimal_config(&view, &hints)
-fn optimal_config(
-    system: &SystemInfo,
-    view: &Value,
-    hints: &LlamaServerConfig,
-) -> Result<LlamaServerConfig> {
-    let hints = match serde_json::to_value(hints) {
-        Ok(Value::Object(map)) => map,
-        _ => Map::new(),
-    };
-    let auto = system.optimal_config(view, Some(&hints))?;
-    serde_json::from_value(Value::Object(auto))
-        .map_err(|e| Error::server(format!("Unexpected optimal configuration: {e}"), None))
 }

@@ -57,9 +57,28 @@ pub struct GpuDevice {
     pub bus_id: Option<String>,
 }
 
+/// A caller's `GPUInfo` object that does not have upstream's shape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvalidGpuInfo(pub String);
+
+impl std::fmt::Display for InvalidGpuInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Invalid GPUInfo: {}", self.0)
+    }
+}
+
+impl std::error::Error for InvalidGpuInfo {}
+
 impl GpuInfo {
     pub fn unavailable() -> Self {
         GpuInfo::default()
+    }
+
+    /// A `GPUInfo` a caller built (`estimateVRAM(gpu)`). A malformed one (no boolean
+    /// `available`, a field of the wrong type) is an error, not a GPU-less machine; unknown
+    /// keys are ignored.
+    pub fn from_json(value: &serde_json::Value) -> Result<Self, InvalidGpuInfo> {
+        GpuInfo::deserialize(value).map_err(|e| InvalidGpuInfo(e.to_string()))
     }
 
     /// The genai-electron fields come from the first device; all devices are listed.
@@ -493,6 +512,32 @@ fn run_tool(program: &str, args: &[&str]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_callers_gpu_info_is_checked() {
+        use serde_json::json;
+        let ok = GpuInfo::from_json(
+            &json!({ "available": true, "type": "nvidia", "vram": 8.0e9, "extra": 1 }),
+        );
+        assert_eq!(ok.map(|g| (g.available, g.vram)), Ok((true, Some(8.0e9))));
+        assert_eq!(
+            GpuInfo::from_json(&json!({ "available": false })),
+            Ok(GpuInfo::unavailable())
+        );
+        let missing = GpuInfo::from_json(&json!({})).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "Invalid GPUInfo: missing field `available`"
+        );
+        let wrong = GpuInfo::from_json(&json!({ "available": true, "vram": "8 GB" })).unwrap_err();
+        assert!(
+            wrong
+                .to_string()
+                .starts_with("Invalid GPUInfo: invalid type: string"),
+            "{wrong}"
+        );
+        assert!(GpuInfo::from_json(&json!(42)).is_err());
+    }
 
     #[test]
     fn no_gpu_here_is_not_an_error() {

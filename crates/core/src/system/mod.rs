@@ -5,15 +5,15 @@ pub mod gpu;
 pub mod memory;
 pub mod sizing;
 
+use crate::llama::LlamaServerConfig;
 use serde::Serialize;
-use serde_json::{Map, Value};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use cpu::{cpu_info, recommended_threads, CpuInfo};
-pub use gpu::{detect_gpu, GpuDevice, GpuInfo};
+pub use gpu::{detect_gpu, GpuDevice, GpuInfo, InvalidGpuInfo};
 pub use memory::{estimate_vram, memory_info, MemoryInfo};
-pub use sizing::{CanRunResult, ModelView, SystemRecommendations};
+pub use sizing::{CanRunOptions, CanRunResult, ModelView, SystemRecommendations};
 
 /// `SystemCapabilities`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -29,9 +29,19 @@ pub struct SystemCapabilities {
 
 pub const CACHE_TTL: Duration = Duration::from_secs(60);
 
+/// One detection, numbered: a newer detection has a higher generation.
+struct Cached {
+    at: Instant,
+    generation: u64,
+    caps: SystemCapabilities,
+}
+
+/// The detection cache. One per process (the binding holds it), shared by `systemInfo` and by
+/// the llama-server auto-configuration, so that `clearCache()` reaches both.
 #[derive(Default)]
 pub struct SystemInfo {
-    cache: Mutex<Option<(Instant, SystemCapabilities)>>,
+    cache: Mutex<Option<Cached>>,
+    generations: std::sync::atomic::AtomicU64,
 }
 
 /// The GPU with its VRAM filled in where detection gave none (`getGPUInfo`).
@@ -51,16 +61,14 @@ impl SystemInfo {
     /// `detect(forceRefresh)`: blocking (GPU probing may read sysfs or load NVML); call it off
     /// the JS thread.
     pub fn detect(&self, force_refresh: bool) -> SystemCapabilities {
+        self.detect_numbered(force_refresh).1
+    }
+
+    /// `detect`, with the generation of the detection returned (see [`Self::cached_generation`]).
+    pub fn detect_numbered(&self, force_refresh: bool) -> (u64, SystemCapabilities) {
         if !force_refresh {
-            if let Some((at, caps)) = self
-                .cache
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .as_ref()
-            {
-                if at.elapsed() < CACHE_TTL {
-                    return caps.clone();
-                }
+            if let Some(c) = self.fresh(|c| (c.generation, c.caps.clone())) {
+                return c;
             }
         }
         let started = Instant::now();
@@ -76,8 +84,31 @@ impl SystemInfo {
             recommendations,
             detected_at: crate::clock::iso_now(),
         };
-        *self.cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((started, caps.clone()));
-        caps
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        // Numbered under the lock: the cache always holds the highest generation written.
+        let generation = 1 + self
+            .generations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        *cache = Some(Cached {
+            at: started,
+            generation,
+            caps: caps.clone(),
+        });
+        (generation, caps)
+    }
+
+    /// The generation of the cached detection while it holds (`detect(false)` would return it),
+    /// without detecting: what the facade compares to keep returning the same object.
+    pub fn cached_generation(&self) -> Option<u64> {
+        self.fresh(|c| c.generation)
+    }
+
+    fn fresh<T>(&self, read: impl FnOnce(&Cached) -> T) -> Option<T> {
+        let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache
+            .as_ref()
+            .filter(|c| c.at.elapsed() < CACHE_TTL)
+            .map(read)
     }
 
     pub fn clear_cache(&self) {
@@ -85,26 +116,17 @@ impl SystemInfo {
     }
 
     /// `canRunModel(modelInfo, options)`: GPU from the cached detection, RAM read now.
-    pub fn can_run_model(
-        &self,
-        model: &Value,
-        options: Option<&Map<String, Value>>,
-    ) -> CanRunResult {
+    pub fn can_run_model(&self, model: &ModelView, options: &CanRunOptions) -> CanRunResult {
         let caps = self.detect(false);
-        sizing::can_run_model(
-            &ModelView::from_json(model),
-            options,
-            &caps.gpu,
-            &memory_info(),
-        )
+        sizing::can_run_model(model, options, &caps.gpu, &memory_info())
     }
 
-    /// `getOptimalConfig(modelInfo, hints)`.
+    /// `getOptimalConfig(modelInfo, hints)` → `Partial<LlamaServerConfig>`.
     pub fn optimal_config(
         &self,
-        model: &Value,
-        hints: Option<&Map<String, Value>>,
-    ) -> crate::Result<Map<String, Value>> {
+        model: &ModelView,
+        hints: &LlamaServerConfig,
+    ) -> crate::Result<LlamaServerConfig> {
         let caps = self.detect(false);
         let mem = memory_info();
         let machine = sizing::Machine {
@@ -112,7 +134,7 @@ impl SystemInfo {
             gpu: &caps.gpu,
             mem: &mem,
         };
-        sizing::optimal_config(&ModelView::from_json(model), hints, &machine)
+        sizing::optimal_config(model, hints, &machine)
     }
 }
 
@@ -130,8 +152,15 @@ mod tests {
         let c = s.detect(true);
         assert_ne!(a.detected_at, c.detected_at);
         s.clear_cache();
+        assert_eq!(s.cached_generation(), None);
         std::thread::sleep(Duration::from_millis(2));
         assert_ne!(s.detect(false).detected_at, c.detected_at);
+        // Every detection is numbered; the cached one is what `detect(false)` returns.
+        let (g1, _) = s.detect_numbered(false);
+        assert_eq!(s.cached_generation(), Some(g1));
+        let (g2, _) = s.detect_numbered(true);
+        assert!(g2 > g1);
+        assert_eq!(s.detect_numbered(false).0, g2);
         let json = serde_json::to_value(&a).unwrap();
         for key in [
             "cpu",
