@@ -12,7 +12,7 @@ const LLAMA = asset('llama-server');
 process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-llama-jest-');
 process.env.GENAI_LLAMA_SERVER_PATH = LLAMA;
 const api = await import('../index.js');
-const { llamaServer, StorageManager, ServerError, PortInUseError, ModelNotFoundError, BinaryError, ContextConstraintError } = api;
+const { llamaServer, systemInfo, StorageManager, ServerError, PortInUseError, ModelNotFoundError, BinaryError, ContextConstraintError } = api;
 
 beforeAll(async () => {
   await StorageManager.getInstance().initialize();
@@ -305,4 +305,28 @@ test('genai-electron-rs serve <file.gguf> runs the server until Ctrl-C', async (
   clearTimeout(cleanup);
   expect(out).toMatch(/status stopping -> stopped/);
   expect(alive(Number(pid))).toBe(false);
+});
+
+// One detection cache for the whole package: systemInfo.clearCache() reaches the detection that
+// llamaServer.start() uses for its auto-configuration, and systemInfo then sees the detection
+// start() made. (In this file, not its own: the binary-validation test above must be the first
+// start() in its Jest worker process.)
+test('clearCache() then start(): start() detects anew, and detect() returns that detection', async () => {
+  const tick = () => new Promise((r) => setTimeout(r, 5)); // detectedAt has millisecond resolution
+  const before = await systemInfo.detect();
+  expect(await systemInfo.detect()).toBe(before);
+  systemInfo.clearCache();
+  await tick();
+  const startCalled = new Date().toISOString();
+  await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const startReturned = new Date().toISOString();
+  await tick();
+  // No forceRefresh: with a cache of its own, systemInfo would detect now, after start() returned.
+  const after = await systemInfo.detect();
+  await llamaServer.stop();
+  expect(after).not.toBe(before);
+  expect(after.detectedAt > before.detectedAt).toBe(true);
+  expect(after.detectedAt >= startCalled).toBe(true);
+  expect(after.detectedAt <= startReturned).toBe(true);
+  expect(await systemInfo.detect()).toBe(after);
 });

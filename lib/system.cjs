@@ -26,6 +26,7 @@ class SystemInfo {
   static #instance;
   #cached = null;
   #generation = 0;
+  #validUntil = 0;
 
   static getInstance() {
     if (!SystemInfo.#instance) SystemInfo.#instance = new SystemInfo();
@@ -34,16 +35,20 @@ class SystemInfo {
 
   /**
    * The cache (60 s) is the native one, shared with llamaServer's auto-configuration; this only
-   * keeps the object's identity: the same object is returned while the native cache holds the
-   * detection it was made from.
+   * keeps the object's identity: the same object is returned for as long as the native cache
+   * says it holds the detection it was made from (clearCache and forceRefresh come through here).
    */
   async detect(forceRefresh = false) {
-    if (!forceRefresh && this.#cached && native.systemCachedGeneration() === this.#generation) {
+    if (!forceRefresh && this.#cached && performance.now() < this.#validUntil) return this.#cached;
+    const { generation, validForMs, capabilities } = await native.systemDetect(Boolean(forceRefresh));
+    if (this.#cached && this.#generation === generation) {
+      this.#validUntil = performance.now() + validForMs;
       return this.#cached;
     }
-    const { generation, capabilities } = await native.systemDetect(Boolean(forceRefresh));
-    if (this.#cached && this.#generation === generation) return this.#cached;
-    if (generation > this.#generation) [this.#cached, this.#generation] = [capabilities, generation];
+    if (generation > this.#generation) {
+      [this.#cached, this.#generation] = [capabilities, generation];
+      this.#validUntil = performance.now() + validForMs;
+    }
     return capabilities;
   }
 
@@ -74,6 +79,7 @@ class SystemInfo {
   }
 
   clearCache() {
+    this.#cached = null;
     native.systemClearCache();
   }
 }

@@ -172,6 +172,8 @@ impl From<core::SystemCapabilities> for SystemCapabilities {
 #[napi(object)]
 pub struct NumberedCapabilities {
     pub generation: f64,
+    /// How much longer the native cache holds it.
+    pub valid_for_ms: f64,
     pub capabilities: SystemCapabilities,
 }
 
@@ -307,18 +309,13 @@ pub fn system_detect(
 ) -> Result<PromiseRaw<'_, NumberedCapabilities>> {
     let system = system();
     blocking(env, move || {
-        let (generation, caps) = system.detect_numbered(force_refresh);
+        let d = system.detect_numbered(force_refresh);
         Ok(NumberedCapabilities {
-            generation: generation as f64,
-            capabilities: caps.into(),
+            generation: d.generation as f64,
+            valid_for_ms: d.valid_for.as_secs_f64() * 1000.0,
+            capabilities: d.caps.into(),
         })
     })
-}
-
-/// The generation of the cached detection while the cache holds it; no detection, no I/O.
-#[napi]
-pub fn system_cached_generation() -> Option<f64> {
-    SYSTEM.cached_generation().map(|g| g as f64)
 }
 
 #[napi]

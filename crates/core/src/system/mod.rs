@@ -36,6 +36,24 @@ struct Cached {
     caps: SystemCapabilities,
 }
 
+impl Cached {
+    fn detection(&self) -> Detection {
+        Detection {
+            generation: self.generation,
+            valid_for: CACHE_TTL.saturating_sub(self.at.elapsed()),
+            caps: self.caps.clone(),
+        }
+    }
+}
+
+/// A detection as `detect_numbered` returns it.
+pub struct Detection {
+    pub generation: u64,
+    /// How much longer the cache holds this detection.
+    pub valid_for: Duration,
+    pub caps: SystemCapabilities,
+}
+
 /// The detection cache. One per process (the binding holds it), shared by `systemInfo` and by
 /// the llama-server auto-configuration, so that `clearCache()` reaches both.
 #[derive(Default)]
@@ -61,14 +79,16 @@ impl SystemInfo {
     /// `detect(forceRefresh)`: blocking (GPU probing may read sysfs or load NVML); call it off
     /// the JS thread.
     pub fn detect(&self, force_refresh: bool) -> SystemCapabilities {
-        self.detect_numbered(force_refresh).1
+        self.detect_numbered(force_refresh).caps
     }
 
-    /// `detect`, with the generation of the detection returned (see [`Self::cached_generation`]).
-    pub fn detect_numbered(&self, force_refresh: bool) -> (u64, SystemCapabilities) {
+    /// `detect`, with the detection's generation and how much longer the cache holds it: the
+    /// facade returns the same object until then (or until `clearCache`/`forceRefresh`, which go
+    /// through it), without asking again.
+    pub fn detect_numbered(&self, force_refresh: bool) -> Detection {
         if !force_refresh {
-            if let Some(c) = self.fresh(|c| (c.generation, c.caps.clone())) {
-                return c;
+            if let Some(d) = self.fresh(Cached::detection) {
+                return d;
             }
         }
         let started = Instant::now();
@@ -89,18 +109,14 @@ impl SystemInfo {
         let generation = 1 + self
             .generations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        *cache = Some(Cached {
+        let cached = Cached {
             at: started,
             generation,
-            caps: caps.clone(),
-        });
-        (generation, caps)
-    }
-
-    /// The generation of the cached detection while it holds (`detect(false)` would return it),
-    /// without detecting: what the facade compares to keep returning the same object.
-    pub fn cached_generation(&self) -> Option<u64> {
-        self.fresh(|c| c.generation)
+            caps,
+        };
+        let detection = cached.detection();
+        *cache = Some(cached);
+        detection
     }
 
     fn fresh<T>(&self, read: impl FnOnce(&Cached) -> T) -> Option<T> {
@@ -152,15 +168,17 @@ mod tests {
         let c = s.detect(true);
         assert_ne!(a.detected_at, c.detected_at);
         s.clear_cache();
-        assert_eq!(s.cached_generation(), None);
         std::thread::sleep(Duration::from_millis(2));
         assert_ne!(s.detect(false).detected_at, c.detected_at);
-        // Every detection is numbered; the cached one is what `detect(false)` returns.
-        let (g1, _) = s.detect_numbered(false);
-        assert_eq!(s.cached_generation(), Some(g1));
-        let (g2, _) = s.detect_numbered(true);
-        assert!(g2 > g1);
-        assert_eq!(s.detect_numbered(false).0, g2);
+        // Every detection is numbered; the cached one is what `detect(false)` returns, for as
+        // long as it says.
+        let g1 = s.detect_numbered(false);
+        assert!(g1.valid_for <= CACHE_TTL && g1.valid_for > CACHE_TTL / 2);
+        let g2 = s.detect_numbered(true);
+        assert!(g2.generation > g1.generation);
+        assert_eq!(s.detect_numbered(false).generation, g2.generation);
+        s.clear_cache();
+        assert!(s.detect_numbered(false).generation > g2.generation);
         let json = serde_json::to_value(&a).unwrap();
         for key in [
             "cpu",
