@@ -89,6 +89,9 @@ describe('standalone helpers', () => {
     if (!gpu.available) expect(gpu).toEqual({ available: false });
     expect(await systemInfo.getGPUInfo()).toEqual(expect.objectContaining({ available: gpu.available }));
     expect(await estimateVRAM({ available: false })).toBeNull();
+    expect(await estimateVRAM({})).toBeNull(); // as upstream: `!gpu.available`
+    // A field of the wrong type is a malformed GPUInfo, not a GPU-less machine.
+    await expect(estimateVRAM({ available: true, vram: '8 GB' })).rejects.toThrow(/^Invalid GPUInfo: invalid type: string/);
   });
 
   test('aborted telemetry options reject with the signal reason', async () => {

@@ -21,6 +21,8 @@ const MIB: f64 = 1024.0 * 1024.0;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct GpuInfo {
+    /// Absent in a caller's object means not available (upstream tests `!gpu.available`).
+    #[serde(default)]
     pub available: bool,
     #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
@@ -80,8 +82,8 @@ impl GpuInfo {
         GpuInfo::default()
     }
 
-    /// A `GPUInfo` a caller built (`estimateVRAM(gpu)`). A malformed one (no boolean
-    /// `available`, a field of the wrong type) is an error, not a GPU-less machine; unknown
+    /// A `GPUInfo` a caller built (`estimateVRAM(gpu)`). A field of the wrong type is an error,
+    /// not a GPU-less machine; a missing `available` means not available, as upstream; unknown
     /// keys are ignored.
     pub fn from_json(value: &serde_json::Value) -> Result<Self, InvalidGpuInfo> {
         GpuInfo::deserialize(value).map_err(|e| InvalidGpuInfo(e.to_string()))
@@ -357,11 +359,7 @@ mod tests {
             GpuInfo::from_json(&json!({ "available": false })),
             Ok(GpuInfo::unavailable())
         );
-        let missing = GpuInfo::from_json(&json!({})).unwrap_err();
-        assert_eq!(
-            missing.to_string(),
-            "Invalid GPUInfo: missing field `available`"
-        );
+        assert_eq!(GpuInfo::from_json(&json!({})), Ok(GpuInfo::unavailable()));
         let wrong = GpuInfo::from_json(&json!({ "available": true, "vram": "8 GB" })).unwrap_err();
         assert!(
             wrong
