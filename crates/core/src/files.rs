@@ -4,7 +4,7 @@
 use crate::{jsnum, Error, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const UNITS: [&str; 6] = ["Bytes", "KB", "MB", "GB", "TB", "PB"];
 
@@ -181,6 +181,41 @@ pub fn move_file(from: &Path, to: &Path) -> Result<()> {
         }));
         err
     })
+}
+
+/// The directory entry `path` names, with every folder above it resolved (symlinks followed,
+/// `.` and `..` gone) but the entry itself not followed: removing a symlink removes the link,
+/// wherever it points. Folders that do not exist yet are kept as named. `None` for a relative
+/// path, a path ending in `..`, or one that cannot be resolved.
+pub fn resolved_entry(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut tail: Vec<&std::ffi::OsStr> = Vec::new();
+    let mut at = path;
+    loop {
+        match at.components().next_back()? {
+            Component::Normal(name) => tail.push(name),
+            _ => return None,
+        }
+        let parent = at.parent()?;
+        match std::fs::canonicalize(parent) {
+            Ok(real) => return Some(tail.iter().rev().fold(real, |p, n| p.join(n))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => at = parent,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Whether `path` names an entry strictly inside the folder `root` once both are resolved
+/// ([`resolved_entry`]); false when either cannot be resolved. The one containment check
+/// before a model's file is written or deleted.
+pub fn entry_inside(root: &Path, path: &Path) -> bool {
+    match (std::fs::canonicalize(root), resolved_entry(path)) {
+        (Ok(root), Some(entry)) => entry != root && entry.starts_with(&root),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
