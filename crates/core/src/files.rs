@@ -256,20 +256,35 @@ mod tests {
         let root = std::fs::canonicalize(&root).unwrap();
         assert!(entry_inside(&root, &root.join("a.gguf")));
         assert!(entry_inside(&root, &root.join("sub/../a.gguf")));
-        assert!(entry_inside(&root, &root.join("new/folder/a.gguf")), "folders made later");
+        assert!(
+            entry_inside(&root, &root.join("new/folder/a.gguf")),
+            "folders made later"
+        );
         assert!(!entry_inside(&root, &root), "the folder itself");
         assert!(!entry_inside(&root, &root.join("..")));
         assert!(!entry_inside(&root, &root.join("../x")));
         assert!(!entry_inside(&root, &root.join("sub/../../x")));
-        assert!(!entry_inside(&root, &root.join("new/../../x")), "`..` after a missing folder");
+        assert!(
+            !entry_inside(&root, &root.join("new/../../x")),
+            "`..` after a missing folder"
+        );
         assert!(!entry_inside(&root, Path::new("a.gguf")), "relative");
-        assert!(!entry_inside(&base.join("missing"), &base.join("missing/a")));
+        assert!(!entry_inside(
+            &base.join("missing"),
+            &base.join("missing/a")
+        ));
         #[cfg(unix)]
         {
             std::os::unix::fs::symlink(&base, root.join("up")).unwrap();
             std::os::unix::fs::symlink(&base, root.join("link")).unwrap();
-            assert!(!entry_inside(&root, &root.join("up/x")), "a symlinked folder is followed");
-            assert!(entry_inside(&root, &root.join("link")), "the entry itself is not");
+            assert!(
+                !entry_inside(&root, &root.join("up/x")),
+                "a symlinked folder is followed"
+            );
+            assert!(
+                entry_inside(&root, &root.join("link")),
+                "the entry itself is not"
+            );
         }
         std::fs::remove_dir_all(&base).unwrap();
     }

@@ -116,9 +116,9 @@ pub fn download_file_name(url: &str, fallback: Option<&str>) -> crate::Result<St
     Ok(name)
 }
 
-/// A sanitized file name that is `.`, `..` or a device name: a DownloadError.
+/// A sanitized file name that is empty, `.`, `..` or a device name: a DownloadError.
 pub fn check_file_name(name: &str) -> crate::Result<()> {
-    if name == "." || name == ".." || is_device_name(name) {
+    if name.is_empty() || name == "." || name == ".." || is_device_name(name) {
         return Err(download_error(
             format!("Invalid file name: {}", quoted(name)),
             Some(json!({ "filename": name })),
@@ -284,6 +284,7 @@ mod tests {
             download_file_name("http://h/x", Some("a/..")).unwrap(),
             "a.."
         );
+        assert!(check_file_name("").is_err() && check_file_name("m.gguf").is_ok());
     }
 
     #[test]
