@@ -141,7 +141,11 @@ impl NativeModelManager {
     #[napi]
     pub fn metadata_path(&self, env: &Env, model_type_name: String, id: String) -> Result<String> {
         let model_type = ModelType::parse(&model_type_name).map_err(|e| js_error(env, &e))?;
-        let path = self.inner.storage.metadata_path(model_type, &id);
+        let path = self
+            .inner
+            .storage
+            .metadata_path(model_type, &id)
+            .map_err(|e| js_error(env, &e))?;
         Ok(path.to_string_lossy().into_owned())
     }
 

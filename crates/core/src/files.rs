@@ -4,7 +4,7 @@
 use crate::{jsnum, Error, Result};
 use sha2::{Digest, Sha256};
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const UNITS: [&str; 6] = ["Bytes", "KB", "MB", "GB", "TB", "PB"];
 
@@ -183,6 +183,41 @@ pub fn move_file(from: &Path, to: &Path) -> Result<()> {
     })
 }
 
+/// The directory entry `path` names, with every folder above it resolved (symlinks followed,
+/// `.` and `..` gone) but the entry itself not followed: removing a symlink removes the link,
+/// wherever it points. Folders that do not exist yet are kept as named. `None` for a relative
+/// path, a path ending in `..`, or one that cannot be resolved.
+pub fn resolved_entry(path: &Path) -> Option<PathBuf> {
+    use std::path::Component;
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut tail: Vec<&std::ffi::OsStr> = Vec::new();
+    let mut at = path;
+    loop {
+        match at.components().next_back()? {
+            Component::Normal(name) => tail.push(name),
+            _ => return None,
+        }
+        let parent = at.parent()?;
+        match std::fs::canonicalize(parent) {
+            Ok(real) => return Some(tail.iter().rev().fold(real, |p, n| p.join(n))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => at = parent,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Whether `path` names an entry strictly inside the folder `root` once both are resolved
+/// ([`resolved_entry`]); false when either cannot be resolved. The one containment check
+/// before a model's file is written or deleted.
+pub fn entry_inside(root: &Path, path: &Path) -> bool {
+    match (std::fs::canonicalize(root), resolved_entry(path)) {
+        (Ok(root), Some(entry)) => entry != root && entry.starts_with(&root),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +246,47 @@ mod tests {
             "my model.gguf"
         );
         assert_eq!(sanitize_filename("\u{3000}x\u{A0}\u{A0}y "), "x y");
+    }
+
+    #[test]
+    fn containment_resolves_folders_but_not_the_entry() {
+        let base = std::env::temp_dir().join(format!("genai-inside-{}", std::process::id()));
+        let root = base.join("root");
+        ensure_directory(&root.join("sub")).unwrap();
+        let root = std::fs::canonicalize(&root).unwrap();
+        assert!(entry_inside(&root, &root.join("a.gguf")));
+        assert!(entry_inside(&root, &root.join("sub/../a.gguf")));
+        assert!(
+            entry_inside(&root, &root.join("new/folder/a.gguf")),
+            "folders made later"
+        );
+        assert!(!entry_inside(&root, &root), "the folder itself");
+        assert!(!entry_inside(&root, &root.join("..")));
+        assert!(!entry_inside(&root, &root.join("../x")));
+        assert!(!entry_inside(&root, &root.join("sub/../../x")));
+        assert!(
+            !entry_inside(&root, &root.join("new/../../x")),
+            "`..` after a missing folder"
+        );
+        assert!(!entry_inside(&root, Path::new("a.gguf")), "relative");
+        assert!(!entry_inside(
+            &base.join("missing"),
+            &base.join("missing/a")
+        ));
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(&base, root.join("up")).unwrap();
+            std::os::unix::fs::symlink(&base, root.join("link")).unwrap();
+            assert!(
+                !entry_inside(&root, &root.join("up/x")),
+                "a symlinked folder is followed"
+            );
+            assert!(
+                entry_inside(&root, &root.join("link")),
+                "the entry itself is not"
+            );
+        }
+        std::fs::remove_dir_all(&base).unwrap();
     }
 
     #[test]

@@ -4,8 +4,8 @@
 
 use super::info::{ModelInfo, ModelSource, ModelType, Provenance};
 use super::multi::Shards;
-use super::naming::{extra_shards, extract_filename, model_id};
-use super::source::{download_error, format_checksum, resolve_source, SourceSpec};
+use super::naming::{download_file_name, download_model_id, extra_shards, model_id};
+use super::source::{download_error, format_checksum, redact_error, resolve_source, SourceSpec};
 use super::storage::Storage;
 use crate::download::{Downloader, ProgressFn, Request};
 use crate::gguf::{self, metadata::gguf_metadata};
@@ -187,19 +187,27 @@ impl ModelManager {
         self.storage.verify(m.model_type, &m.id)
     }
 
-    /// `downloadModel(config)`.
+    /// `downloadModel(config)`. No error reports the credentials of a URL.
     pub async fn download(&self, cfg: &DownloadConfig, callbacks: Callbacks) -> Result<ModelInfo> {
+        self.download_model(cfg, callbacks)
+            .await
+            .map_err(redact_error)
+    }
+
+    async fn download_model(
+        &self,
+        cfg: &DownloadConfig,
+        callbacks: Callbacks,
+    ) -> Result<ModelInfo> {
         self.storage.initialize()?;
         let model_type = ModelType::parse(&cfg.model_type)?;
+        let id = download_model_id(&cfg.name)?;
         let type_dir = self.storage.type_dir(model_type).to_path_buf();
         if cfg.components.as_ref().is_some_and(|c| !c.is_empty()) {
-            return self
-                .download_components(cfg, model_type, &type_dir, callbacks)
-                .await;
+            return self.download_components(cfg, model_type, callbacks).await;
         }
         let source = resolve_source(&cfg.spec)?;
-        let id = model_id(&cfg.name);
-        let filename = extract_filename(&source.url, source.file());
+        let filename = download_file_name(&source.url, source.file())?;
         let shard_base = source.file().map_or(filename.clone(), |f| {
             f.rsplit('/').next().unwrap_or(f).to_string()
         });
@@ -213,7 +221,7 @@ impl ModelManager {
                 extra: &extra,
             };
             return self
-                .download_shards(cfg, model_type, &type_dir, shards, callbacks)
+                .download_shards(cfg, model_type, shards, callbacks)
                 .await;
         }
         let destination = type_dir.join(&filename);

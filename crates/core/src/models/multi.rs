@@ -7,7 +7,9 @@ use super::manager::{
     cleanup, head_size, new_model_info, remote_metadata, Aggregate, Callbacks, DownloadConfig,
     ModelManager,
 };
-use super::naming::{extract_filename, is_gguf, model_id};
+use super::naming::{
+    check_file_name, download_file_name, extract_filename, is_gguf, model_directory, model_id,
+};
 use super::source::{download_error, format_checksum, resolve_source, shard_url, Source};
 use crate::download::{Claim, Request};
 use crate::gguf::{self, metadata::gguf_metadata};
@@ -39,7 +41,6 @@ impl ModelManager {
         &self,
         cfg: &DownloadConfig,
         model_type: ModelType,
-        type_dir: &Path,
         shards_in: Shards<'_>,
         callbacks: Callbacks,
     ) -> Result<ModelInfo> {
@@ -48,7 +49,9 @@ impl ModelManager {
             primary_name,
             extra,
         } = shards_in;
-        let dir = type_dir.join(model_id(&cfg.name));
+        let dir = self
+            .storage
+            .model_folder(model_type, &model_id(&cfg.name))?;
         let items = shard_items(primary, primary_name, extra, &dir)?;
         let claim = self.downloader.claim()?;
         let gguf = remote_metadata(&primary.url, false).await?;
@@ -107,10 +110,18 @@ impl ModelManager {
         &self,
         cfg: &DownloadConfig,
         model_type: ModelType,
-        type_dir: &Path,
         callbacks: Callbacks,
     ) -> Result<ModelInfo> {
         let components = cfg.components.clone().unwrap_or_default();
+        if model_type != ModelType::Diffusion {
+            return Err(download_error(
+                format!(
+                    "Multi-component downloads are only supported for diffusion models (type: {})",
+                    model_type.as_str()
+                ),
+                Some(json!({ "type": model_type.as_str() })),
+            ));
+        }
         if components.iter().any(|c| c.role == "diffusion_model") {
             return Err(download_error(
                 "Component with role \"diffusion_model\" is not allowed \u{2014} the top-level config describes the primary diffusion model",
@@ -120,17 +131,13 @@ impl ModelManager {
         let primary = resolve_source(&cfg.spec)?;
         let id = model_id(&cfg.name);
         self.refuse_existing_id(model_type, &id)?;
-        let dir_name = cfg
-            .model_directory
-            .as_deref()
-            .filter(|d| !d.is_empty())
-            .map_or(id.clone(), model_id);
-        let dir = type_dir.join(&dir_name);
+        let dir_name = model_directory(cfg.model_directory.as_deref(), &id)?;
+        let dir = self.storage.model_folder(model_type, &dir_name)?;
         // Resolve everything before touching the disk, so a bad component leaves nothing behind.
         let items = component_items(cfg, &components, primary, &dir)?;
+        let existed = self.reusable_components(model_type, &id, &items)?;
         let claim = self.downloader.claim()?;
         files::ensure_directory(&dir)?;
-        let existed: Vec<bool> = items.iter().map(|it| it.destination.exists()).collect();
         let (sizes, gguf) = probe_components(&items, &existed).await;
         let agg = Aggregate::new(sizes, callbacks.progress.clone());
         let mut downloaded: Vec<PathBuf> = Vec::new();
@@ -144,6 +151,45 @@ impl ModelManager {
         }
         let info = component_model_info(cfg, model_type, &items, gguf)?;
         self.register(info, &downloaded)
+    }
+
+    /// Which items are already there as another model's component (reused when they verify);
+    /// any other file in the way is refused ("Component file already exists"), so a download
+    /// never takes over, and a later delete never removes, a file that is not its own.
+    fn reusable_components(
+        &self,
+        model_type: ModelType,
+        id: &str,
+        items: &[Item],
+    ) -> Result<Vec<bool>> {
+        let shared: std::collections::HashSet<PathBuf> = self
+            .storage
+            .list(Some(model_type))?
+            .into_iter()
+            .filter(|m| m.components.is_some())
+            .flat_map(|m| m.files())
+            .filter_map(|f| files::resolved_entry(Path::new(&f.path)))
+            .collect();
+        items
+            .iter()
+            .map(|it| {
+                if std::fs::symlink_metadata(&it.destination).is_err() {
+                    return Ok(false);
+                }
+                if files::resolved_entry(&it.destination).is_some_and(|e| shared.contains(&e)) {
+                    return Ok(true);
+                }
+                Err(download_error(
+                    format!("Component file already exists: {}", it.filename),
+                    Some(json!({
+                        "path": it.destination.to_string_lossy(),
+                        "component": it.role,
+                        "modelId": id,
+                        "suggestion": "The file is no component of another model: remove it, or choose another modelDirectory",
+                    })),
+                ))
+            })
+            .collect()
     }
 
     async fn fetch_components(
@@ -209,23 +255,26 @@ fn component_items(
             c.spec.provenance.clone(),
         ));
     }
-    Ok(sources
+    sources
         .into_iter()
         .map(|(s, role, checksum, provenance)| {
-            let filename = s
-                .file()
-                .map_or_else(|| extract_filename(&s.url, None), str::to_string);
-            Item {
-                destination: dir.join(files::sanitize_filename(&filename)),
+            let filename = match s.file() {
+                Some(f) => f.to_string(),
+                None => download_file_name(&s.url, None)?,
+            };
+            let file = files::sanitize_filename(&filename);
+            check_file_name(&file)?;
+            Ok(Item {
+                destination: dir.join(file),
                 role,
                 url: s.url.clone(),
                 filename,
                 checksum: checksum.filter(|c| !c.is_empty()),
                 source: s.model_source(),
                 provenance,
-            }
+            })
         })
-        .collect())
+        .collect()
 }
 
 /// Announced sizes (0 for files already there) and, for a GGUF primary, its metadata (15 s).

@@ -43,7 +43,7 @@ impl Source {
         };
         ModelSource {
             kind: kind.into(),
-            url: self.url.clone(),
+            url: strip_userinfo(&self.url),
             repo,
             file,
             revision,
@@ -106,6 +106,59 @@ pub(super) fn resolve_source(spec: &SourceSpec) -> Result<Source> {
     }
 }
 
+/// The URL without `user:password@` (what is stored; the request itself still sends them, as
+/// HTTP basic authentication). A URL without credentials is returned as given.
+pub fn strip_userinfo(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// `text` with the `user:password@` of every `scheme://…` in it removed.
+pub fn redact_userinfo(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let (head, tail) = rest.split_at(i + 3);
+        out.push_str(head);
+        let authority_end = tail
+            .find(|c: char| {
+                matches!(c, '/' | '?' | '#' | '"' | '\'' | '<' | '>' | '`') || c.is_whitespace()
+            })
+            .unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        let host_start = authority.rfind('@').map_or(0, |at| at + 1);
+        out.push_str(&authority[host_start..]);
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+fn redact_value(v: &mut Value) {
+    match v {
+        Value::String(s) if s.contains("://") => *s = redact_userinfo(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_value),
+        Value::Object(map) => map.values_mut().for_each(redact_value),
+        _ => {}
+    }
+}
+
+/// An error with the credentials of every URL in its message and details removed, so that a
+/// `https://user:pass@host/…` download never reports its password.
+pub fn redact_error(mut e: Error) -> Error {
+    e.message = redact_userinfo(&e.message);
+    if let Some(details) = e.details.as_mut() {
+        redact_value(details);
+    }
+    e
+}
+
 /// `sha256:<hex>` as genai-electron stores checksums.
 pub(super) fn format_checksum(c: &str) -> String {
     let hex = c.strip_prefix("sha256:").unwrap_or(c);
@@ -139,5 +192,34 @@ pub(super) fn shard_url(entry: &str, primary: &Source) -> String {
             "{}{entry}",
             &primary.url[..primary.url.rfind('/').map_or(0, |i| i + 1)]
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn credentials_are_stripped() {
+        assert_eq!(
+            strip_userinfo("https://u:p%40ss@host:8080/a/m.gguf?x=1"),
+            "https://host:8080/a/m.gguf?x=1"
+        );
+        assert_eq!(strip_userinfo("https://host/m.gguf"), "https://host/m.gguf");
+        assert_eq!(strip_userinfo("not a url"), "not a url");
+        assert_eq!(
+            redact_userinfo("failed for http://u:secret@h/m (http://h2/x) and ftp://a@b"),
+            "failed for http://h/m (http://h2/x) and ftp://b"
+        );
+        let e = redact_error(download_error(
+            "GET https://me:pw@h/x failed",
+            Some(json!({ "url": "https://me:pw@h/x", "inner": [{ "u": "http://a:b@c" }], "n": 1 })),
+        ));
+        assert_eq!(e.message, "GET https://h/x failed");
+        assert_eq!(
+            e.details.unwrap(),
+            json!({ "url": "https://h/x", "inner": [{ "u": "http://c" }], "n": 1 })
+        );
     }
 }

@@ -1,8 +1,13 @@
 //! Model metadata on disk, as genai-electron keeps it: `models/<type>/<id>.json` (2-space JSON,
 //! same keys in the same order, unknown keys kept) beside the model files. A corrupt metadata
 //! file is skipped by listings, never fatal. Writes are atomic (temp file + rename).
+//!
+//! Every id is checked (`naming::check_model_id`) before it becomes a path, a metadata file
+//! counts only when its `id` and `type` are those of its name and folder, and nothing a model
+//! names is deleted unless it lies inside `models/<type>/` (`files::entry_inside`).
 
 use super::info::{Layout, ModelInfo, ModelType};
+use super::naming::check_model_id;
 use crate::jsjson::stringify_pretty;
 use crate::paths::Paths;
 use crate::{Error, ErrorCode, Result};
@@ -18,6 +23,23 @@ pub struct Storage {
 
 fn fs_error(message: String, path: &Path, err: &std::io::Error) -> Error {
     Error::file_system(message, path, err)
+}
+
+fn outside(type_dir: &Path, path: &Path, id: &str) -> Error {
+    Error::new(
+        ErrorCode::FileSystem,
+        format!(
+            "Path is outside the models folder {}: {}",
+            type_dir.display(),
+            path.display()
+        ),
+        Some(json!({
+            "path": path.to_string_lossy(),
+            "modelId": id,
+            "folder": type_dir.to_string_lossy(),
+            "suggestion": "A model's files must lie inside its type folder; remove the metadata file by hand if it was not written by this package",
+        })),
+    )
 }
 
 impl Storage {
@@ -55,15 +77,39 @@ impl Storage {
         self.initialized.store(false, Ordering::SeqCst);
     }
 
-    /// `<type>/<id>.json`: the one place this path is made.
-    pub fn metadata_path(&self, model_type: ModelType, id: &str) -> PathBuf {
-        self.type_dir(model_type).join(format!("{id}.json"))
+    /// `<type>/<id>.json`: the one place this path is made, for a valid id only.
+    pub fn metadata_path(&self, model_type: ModelType, id: &str) -> Result<PathBuf> {
+        check_model_id(id)?;
+        Ok(self.type_dir(model_type).join(format!("{id}.json")))
+    }
+
+    /// `<type>/<name>/`, the folder of a sharded or multi-component model (`name` is an id or a
+    /// model directory slug); refused when it resolves outside the type folder (a symlink).
+    pub fn model_folder(&self, model_type: ModelType, name: &str) -> Result<PathBuf> {
+        check_model_id(name)?;
+        let type_dir = self.type_dir(model_type);
+        let dir = type_dir.join(name);
+        // A file in it, so that the folder itself is resolved too.
+        if crate::files::entry_inside(type_dir, &dir.join("_")) {
+            return Ok(dir);
+        }
+        Err(outside(type_dir, &dir, name))
+    }
+
+    /// A file a model names must lie inside `models/<type>/` (folders resolved, symlinks
+    /// followed) before it is written or deleted.
+    pub fn check_inside(&self, model_type: ModelType, path: &Path, id: &str) -> Result<()> {
+        let type_dir = self.type_dir(model_type);
+        if crate::files::entry_inside(type_dir, path) {
+            return Ok(());
+        }
+        Err(outside(type_dir, path, id))
     }
 
     /// Writes `<type>/<id>.json` atomically.
     pub fn save(&self, info: &ModelInfo) -> Result<()> {
         let id = &info.id;
-        let path = self.metadata_path(info.model_type, id);
+        let path = self.metadata_path(info.model_type, id)?;
         let text = stringify_pretty(&info.to_value());
         let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
         let write = || -> std::io::Result<()> {
@@ -79,8 +125,10 @@ impl Storage {
         })
     }
 
+    /// `<type>/<id>.json`, which must hold that id and type (a file copied or edited to claim
+    /// another model's id would make a delete remove that model's files).
     pub fn load(&self, model_type: ModelType, id: &str) -> Result<ModelInfo> {
-        let path = self.metadata_path(model_type, id);
+        let path = self.metadata_path(model_type, id)?;
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -98,16 +146,32 @@ impl Storage {
                 ))
             }
         };
-        serde_json::from_str::<ModelInfo>(&text).map_err(|e| {
+        let info = serde_json::from_str::<ModelInfo>(&text).map_err(|e| {
             Error::new(
                 ErrorCode::FileSystem,
                 format!("Failed to load model metadata: {id}"),
                 Some(json!({ "path": path.to_string_lossy(), "error": e.to_string() })),
             )
-        })
+        })?;
+        if info.id != id || info.model_type != model_type {
+            return Err(Error::new(
+                ErrorCode::FileSystem,
+                format!(
+                    "Model metadata does not match its file: {} holds id {} of type {}",
+                    path.display(),
+                    serde_json::to_string(&info.id).unwrap_or_default(),
+                    info.model_type.as_str()
+                ),
+                Some(
+                    json!({ "path": path.to_string_lossy(), "modelId": id, "foundId": info.id, "foundType": info.model_type.as_str() }),
+                ),
+            ));
+        }
+        Ok(info)
     }
 
-    /// Ids of the metadata files of a type, in byte order (`listModelFiles`).
+    /// Ids of the metadata files of a type, in byte order (`listModelFiles`); a file whose name
+    /// is no valid id is left out.
     pub fn list_ids(&self, model_type: ModelType) -> Result<Vec<String>> {
         let dir = self.type_dir(model_type);
         let entries = match std::fs::read_dir(dir) {
@@ -127,6 +191,7 @@ impl Storage {
                 e.file_name()
                     .to_str()
                     .and_then(|n| n.strip_suffix(".json"))
+                    .filter(|id| super::naming::id_problem(id).is_none())
                     .map(str::to_string)
             })
             .collect();
@@ -155,36 +220,31 @@ impl Storage {
             .ok_or_else(|| Error::model_not_found(id))
     }
 
-    /// `deleteModelFiles`: the model's files (component files shared with another model of the
-    /// same type are kept), its now-empty folder, then its metadata.
+    /// `deleteModelFiles`: the model's files, its now-empty folder, then its metadata. A file
+    /// that another model of the same type names is kept (upstream does so for components), and
+    /// every file is checked to lie inside `models/<type>/` before any is deleted.
     pub fn delete_files(&self, model_type: ModelType, id: &str) -> Result<()> {
         let meta = self.load(model_type, id)?;
-        let meta_path = self.metadata_path(model_type, id);
+        let meta_path = self.metadata_path(model_type, id)?;
         let layout = meta.layout();
-        let shared: HashSet<String> = if layout == Layout::Components {
-            self.list_ids(model_type)?
-                .iter()
-                .filter(|other| *other != id)
-                .filter_map(|other| self.load(model_type, other).ok())
-                .filter(|m| m.components.is_some())
-                .flat_map(|m| {
-                    let mut paths: Vec<String> = m.files().into_iter().map(|f| f.path).collect();
-                    paths.push(m.path);
-                    paths
-                })
-                .collect()
-        } else {
-            HashSet::new()
-        };
+        let kept = self.files_of_others(model_type, id)?;
+        let mut doomed = Vec::new();
         for file in meta.files() {
-            if shared.contains(&file.path) {
-                continue;
+            let path = Path::new(&file.path);
+            if std::fs::symlink_metadata(path).is_err() {
+                continue; // nothing there (or nothing this process may see)
             }
-            match std::fs::remove_file(&file.path) {
+            self.check_inside(model_type, path, id)?;
+            if !crate::files::resolved_entry(path).is_some_and(|e| kept.contains(&e)) {
+                doomed.push(file.path);
+            }
+        }
+        for path in doomed {
+            match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                     return Err(fs_error(
-                        format!("Failed to delete {}: {}", layout.file_noun(), file.path),
-                        Path::new(&file.path),
+                        format!("Failed to delete {}: {}", layout.file_noun(), path),
+                        Path::new(&path),
                         &e,
                     ));
                 }
@@ -192,7 +252,10 @@ impl Storage {
             }
         }
         if layout != Layout::Single {
-            if let Some(dir) = Path::new(&meta.path).parent() {
+            let dir = Path::new(&meta.path).parent();
+            if let Some(dir) =
+                dir.filter(|d| crate::files::entry_inside(self.type_dir(model_type), d))
+            {
                 let _ = std::fs::remove_dir(dir); // only when empty
             }
         }
@@ -203,6 +266,26 @@ impl Storage {
                 &e,
             )
         })
+    }
+
+    /// What a delete of `id` must keep (resolved): every metadata file of the type, its own
+    /// included (it goes last), and every file another model of the type names.
+    fn files_of_others(&self, model_type: ModelType, id: &str) -> Result<HashSet<PathBuf>> {
+        let mut paths: Vec<PathBuf> = Vec::new();
+        for other in self.list_ids(model_type)? {
+            paths.push(self.metadata_path(model_type, &other)?);
+            if other == id {
+                continue;
+            }
+            if let Ok(m) = self.load(model_type, &other) {
+                paths.extend(m.files().into_iter().map(|f| PathBuf::from(f.path)));
+                paths.push(PathBuf::from(m.path));
+            }
+        }
+        Ok(paths
+            .iter()
+            .filter_map(|p| crate::files::resolved_entry(p))
+            .collect())
     }
 
     /// `verifyModelIntegrity`: false when no checksum is stored; ChecksumError on a mismatch.
