@@ -24,7 +24,7 @@ pub use types::{
 
 use crate::defaults;
 use crate::llama::LlamaServerConfig;
-use crate::logs::{Level, LogFile};
+use crate::logs::{Level, LogFile, Rotation};
 use crate::models::ModelManager;
 use crate::system::SystemInfo;
 use crate::{health, Error, Result};
@@ -60,8 +60,7 @@ impl LlamaServer {
             runtime: Mutex::new(None),
             log: Arc::new(LogFile::new(
                 &paths.logs.join("llama-server.log"),
-                None,
-                None,
+                Rotation::default(),
             )),
             binaries_dir: paths.binaries.llama.clone(),
             state: Arc::new(Mutex::new(State::default())),
