@@ -4,7 +4,7 @@
 const { EventEmitter } = require('node:events');
 const native = require('./native.cjs');
 const { LogManager } = require('./servers.cjs');
-const { ServerError } = require('./errors.cjs');
+const { GenaiElectronError, ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook } = require('./process.cjs');
 
@@ -106,20 +106,28 @@ class LlamaServerManager extends ServerManager {
   #native;
   #keepAlive; // a running server keeps Node alive, as a ref'd child process does upstream
   #unref = false;
+  #thrown; // { err }: the first listener throw during start()
 
   constructor() {
     super();
     this.#native = new native.NativeLlamaServer(nativeManager(), (name, payload) => this.#onEvent(name, payload));
   }
 
+  /** A listener's throw goes back to Rust (which fails the start() or stop() under way, as
+   * upstream's emit inside its try does); the value is kept for `start()`. */
   #onEvent(name, payload) {
-    if (name === 'status') {
-      const [status, old] = payload;
-      if (status === 'running') this.#holdProcess(true);
-      if (status === 'stopped' || status === 'crashed') this.#holdProcess(false);
-      this.emit('status', status, old);
-    } else if (name === 'stopped') this.emit('stopped');
-    else this.emit(name, payload);
+    try {
+      if (name === 'status') {
+        const [status, old] = payload;
+        if (status === 'running') this.#holdProcess(true);
+        if (status === 'stopped' || status === 'crashed') this.#holdProcess(false);
+        this.emit('status', status, old);
+      } else if (name === 'stopped') this.emit('stopped');
+      else this.emit(name, payload);
+    } catch (err) {
+      this.#thrown ??= { err };
+      throw err;
+    }
   }
 
   #holdProcess(hold) {
@@ -154,7 +162,15 @@ class LlamaServerManager extends ServerManager {
    */
   async start(config) {
     installExitHook();
-    return this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);
+    this.#thrown = undefined;
+    try {
+      return await this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);
+    } catch (err) {
+      // Upstream's handleStartupError rethrows a listener's GenaiElectronError as it is.
+      throw this.#thrown?.err instanceof GenaiElectronError ? this.#thrown.err : err;
+    } finally {
+      this.#thrown = undefined;
+    }
   }
 
   stop() {

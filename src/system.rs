@@ -364,16 +364,18 @@ pub fn estimate_vram(env: &Env, gpu: Value) -> Result<PromiseRaw<'_, Option<f64>
 )]
 pub fn can_run_model(
     env: &Env,
-    model: Value,
+    model: Option<Value>,
     options: Option<CanRunOptions>,
 ) -> Result<PromiseRaw<'_, CanRunResult>> {
+    let model = model_view(env, model)?;
     let options: core::CanRunOptions = options.map(Into::into).unwrap_or_default();
     let system = system();
-    blocking(env, move || {
-        Ok(system
-            .can_run_model(&ModelView::from_json(&model), &options)
-            .into())
-    })
+    blocking(env, move || Ok(system.can_run_model(&model, &options).into()))
+}
+
+/// The model argument; `null`/`undefined` is the TypeError upstream's first read throws.
+fn model_view(env: &Env, model: Option<Value>) -> Result<ModelView> {
+    ModelView::from_js(model.as_ref()).map_err(|m| type_error(env, m))
 }
 
 #[napi(
@@ -382,9 +384,10 @@ pub fn can_run_model(
 )]
 pub fn get_optimal_config(
     env: &Env,
-    model: Value,
+    model: Option<Value>,
     hints: Option<OptimalConfig>,
 ) -> Result<PromiseRaw<'_, OptimalConfig>> {
+    let model = model_view(env, model)?;
     let hints = match hints.map(OptimalConfig::into_core).transpose() {
         Ok(hints) => hints.unwrap_or_default(),
         Err(message) => return Err(type_error(env, message)),
@@ -392,7 +395,7 @@ pub fn get_optimal_config(
     let system = system();
     blocking(env, move || {
         system
-            .optimal_config(&ModelView::from_json(&model), &hints)
+            .optimal_config(&model, &hints)
             .map(OptimalConfig::from)
     })
 }
@@ -401,15 +404,16 @@ pub fn get_optimal_config(
     ts_args_type = "model: { size: number; type?: string; ggufMetadata?: Record<string, any> }, cacheTypeK?: string, cacheTypeV?: string"
 )]
 pub fn estimate_kv_bytes_per_token(
-    model: Value,
+    env: &Env,
+    model: Option<Value>,
     cache_type_k: Option<String>,
     cache_type_v: Option<String>,
-) -> f64 {
-    core::sizing::estimate_kv_bytes_per_token(
-        &ModelView::from_json(&model),
+) -> Result<f64> {
+    Ok(core::sizing::estimate_kv_bytes_per_token(
+        &model_view(env, model)?,
         cache_type_k.as_deref().unwrap_or("f16"),
         cache_type_v.as_deref().unwrap_or("f16"),
-    )
+    ))
 }
 
 #[napi]

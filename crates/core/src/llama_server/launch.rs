@@ -86,8 +86,9 @@ impl LlamaServer {
         let _ = self.log.write("Server is running and healthy", Level::Info);
         self.set_status(ServerStatus::Running);
         let info = self.info();
-        (self.events)(ServerEvent::Ready(ready));
-        (self.events)(ServerEvent::Started(info.clone()));
+        self.emit(ServerEvent::Ready(ready));
+        self.emit(ServerEvent::Started(info.clone()));
+        super::heard::check_start().await?;
         self.start_watchdog(resolved);
         Ok(info)
     }
@@ -152,15 +153,16 @@ impl LlamaServer {
                     return;
                 };
                 let _ = log.write(&format!("llama-server exited ({exit})"), Level::Error);
-                events(ServerEvent::Status {
+                // Not within an operation: a listener's throw is the host's (see `heard`).
+                drop(events(ServerEvent::Status {
                     new,
                     old: ServerStatus::Running,
-                });
+                }));
                 if new == ServerStatus::Stopped {
-                    events(ServerEvent::Stopped);
+                    drop(events(ServerEvent::Stopped));
                     return;
                 }
-                events(ServerEvent::Crashed(exit));
+                drop(events(ServerEvent::Crashed(exit)));
                 if let Some(server) = me.upgrade() {
                     server.schedule_restart();
                 }
