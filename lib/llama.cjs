@@ -107,6 +107,7 @@ class LlamaServerManager extends ServerManager {
   #keepAlive; // a running server keeps Node alive, as a ref'd child process does upstream
   #unref = false;
   #thrown; // { err }: the first listener throw during start()
+  #linger; // a timer that keeps Node alive until the last event of an exit arrives
 
   constructor() {
     super();
@@ -120,22 +121,32 @@ class LlamaServerManager extends ServerManager {
       if (name === 'status') {
         const [status, old] = payload;
         if (status === 'running') this.#holdProcess(true);
-        if (status === 'stopped' || status === 'crashed') this.#holdProcess(false);
+        if (status === 'stopped' || status === 'crashed') this.#holdProcess(false, true);
         this.emit('status', status, old);
-      } else if (name === 'stopped') this.emit('stopped');
-      else this.emit(name, payload);
+      } else if (name === 'stopped' || name === 'crashed') {
+        this.#holdProcess(false); // the last event of a stop or an exit has arrived
+        if (name === 'stopped') this.emit('stopped');
+        else this.emit(name, payload);
+      } else this.emit(name, payload);
     } catch (err) {
       this.#thrown ??= { err };
       throw err;
     }
   }
 
-  #holdProcess(hold) {
+  /**
+   * `linger`: the server ended, but its 'stopped'/'crashed' event comes in a call of its own
+   * (upstream emits it in the same tick as the status): Node is kept alive until it arrives,
+   * 1 s at most (a failed start has no such event).
+   */
+  #holdProcess(hold, linger = false) {
     if (hold && !this.#unref) this.#keepAlive ??= setInterval(() => {}, 1 << 30);
     if (!hold || this.#unref) {
       clearInterval(this.#keepAlive);
       this.#keepAlive = undefined;
     }
+    clearTimeout(this.#linger);
+    this.#linger = linger && !this.#unref ? setTimeout(() => {}, 1000) : undefined;
   }
 
   /**

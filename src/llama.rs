@@ -61,9 +61,9 @@ impl NativeLlamaServer {
     )]
     pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
         let sink = Arc::new(on_event);
-        let events: EventSink = Arc::new(move |e| {
+        let events: EventSink = Arc::new(move |e, reply| {
             let (name, payload) = event(e);
-            callbacks::ask(&sink, (name.to_string(), payload))
+            callbacks::call(&sink, (name.to_string(), payload), reply);
         });
         NativeLlamaServer {
             inner: LlamaServer::new(models.shared(), crate::system::system(), events),

@@ -1,8 +1,9 @@
 //! Calls into the host's callbacks (JavaScript functions and listeners) whose outcome matters.
-//! The host runs the callback on its own thread and answers whether it returned or threw; the
-//! caller awaits the answer where upstream calls the callback inside its `try` (then a throw fails
-//! the operation with upstream's error), or drops it (then the host treats a throw as it treats an
-//! exception no one can catch, as Node does for a listener of an event emitted from I/O).
+//! The host runs the callback on its own thread and tells the caller whether it returned or threw,
+//! when the caller waits for that (upstream calls it inside its `try`: a throw fails the
+//! operation with upstream's error). When nobody waits, a throw is the host's, as Node treats a
+//! throwing listener of an event emitted from I/O: an uncaught exception. Which of the two is
+//! said when the call is made (`Reply`), never guessed later.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,22 +21,28 @@ pub type Outcome = std::result::Result<(), Thrown>;
 /// host is shutting down).
 pub type Answer = Pin<Box<dyn Future<Output = Outcome> + Send>>;
 
-/// The host's side of one call.
-pub struct Responder(oneshot::Sender<Outcome>);
+/// Where the outcome of one call goes.
+pub enum Reply {
+    /// To the caller, who awaits the `Answer`.
+    To(oneshot::Sender<Outcome>),
+    /// Nobody waits: a throw is the host's uncaught exception.
+    Nobody,
+}
 
-impl Responder {
-    /// Reports how the callback ended. `Err` gives the outcome back when nobody waits for it any
-    /// more (the answer was dropped).
-    pub fn send(self, outcome: Outcome) -> std::result::Result<(), Outcome> {
-        self.0.send(outcome)
+impl Reply {
+    /// Reports how the callback ended (to nobody, for `Nobody`).
+    pub fn send(self, outcome: Outcome) {
+        if let Reply::To(tx) = self {
+            let _ = tx.send(outcome);
+        }
     }
 }
 
-/// A call's two ends: the host keeps the responder, the caller gets the answer.
-pub fn channel() -> (Responder, Answer) {
+/// A call whose caller waits: the reply goes with the call, the answer stays with the caller.
+pub fn channel() -> (Reply, Answer) {
     let (tx, rx) = oneshot::channel();
     (
-        Responder(tx),
+        Reply::To(tx),
         Box::pin(async move { rx.await.unwrap_or(Ok(())) }),
     )
 }
@@ -45,8 +52,7 @@ pub fn answered() -> Answer {
     Box::pin(std::future::ready(Ok(())))
 }
 
-/// Waits for every answer and gives the first throw, in call order. Every answer is awaited, so a
-/// later throw is heard (and ignored) rather than left to the host.
+/// Waits for every answer and gives the first throw, in call order.
 pub async fn first_thrown(answers: Vec<Answer>) -> Outcome {
     let mut first = Ok(());
     for answer in answers {
@@ -64,20 +70,15 @@ mod tests {
     #[tokio::test]
     async fn answers() {
         let (r, a) = channel();
-        assert!(r
-            .send(Err(Thrown {
-                message: "boom".into()
-            }))
-            .is_ok());
+        r.send(Err(Thrown {
+            message: "boom".into(),
+        }));
         assert_eq!(a.await.unwrap_err().message, "boom");
         // The host never answers (shutting down): the call counts as returned.
         let (r, a) = channel();
         drop(r);
         assert_eq!(a.await, Ok(()));
-        // Nobody waits: the host gets the throw back.
-        let (r, a) = channel();
-        drop(a);
-        assert!(r.send(Err(Thrown { message: "x".into() })).is_err());
+        Reply::Nobody.send(Ok(())); // goes nowhere
         let thrown = |m: &str| -> Answer {
             let m = m.to_string();
             Box::pin(async move { Err(Thrown { message: m }) })

@@ -5,7 +5,7 @@
 
 mod common;
 
-use genai_core::callback::{Outcome, Thrown};
+use genai_core::callback::{Outcome, Reply, Thrown};
 use genai_core::llama::LlamaServerConfig;
 use genai_core::llama_server::{ExitReason, LlamaServer, ServerEvent, ServerExit, ServerStatus};
 use genai_core::models::ModelManager;
@@ -63,10 +63,9 @@ fn setup_with(
     let server = LlamaServer::new(
         models,
         Arc::new(SystemInfo::new()),
-        Arc::new(move |ev| {
-            let outcome = answer(&ev);
+        Arc::new(move |ev, reply: Reply| {
+            reply.send(answer(&ev));
             e.lock().unwrap().push(ev);
-            Box::pin(std::future::ready(outcome))
         }),
     );
     (server, events)

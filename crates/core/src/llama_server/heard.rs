@@ -2,12 +2,13 @@
 //! `try`: a listener that throws fails that call. Here each call runs as an `operation`: the
 //! answers of the events it emits are kept (task-local, so events of other tasks are not mixed
 //! in), checked where upstream's throw would have stopped it, and all heard before it returns.
-//! An event emitted outside an operation (an exit, the watchdog, an automatic restart) leaves a
-//! throw to the host, as Node leaves a listener's throw on an event emitted from I/O.
+//! An event emitted outside an operation (an exit, the watchdog, an automatic restart) is sent
+//! with `Reply::Nobody`: a throw is the host's, as Node leaves a listener's throw on an event
+//! emitted from I/O.
 
 use super::types::ServerEvent;
 use super::LlamaServer;
-use crate::callback::{first_thrown, Answer, Outcome};
+use crate::callback::{channel, first_thrown, Answer, Outcome, Reply};
 use crate::{Error, Result};
 use serde_json::{Map, Value};
 use std::cell::RefCell;
@@ -57,9 +58,14 @@ pub(super) async fn check_start() -> Result<()> {
 }
 
 impl LlamaServer {
-    /// Tells the listeners; within an operation the answer is kept for it (see the module).
+    /// Tells the listeners; within an operation the answer is kept for it, else nobody waits for
+    /// it (see the module).
     pub(super) fn emit(&self, event: ServerEvent) {
-        let answer = (self.events)(event);
+        if HEARD.try_with(|_| ()).is_err() {
+            return (self.events)(event, Reply::Nobody);
+        }
+        let (reply, answer) = channel();
+        (self.events)(event, reply);
         let _ = HEARD.try_with(move |h| h.borrow_mut().push(answer));
     }
 }
@@ -92,7 +98,7 @@ mod tests {
         let e = out.unwrap_err();
         assert_eq!(e.message, "Failed to start llama-server: boom");
         assert_eq!(e.details, Some(json!({ "error": "boom" })));
-        // Outside an operation nothing is kept (the answer goes back to the host).
+        // Outside an operation nothing is kept.
         keep(thrown("x"));
         assert_eq!(listeners().await, Ok(()));
     }

@@ -5,6 +5,7 @@
 use super::state::{cancelled_by_stop, lock, Capacity};
 use super::types::{LlamaServerReadyState, ServerEvent, ServerInfo, ServerStatus};
 use super::{orphans, LlamaServer};
+use crate::callback::Reply;
 use crate::defaults;
 use crate::llama::{self, ResolvedConfig};
 use crate::logs::{classify_llama_line, Level};
@@ -154,15 +155,16 @@ impl LlamaServer {
                 };
                 let _ = log.write(&format!("llama-server exited ({exit})"), Level::Error);
                 // Not within an operation: a listener's throw is the host's (see `heard`).
-                drop(events(ServerEvent::Status {
+                let status = ServerEvent::Status {
                     new,
                     old: ServerStatus::Running,
-                }));
+                };
+                events(status, Reply::Nobody);
                 if new == ServerStatus::Stopped {
-                    drop(events(ServerEvent::Stopped));
+                    events(ServerEvent::Stopped, Reply::Nobody);
                     return;
                 }
-                drop(events(ServerEvent::Crashed(exit)));
+                events(ServerEvent::Crashed(exit), Reply::Nobody);
                 if let Some(server) = me.upgrade() {
                     server.schedule_restart();
                 }

@@ -38,8 +38,8 @@ use std::time::Duration;
 pub const DEFAULT_PORT: u16 = 8080;
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Tells the host's listeners; the answer says whether one threw (see `heard`).
-pub type EventSink = Arc<dyn Fn(ServerEvent) -> crate::callback::Answer + Send + Sync>;
+/// Tells the host's listeners; the reply says whether one threw, to whom (see `heard`).
+pub type EventSink = Arc<dyn Fn(ServerEvent, crate::callback::Reply) + Send + Sync>;
 
 pub struct LlamaServer {
     me: std::sync::Weak<LlamaServer>,
