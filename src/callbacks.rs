@@ -5,7 +5,9 @@
 
 use genai_core::callback::{self, Answer, Reply, Thrown};
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue};
+use napi::threadsafe_function::{
+    ThreadsafeFunction, ThreadsafeFunctionCallMode, UnknownReturnValue,
+};
 
 /// A JS function called with `args` from any thread; it never keeps Node alive, and what it
 /// returns is ignored.

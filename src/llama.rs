@@ -4,12 +4,12 @@ mod types;
 
 pub use types::*;
 
+use crate::callbacks::{self, Callback};
 use crate::errors::{js_error, promise};
 use crate::models::NativeModelManager;
 use genai_core::llama::LlamaServerConfig as CoreConfig;
 use genai_core::llama_server::{EventSink, LlamaServer, ServerEvent};
 use napi::bindgen_prelude::*;
-use crate::callbacks::{self, Callback};
 use napi_derive::napi;
 use std::sync::Arc;
 

@@ -28,7 +28,12 @@ fn progress_fn(cb: Option<ProgressCallback>) -> Option<ProgressFn> {
 fn component_fn(cb: Option<ComponentCallback>) -> Option<manager::ComponentStartFn> {
     let cb = Arc::new(cb?);
     Some(Arc::new(move |role, file, index, total| {
-        let args = (role.to_string(), file.to_string(), index as u32, total as u32);
+        let args = (
+            role.to_string(),
+            file.to_string(),
+            index as u32,
+            total as u32,
+        );
         callbacks::ask(&cb, args)
     }))
 }

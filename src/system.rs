@@ -370,7 +370,9 @@ pub fn can_run_model(
     let model = model_view(env, model)?;
     let options: core::CanRunOptions = options.map(Into::into).unwrap_or_default();
     let system = system();
-    blocking(env, move || Ok(system.can_run_model(&model, &options).into()))
+    blocking(env, move || {
+        Ok(system.can_run_model(&model, &options).into())
+    })
 }
 
 /// The model argument; `null`/`undefined` is the TypeError upstream's first read throws.

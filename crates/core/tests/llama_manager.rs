@@ -472,7 +472,10 @@ async fn a_throwing_listener_fails_start_and_stop() {
         .await
         .unwrap_err();
     assert_eq!(e.code, ErrorCode::ServerError);
-    assert_eq!(e.to_string(), "Server error: Failed to start llama-server: boom");
+    assert_eq!(
+        e.to_string(),
+        "Server error: Failed to start llama-server: boom"
+    );
     assert_eq!(e.details, Some(json!({ "error": "boom" })));
     assert_eq!(server.status(), ServerStatus::Stopped);
     let pid = events.lock().unwrap().iter().find_map(|e| match e {
@@ -480,7 +483,10 @@ async fn a_throwing_listener_fails_start_and_stop() {
         _ => None,
     });
     let pid = pid.expect("it had started");
-    assert!(!genai_core::process::is_running(pid), "the child is stopped");
+    assert!(
+        !genai_core::process::is_running(pid),
+        "the child is stopped"
+    );
     // The status went running → stopped (reported, so that a facade holding Node alive lets go).
     assert!(events.lock().unwrap().iter().any(|e| matches!(
         e,
@@ -503,8 +509,14 @@ async fn a_throwing_listener_fails_start_and_stop() {
         .await
         .unwrap();
     let e = server.stop().await.unwrap_err();
-    assert_eq!(e.to_string(), "Server error: Failed to stop server: no stopping");
-    assert_eq!(e.details, Some(json!({ "error": "no stopping", "pid": info.pid })));
+    assert_eq!(
+        e.to_string(),
+        "Server error: Failed to stop server: no stopping"
+    );
+    assert_eq!(
+        e.details,
+        Some(json!({ "error": "no stopping", "pid": info.pid }))
+    );
     assert_eq!(server.status(), ServerStatus::Stopped);
     assert!(!genai_core::process::is_running(info.pid.unwrap()));
 }
@@ -527,5 +539,8 @@ async fn a_deleted_model_file_fails_before_spawning() {
         format!("Server error: Model file not found: {}", copy.display())
     );
     assert_eq!(e.details.unwrap()["modelId"], "gone");
-    assert!(events.lock().unwrap().is_empty(), "nothing started, no status change");
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "nothing started, no status change"
+    );
 }

@@ -134,7 +134,11 @@ mod tests {
         let e = parse(json!({ "modelId": "m", "port": null }), &[nan("port")]).unwrap_err();
         assert_eq!(e.to_string(), "Server error: Invalid port: NaN");
         assert_eq!(e.details.unwrap()["port"], "NaN");
-        let e = parse(json!({ "modelId": "m", "gpuLayers": null }), &[nan("gpuLayers")]).unwrap_err();
+        let e = parse(
+            json!({ "modelId": "m", "gpuLayers": null }),
+            &[nan("gpuLayers")],
+        )
+        .unwrap_err();
         assert_eq!(e.to_string(), "Server error: Invalid gpuLayers: NaN");
         assert_eq!(e.details.unwrap()["field"], "gpuLayers");
         // Unknown fields and modelId come first, as for any other value.
@@ -147,7 +151,11 @@ mod tests {
     #[test]
     fn startup_timeout_is_a_positive_whole_number() {
         for bad in [json!(-1), json!(0), json!(1.5), json!("5")] {
-            let e = parse(json!({ "modelId": "m", "startupTimeout": bad.clone() }), &[]).unwrap_err();
+            let e = parse(
+                json!({ "modelId": "m", "startupTimeout": bad.clone() }),
+                &[],
+            )
+            .unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!("Server error: Invalid startupTimeout: {bad}")
@@ -159,11 +167,18 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_its_field() {
-        let e = parse(json!({ "modelId": "m", "threads": 2, "binaryPath": 42 }), &[]).unwrap_err();
+        let e = parse(
+            json!({ "modelId": "m", "threads": 2, "binaryPath": 42 }),
+            &[],
+        )
+        .unwrap_err();
         assert!(e
             .to_string()
             .starts_with("Server error: Invalid llama-server configuration: invalid type: integer `42`, expected a string"));
         let d = e.details.unwrap();
-        assert_eq!((d["field"].as_str(), d["value"].as_i64()), (Some("binaryPath"), Some(42)));
+        assert_eq!(
+            (d["field"].as_str(), d["value"].as_i64()),
+            (Some("binaryPath"), Some(42))
+        );
     }
 }

@@ -73,8 +73,8 @@ impl LlamaServer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::callback::{answered, Thrown};
+    use serde_json::json;
 
     fn thrown(m: &str) -> Answer {
         let m = m.to_string();

@@ -123,7 +123,11 @@ impl LlamaServer {
         heard::operation(self.start_heard(claim, config)).await
     }
 
-    async fn start_heard(&self, _claim: StartClaim, config: LlamaServerConfig) -> Result<ServerInfo> {
+    async fn start_heard(
+        &self,
+        _claim: StartClaim,
+        config: LlamaServerConfig,
+    ) -> Result<ServerInfo> {
         *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
             tokio::runtime::Handle::try_current().ok();
         let port = resolve::port(&config)?;

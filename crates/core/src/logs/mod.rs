@@ -368,7 +368,10 @@ mod tests {
         }
         assert!((1..=MAX_LOG_ARCHIVES).all(|n| exists(&path, n)));
         assert!(!exists(&path, MAX_LOG_ARCHIVES + 1));
-        assert!(exists(&path, beyond), "an index beyond the cap is not touched");
+        assert!(
+            exists(&path, beyond),
+            "an index beyond the cap is not touched"
+        );
         assert_eq!(std::fs::read_to_string(&stray).unwrap(), "stray");
         let newest = std::fs::read_to_string(format!("{}.1", path.display())).unwrap();
         assert!(newest.contains(&format!("line {}", MAX_LOG_ARCHIVES + 18)));

@@ -47,20 +47,14 @@ fn keep(count: f64) -> Keep {
 fn js_space(c: char) -> bool {
     matches!(
         c,
-        '\t' | '\n'
-            | '\u{b}'
-            | '\u{c}'
-            | '\r'
-            | ' '
-            | '\u{a0}'
-            | '\u{1680}'
-            | '\u{2000}'..='\u{200a}'
-            | '\u{2028}'
-            | '\u{2029}'
-            | '\u{202f}'
-            | '\u{205f}'
-            | '\u{3000}'
-            | '\u{feff}'
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
     )
 }
 
@@ -169,7 +163,8 @@ mod tests {
     use crate::logs::Rotation;
 
     fn log_with(tag: &str, body: &str) -> LogFile {
-        let dir = std::env::temp_dir().join(format!("genai-logs-read-{tag}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("genai-logs-read-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("x.log");
@@ -228,7 +223,10 @@ mod tests {
         let filler = "\u{a0}\u{feff}\u{3000}\n".repeat(40_000);
         let body = format!("first\nsecond\n{filler}£\n\u{85}\n");
         let log = log_with("blank", &body);
-        assert_eq!(log.recent(4).unwrap(), vec!["first", "second", "£", "\u{85}"]);
+        assert_eq!(
+            log.recent(4).unwrap(),
+            vec!["first", "second", "£", "\u{85}"]
+        );
         assert_eq!(log.recent(2).unwrap(), vec!["£", "\u{85}"]);
     }
 }
