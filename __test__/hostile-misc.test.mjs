@@ -262,6 +262,10 @@ describe('arguments JSON cannot hold, or of the wrong kind', () => {
       expect(err).toBeInstanceOf(TypeError);
       expect(err.message).toMatch(/^Cannot read properties of (null|undefined) \(reading 'ggufMetadata'\)$/);
     }
+    // NaN inside the object is read as upstream reads it (NaN arithmetic), not a conversion Error.
+    const nan = await systemInfo.canRunModel({ size: NaN, type: 'llm' });
+    expect(nan).toEqual(expect.objectContaining({ possible: false, reason: expect.stringContaining('requires NaNGB') }));
+    expect(await api.estimateVRAM({ available: true, vram: NaN })).toBeNull();
   });
 
   test('an id that is not a string is read as String(id): ModelNotFoundError, as upstream', async () => {

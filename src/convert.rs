@@ -1,6 +1,8 @@
 //! JavaScript values as JavaScript reads them, where napi-rs's own conversions would fail with a
-//! plain Error that names a Rust type: an id is `String(id)`, and an object's fields that JSON
-//! cannot hold (NaN, ±Infinity, a function, …) are named apart for core to report.
+//! plain Error that names a Rust type ("Failed to convert js number to serde_json::Number"): an
+//! id is `String(id)`; an object upstream treats as JSON is what `JSON.stringify` makes of it; a
+//! configuration's fields that JSON cannot hold (NaN, ±Infinity, a function, …) are named apart
+//! for core to report.
 
 use genai_core::llama::NonJson;
 use napi::bindgen_prelude::*;
@@ -78,4 +80,26 @@ pub fn js_fields(env: &Env, obj: &Object) -> Result<(Map<String, Value>, Vec<Non
         };
     }
     Ok((fields, non_json))
+}
+
+/// A value upstream reads as JSON (a `ModelInfo`, a `GPUInfo`): napi-rs's conversion, or where
+/// that fails (NaN, ±Infinity, a function in an array, a `toJSON`), `JSON.stringify`'s reading of
+/// it (NaN is `null` there). `undefined` is `None`. A value `JSON.stringify` throws on (a cycle,
+/// a BigInt) throws that TypeError.
+pub fn js_json(env: &Env, value: Unknown) -> Result<Option<Value>> {
+    if value.get_type()? == ValueType::Undefined {
+        return Ok(None);
+    }
+    if let Ok(v) = unsafe { Value::from_napi_value(env.raw(), value.raw()) } {
+        return Ok(Some(v));
+    }
+    let json: Object = env.get_global()?.get_named_property_unchecked("JSON")?;
+    let stringify: Function<Unknown, Option<String>> =
+        json.get_named_property_unchecked("stringify")?;
+    let Some(text) = stringify.call(value)? else {
+        return Ok(None); // a function or a symbol
+    };
+    serde_json::from_str(&text)
+        .map(Some)
+        .map_err(|e| Error::from_reason(e.to_string()))
 }
