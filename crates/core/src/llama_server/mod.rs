@@ -179,18 +179,21 @@ impl LlamaServer {
         self.launch(binary, model_path, resolved).await
     }
 
-    /// A start that failed after `starting`: the status is `stopped` again (first, as upstream's
-    /// `handleStartupError`), its child (if any) is stopped.
+    /// A start that failed after `starting`: the status is `stopped` again (before its child, if
+    /// any, is stopped, as upstream's `handleStartupError` does; then the child's exit cannot
+    /// turn a `running` status into `stopped` unreported).
     async fn abandon_start(&self, e: &Error) {
-        let child = lock(&self.state).child.clone();
-        if child.is_some() {
-            lock(&self.state).stop_requested = true;
-        }
+        let child = {
+            let mut s = lock(&self.state);
+            s.stop_requested |= s.child.is_some();
+            let child = s.child.clone();
+            s.clear_run();
+            child
+        };
         self.set_status(ServerStatus::Stopped);
         if let Some(child) = child {
             let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5))).await;
         }
-        lock(&self.state).clear_run();
         let _ = self
             .log
             .write(&format!("Failed to start: {e}"), Level::Error);
