@@ -233,6 +233,20 @@ async fn bad_starts_are_typed_and_change_nothing() {
         ErrorCode::ModelNotFound,
         "Model not found: nope",
     );
+    // A model whose file was deleted fails before anything is spawned, saying what is missing.
+    let gone = std::env::temp_dir().join(format!("genai-deleted-{}.gguf", std::process::id()));
+    let mut info = server.models().storage.find("smollm2").unwrap();
+    (info.id, info.path) = ("gone".into(), gone.to_string_lossy().into_owned());
+    server.models().storage.save(&info).unwrap();
+    expect(
+        start(json!({ "modelId": "gone", "port": "auto" })).await,
+        ErrorCode::ServerError,
+        &format!("Server error: Model file not found: {}", gone.display()),
+    );
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "nothing started, no status change"
+    );
     expect(
         start(json!({ "modelId": "smollm2", "port": 70000 })).await,
         ErrorCode::ServerError,
@@ -519,28 +533,4 @@ async fn a_throwing_listener_fails_start_and_stop() {
     );
     assert_eq!(server.status(), ServerStatus::Stopped);
     assert!(!genai_core::process::is_running(info.pid.unwrap()));
-}
-
-/// A model whose file was deleted fails before anything is spawned, with what is missing.
-#[tokio::test]
-async fn a_deleted_model_file_fails_before_spawning() {
-    let (server, events) = setup("deleted");
-    let copy = std::env::temp_dir().join(format!("genai-deleted-{}.gguf", std::process::id()));
-    let mut info = server.models().storage.find("smollm2").unwrap();
-    (info.id, info.path) = ("gone".into(), copy.to_string_lossy().into_owned());
-    server.models().storage.save(&info).unwrap();
-    let e = server
-        .start(config(json!({ "modelId": "gone", "port": "auto" })).unwrap())
-        .await
-        .unwrap_err();
-    assert_eq!(e.code, ErrorCode::ServerError);
-    assert_eq!(
-        e.to_string(),
-        format!("Server error: Model file not found: {}", copy.display())
-    );
-    assert_eq!(e.details.unwrap()["modelId"], "gone");
-    assert!(
-        events.lock().unwrap().is_empty(),
-        "nothing started, no status change"
-    );
 }
