@@ -2,3 +2,4 @@
 await import('./system.mjs');
 await import('./download.mjs');
 await import('./startup.mjs');
+await import('./logs.mjs');

@@ -108,14 +108,16 @@ const BY_CODE = Object.freeze({
 /**
  * Rebuilds an error thrown by the native binding in this realm: a core error (a `code` from the
  * table) as its class, anything else (napi's own failures, whose codes are napi statuses such
- * as `InvalidArg`) as a plain Error, so that `instanceof Error` holds where the caller runs.
+ * as `InvalidArg`) as a plain Error (a TypeError as a TypeError), so that `instanceof` holds where
+ * the caller runs.
  */
 function fromNative(err) {
   if (err instanceof GenaiElectronError) return err; // already one of ours (thrown by a JS callback)
   const message = err && typeof err.message === 'string' ? err.message : String(err);
   const code = err && typeof err.code === 'string' ? err.code : undefined;
   const make = code !== undefined && Object.hasOwn(BY_CODE, code) ? BY_CODE[code] : undefined;
-  return make ? make(message, err.details ?? undefined) : new Error(message);
+  if (make) return make(message, err.details ?? undefined);
+  return err?.name === 'TypeError' ? new TypeError(message) : new Error(message); // core's TypeErrors stay TypeErrors
 }
 
 module.exports = {

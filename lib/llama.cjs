@@ -4,7 +4,7 @@
 const { EventEmitter } = require('node:events');
 const native = require('./native.cjs');
 const { LogManager } = require('./servers.cjs');
-const { ServerError } = require('./errors.cjs');
+const { GenaiElectronError, ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook } = require('./process.cjs');
 
@@ -106,28 +106,47 @@ class LlamaServerManager extends ServerManager {
   #native;
   #keepAlive; // a running server keeps Node alive, as a ref'd child process does upstream
   #unref = false;
+  #thrown; // { err }: the first listener throw during start()
+  #linger; // a timer that keeps Node alive until the last event of an exit arrives
 
   constructor() {
     super();
     this.#native = new native.NativeLlamaServer(nativeManager(), (name, payload) => this.#onEvent(name, payload));
   }
 
+  /** A listener's throw goes back to Rust (which fails the start() or stop() under way, as
+   * upstream's emit inside its try does); the value is kept for `start()`. */
   #onEvent(name, payload) {
-    if (name === 'status') {
-      const [status, old] = payload;
-      if (status === 'running') this.#holdProcess(true);
-      if (status === 'stopped' || status === 'crashed') this.#holdProcess(false);
-      this.emit('status', status, old);
-    } else if (name === 'stopped') this.emit('stopped');
-    else this.emit(name, payload);
+    try {
+      if (name === 'status') {
+        const [status, old] = payload;
+        if (status === 'running') this.#holdProcess(true);
+        if (status === 'stopped' || status === 'crashed') this.#holdProcess(false, true);
+        this.emit('status', status, old);
+      } else if (name === 'stopped' || name === 'crashed') {
+        this.#holdProcess(false); // the last event of a stop or an exit has arrived
+        if (name === 'stopped') this.emit('stopped');
+        else this.emit(name, payload);
+      } else this.emit(name, payload);
+    } catch (err) {
+      this.#thrown ??= { err };
+      throw err;
+    }
   }
 
-  #holdProcess(hold) {
+  /**
+   * `linger`: the server ended, but its 'stopped'/'crashed' event comes in a call of its own
+   * (upstream emits it in the same tick as the status): Node is kept alive until it arrives,
+   * 1 s at most (a failed start has no such event).
+   */
+  #holdProcess(hold, linger = false) {
     if (hold && !this.#unref) this.#keepAlive ??= setInterval(() => {}, 1 << 30);
     if (!hold || this.#unref) {
       clearInterval(this.#keepAlive);
       this.#keepAlive = undefined;
     }
+    clearTimeout(this.#linger);
+    this.#linger = linger && !this.#unref ? setTimeout(() => {}, 1000) : undefined;
   }
 
   /**
@@ -154,7 +173,15 @@ class LlamaServerManager extends ServerManager {
    */
   async start(config) {
     installExitHook();
-    return this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);
+    this.#thrown = undefined;
+    try {
+      return await this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);
+    } catch (err) {
+      // Upstream's handleStartupError rethrows a listener's GenaiElectronError as it is.
+      throw this.#thrown?.err instanceof GenaiElectronError ? this.#thrown.err : err;
+    } finally {
+      this.#thrown = undefined;
+    }
   }
 
   stop() {

@@ -4,6 +4,7 @@
 const path = require('node:path');
 const native = require('./native.cjs');
 const { BASE_DIR, PATHS } = require('./paths.cjs');
+const { DownloadError } = require('./errors.cjs');
 
 let shared; // one native manager per process: ModelManager and StorageManager share its state
 const nativeManager = () => (shared ??= new native.NativeModelManager(BASE_DIR));
@@ -35,6 +36,27 @@ function progressRelay(onProgress) {
   };
 }
 
+/**
+ * Wraps `onComponentStart`. A throw reaches Rust, which ends the download with upstream's
+ * "Multi-component download failed"; upstream rejects with the thrown value itself when it is a
+ * DownloadError (its `catch` rethrows those), which only JS can tell: `rejection` does that.
+ */
+function componentRelay(onStart) {
+  if (typeof onStart !== 'function') return { fn: undefined, rejection: (err) => err };
+  let thrown;
+  return {
+    fn(role, filename, index, total) {
+      try {
+        onStart({ role, filename, index, total });
+      } catch (err) {
+        thrown = { err };
+        throw err;
+      }
+    },
+    rejection: (err) => (thrown?.err instanceof DownloadError ? thrown.err : err),
+  };
+}
+
 const snapshot = (config) => ({
   ...config,
   onProgress: undefined,
@@ -62,11 +84,13 @@ class ModelManager {
 
   async downloadModel(config) {
     const relay = progressRelay(config?.onProgress);
-    const onStart = config?.onComponentStart;
-    const startRelay = typeof onStart === 'function'
-      ? (role, filename, index, total) => onStart({ role, filename, index, total })
-      : undefined;
-    const info = await nativeManager().downloadModel(snapshot(config ?? {}), relay.fn, startRelay);
+    const start = componentRelay(config?.onComponentStart);
+    let info;
+    try {
+      info = await nativeManager().downloadModel(snapshot(config ?? {}), relay.fn, start.fn);
+    } catch (err) {
+      throw start.rejection(err);
+    }
     relay.finish(info.size);
     return info;
   }
@@ -169,7 +193,7 @@ class Downloader {
   async download({ url, destination, onProgress, headers, signal }) {
     const relay = progressRelay(onProgress);
     const abort = () => this.#native.cancel();
-    if (signal?.aborted) throw new (require('./errors.cjs').DownloadError)('Download cancelled', { url });
+    if (signal?.aborted) throw new DownloadError('Download cancelled', { url });
     signal?.addEventListener('abort', abort, { once: true });
     try {
       await this.#native.download(url, destination, headers ?? {}, relay.fn);

@@ -12,7 +12,9 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::path::PathBuf;
 
+mod callbacks;
 mod constants;
+mod convert;
 mod errors;
 mod llama;
 mod models;

@@ -4,14 +4,13 @@ mod types;
 
 pub use types::*;
 
+use crate::callbacks::{self, Callback};
 use crate::errors::{js_error, promise};
 use crate::models::NativeModelManager;
 use genai_core::llama::LlamaServerConfig as CoreConfig;
 use genai_core::llama_server::{EventSink, LlamaServer, ServerEvent};
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// An event's payload, typed per event (see the constructor's `onEvent` type).
@@ -25,15 +24,9 @@ pub type EventPayload = Either7<
     BinaryLogEvent,
 >;
 
-/// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs).
-pub type EventCallback = ThreadsafeFunction<
-    FnArgs<(String, EventPayload)>,
-    (),
-    FnArgs<(String, EventPayload)>,
-    Status,
-    false,
-    true,
->;
+/// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs). Core
+/// hears the answer (a listener that throws fails `start()`/`stop()`, see core's `heard`).
+pub type EventCallback = Callback<(String, EventPayload)>;
 
 fn event(e: ServerEvent) -> (&'static str, EventPayload) {
     match e {
@@ -68,20 +61,18 @@ impl NativeLlamaServer {
     )]
     pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
         let sink = Arc::new(on_event);
-        let events: EventSink = Arc::new(move |e| {
+        let events: EventSink = Arc::new(move |e, reply| {
             let (name, payload) = event(e);
-            sink.call(
-                (name.to_string(), payload).into(),
-                ThreadsafeFunctionCallMode::NonBlocking,
-            );
+            callbacks::call(&sink, (name.to_string(), payload), reply);
         });
         NativeLlamaServer {
             inner: LlamaServer::new(models.shared(), crate::system::system(), events),
         }
     }
 
-    /// The config is parsed by core (`LlamaServerConfig::from_json`: unknown keys are reported
-    /// with upstream's message, so it arrives as plain JSON). `binaryPath` falls back to
+    /// The config is parsed by core (`LlamaServerConfig::from_js`: unknown keys are reported
+    /// with upstream's message, so it arrives as plain JSON; values JSON cannot hold, such as
+    /// NaN, are named apart and reported by core). `binaryPath` falls back to
     /// `envBinaryPath`, which the facade reads from `process.env.GENAI_LLAMA_SERVER_PATH`. The
     /// claim is taken first, here on the JS thread, so that calls are served in call order.
     #[napi(
@@ -91,14 +82,12 @@ impl NativeLlamaServer {
     pub fn start<'env>(
         &self,
         env: &'env Env,
-        config: Value,
+        config: Object<'env>,
         env_binary_path: Option<String>,
     ) -> Result<PromiseRaw<'env, ServerInfo>> {
-        let Value::Object(config) = config else {
-            return Err(napi::Error::from_reason("config must be an object"));
-        };
+        let (fields, non_json) = crate::convert::js_fields(env, &config)?;
         let claim = self.inner.claim_start().map_err(|e| js_error(env, &e))?;
-        let config = CoreConfig::from_json(config)
+        let config = CoreConfig::from_js(fields, &non_json)
             .map_err(|e| js_error(env, &e))?
             .with_binary_fallback(env_binary_path);
         let inner = self.inner.clone();

@@ -1,35 +1,40 @@
 //! `#[napi]` shims for model storage, downloads and GGUF metadata.
 
+use crate::callbacks::{self, Callback};
+use crate::convert::JsText;
 use crate::errors::{blocking, js_error, promise};
 use genai_core::download::{Downloader, ProgressFn, Request};
 use genai_core::models::{manager, Callbacks, DownloadConfig, ModelInfo, ModelManager, ModelType};
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 /// `(downloaded, total)` → JS, without keeping Node alive and without waiting for JS.
-pub type ProgressCallback =
-    ThreadsafeFunction<FnArgs<(f64, f64)>, (), FnArgs<(f64, f64)>, Status, false, true>;
-/// `(role, filename, index, total)` → JS.
-pub type ComponentCallback = ThreadsafeFunction<
-    FnArgs<(String, String, u32, u32)>,
-    (),
-    FnArgs<(String, String, u32, u32)>,
-    Status,
-    false,
-    true,
->;
+pub type ProgressCallback = Callback<(f64, f64)>;
+/// `(role, filename, index, total)` → JS; the download waits for its answer.
+pub type ComponentCallback = Callback<(String, String, u32, u32)>;
 
+/// A throwing progress callback is ignored, as upstream's download loop ignores it.
 fn progress_fn(cb: Option<ProgressCallback>) -> Option<ProgressFn> {
     let cb = Arc::new(cb?);
     Some(Arc::new(move |done, total| {
-        cb.call(
-            (done as f64, total as f64).into(),
-            ThreadsafeFunctionCallMode::NonBlocking,
+        callbacks::notify(&cb, (done as f64, total as f64));
+    }))
+}
+
+/// `onComponentStart`: core waits for it and ends the download if it throws.
+fn component_fn(cb: Option<ComponentCallback>) -> Option<manager::ComponentStartFn> {
+    let cb = Arc::new(cb?);
+    Some(Arc::new(move |role, file, index, total| {
+        let args = (
+            role.to_string(),
+            file.to_string(),
+            index as u32,
+            total as u32,
         );
+        callbacks::ask(&cb, args)
     }))
 }
 
@@ -106,10 +111,10 @@ impl NativeModelManager {
     pub fn get_model_info<'env>(
         &self,
         env: &'env Env,
-        id: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
     ) -> Result<PromiseRaw<'env, Value>> {
         let m = self.inner.clone();
-        blocking(env, move || m.storage.find(&id).map(model_json))
+        blocking(env, move || m.storage.find(&id.0).map(model_json))
     }
 
     #[napi(ts_return_type = "Promise<ModelInfo>")]
@@ -117,12 +122,12 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         model_type_name: String,
-        id: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
     ) -> Result<PromiseRaw<'env, Value>> {
         let m = self.inner.clone();
         blocking(env, move || {
             m.storage
-                .load(ModelType::parse(&model_type_name)?, &id)
+                .load(ModelType::parse(&model_type_name)?, &id.0)
                 .map(model_json)
         })
     }
@@ -139,20 +144,29 @@ impl NativeModelManager {
 
     /// `getModelMetadataPath(type, id)`: the one place the path is made is core's.
     #[napi]
-    pub fn metadata_path(&self, env: &Env, model_type_name: String, id: String) -> Result<String> {
+    pub fn metadata_path(
+        &self,
+        env: &Env,
+        model_type_name: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
+    ) -> Result<String> {
         let model_type = ModelType::parse(&model_type_name).map_err(|e| js_error(env, &e))?;
         let path = self
             .inner
             .storage
-            .metadata_path(model_type, &id)
+            .metadata_path(model_type, &id.0)
             .map_err(|e| js_error(env, &e))?;
         Ok(path.to_string_lossy().into_owned())
     }
 
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn delete_model<'env>(&self, env: &'env Env, id: String) -> Result<PromiseRaw<'env, ()>> {
+    pub fn delete_model<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "string")] id: JsText,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let m = self.inner.clone();
-        blocking(env, move || m.delete(&id))
+        blocking(env, move || m.delete(&id.0))
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -160,19 +174,23 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         model_type_name: String,
-        id: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
     ) -> Result<PromiseRaw<'env, ()>> {
         let m = self.inner.clone();
         blocking(env, move || {
             m.storage
-                .delete_files(ModelType::parse(&model_type_name)?, &id)
+                .delete_files(ModelType::parse(&model_type_name)?, &id.0)
         })
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
-    pub fn verify_model<'env>(&self, env: &'env Env, id: String) -> Result<PromiseRaw<'env, bool>> {
+    pub fn verify_model<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "string")] id: JsText,
+    ) -> Result<PromiseRaw<'env, bool>> {
         let m = self.inner.clone();
-        blocking(env, move || m.verify(&id))
+        blocking(env, move || m.verify(&id.0))
     }
 
     #[napi(ts_return_type = "Promise<boolean>")]
@@ -180,11 +198,11 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         model_type_name: String,
-        id: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
     ) -> Result<PromiseRaw<'env, bool>> {
         let m = self.inner.clone();
         blocking(env, move || {
-            m.storage.verify(ModelType::parse(&model_type_name)?, &id)
+            m.storage.verify(ModelType::parse(&model_type_name)?, &id.0)
         })
     }
 
@@ -217,24 +235,9 @@ impl NativeModelManager {
         on_progress: Option<ProgressCallback>,
         on_component_start: Option<ComponentCallback>,
     ) -> Result<PromiseRaw<'env, Value>> {
-        let component_start = on_component_start.map(Arc::new).map(|cb| {
-            let f: manager::ComponentStartFn = Arc::new(move |role, file, index, total| {
-                cb.call(
-                    (
-                        role.to_string(),
-                        file.to_string(),
-                        index as u32,
-                        total as u32,
-                    )
-                        .into(),
-                    ThreadsafeFunctionCallMode::NonBlocking,
-                );
-            });
-            f
-        });
         let callbacks = Callbacks {
             progress: progress_fn(on_progress),
-            component_start,
+            component_start: component_fn(on_component_start),
         };
         let m = self.inner.clone();
         promise(env, async move {
@@ -257,12 +260,12 @@ impl NativeModelManager {
     pub fn update_model_metadata<'env>(
         &self,
         env: &'env Env,
-        id: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
         source: Option<String>,
     ) -> Result<PromiseRaw<'env, Value>> {
         let m = self.inner.clone();
         promise(env, async move {
-            m.update_metadata(&id, source.as_deref())
+            m.update_metadata(&id.0, source.as_deref())
                 .await
                 .map(model_json)
         })
@@ -273,11 +276,11 @@ impl NativeModelManager {
     pub fn model_shape<'env>(
         &self,
         env: &'env Env,
-        id: String,
+        #[napi(ts_arg_type = "string")] id: JsText,
     ) -> Result<PromiseRaw<'env, ModelShape>> {
         let m = self.inner.clone();
         blocking(env, move || {
-            let info = m.storage.find(&id)?;
+            let info = m.storage.find(&id.0)?;
             let view = info.sizing_view();
             Ok(ModelShape {
                 layer_count: view.layer_count(),

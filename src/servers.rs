@@ -15,12 +15,12 @@ pub struct NativeLogFile {
 
 #[napi]
 impl NativeLogFile {
+    /// `rotation`'s numbers as given (core applies upstream's meaning and caps the archives).
     #[napi(constructor)]
     pub fn new(path: String, max_file_size: Option<f64>, max_archives: Option<f64>) -> Self {
         let file = logs::LogFile::new(
             &PathBuf::from(path),
-            max_file_size.map(|v| v.max(0.0) as u64),
-            max_archives.map(|v| v.max(0.0) as u32),
+            logs::Rotation::from_js(max_file_size, max_archives),
         );
         NativeLogFile {
             inner: Arc::new(file),
@@ -45,14 +45,16 @@ impl NativeLogFile {
         crate::errors::blocking(env, move || f.write(&message, level))
     }
 
+    /// `lines` is converted as upstream's `slice(-lines)` converts it (`ToNumber`); core slices.
     #[napi(ts_return_type = "Promise<string[]>")]
     pub fn get_recent<'env>(
         &self,
         env: &'env Env,
-        lines: Option<u32>,
+        #[napi(ts_arg_type = "number | undefined")] lines: Unknown<'env>,
     ) -> Result<PromiseRaw<'env, Vec<String>>> {
+        let lines = recent_lines(lines)?;
         let f = self.inner.clone();
-        crate::errors::blocking(env, move || f.recent(lines.map(|n| n as usize)))
+        crate::errors::blocking(env, move || f.get_recent(lines))
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -64,6 +66,24 @@ impl NativeLogFile {
     #[napi]
     pub fn get_log_path(&self) -> String {
         self.inner.path().to_string_lossy().into_owned()
+    }
+}
+
+/// JavaScript's `ToNumber(lines)`; a Symbol or BigInt (where it throws) is left for core to
+/// report, as upstream reports it. An object whose `valueOf` throws throws here.
+fn recent_lines(lines: Unknown<'_>) -> Result<logs::RecentLines> {
+    let unconvertible = |what: &str| {
+        Ok(logs::RecentLines::Unconvertible(format!(
+            "Cannot convert a {what} value to a number"
+        )))
+    };
+    match lines.get_type()? {
+        ValueType::Undefined => Ok(logs::RecentLines::Default),
+        ValueType::Symbol => unconvertible("Symbol"),
+        ValueType::Unknown => unconvertible("BigInt"), // the one type napi4 does not name
+        _ => Ok(logs::RecentLines::Count(
+            lines.coerce_to_number()?.get_double()?,
+        )),
     }
 }
 

@@ -2,6 +2,7 @@
 //! Results cross as `#[napi(object)]` mirrors of the core structs (field order = upstream's key
 //! order); models cross as JSON (sizing reads them leniently, as upstream does).
 
+use crate::convert::js_json;
 use crate::errors::blocking;
 use genai_core::llama::config::FlashAttention;
 use genai_core::llama::LlamaServerConfig;
@@ -353,7 +354,11 @@ pub fn gpu_info(env: &Env) -> Result<PromiseRaw<'_, GpuInfo>> {
     ts_args_type = "gpu: GpuInfo",
     ts_return_type = "Promise<number | null>"
 )]
-pub fn estimate_vram(env: &Env, gpu: Value) -> Result<PromiseRaw<'_, Option<f64>>> {
+pub fn estimate_vram<'env>(
+    env: &'env Env,
+    gpu: Unknown<'env>,
+) -> Result<PromiseRaw<'env, Option<f64>>> {
+    let gpu = js_json(env, gpu)?.unwrap_or(Value::Null);
     let gpu = core::GpuInfo::from_json(&gpu).map_err(|e| type_error(env, e.to_string()))?;
     blocking(env, move || Ok(core::estimate_vram(&gpu)))
 }
@@ -362,29 +367,35 @@ pub fn estimate_vram(env: &Env, gpu: Value) -> Result<PromiseRaw<'_, Option<f64>
     ts_args_type = "model: { size: number; type?: string; ggufMetadata?: Record<string, any> }, options?: CanRunOptions",
     ts_return_type = "Promise<CanRunResult>"
 )]
-pub fn can_run_model(
-    env: &Env,
-    model: Value,
+pub fn can_run_model<'env>(
+    env: &'env Env,
+    model: Unknown<'env>,
     options: Option<CanRunOptions>,
-) -> Result<PromiseRaw<'_, CanRunResult>> {
+) -> Result<PromiseRaw<'env, CanRunResult>> {
+    let model = model_view(env, model)?;
     let options: core::CanRunOptions = options.map(Into::into).unwrap_or_default();
     let system = system();
     blocking(env, move || {
-        Ok(system
-            .can_run_model(&ModelView::from_json(&model), &options)
-            .into())
+        Ok(system.can_run_model(&model, &options).into())
     })
+}
+
+/// The model argument; `null`/`undefined` is the TypeError upstream's first read throws.
+fn model_view(env: &Env, model: Unknown) -> Result<ModelView> {
+    let model = js_json(env, model)?;
+    ModelView::from_js(model.as_ref()).map_err(|m| type_error(env, m))
 }
 
 #[napi(
     ts_args_type = "model: { size: number; type?: string; ggufMetadata?: Record<string, any> }, hints?: OptimalConfig",
     ts_return_type = "Promise<OptimalConfig>"
 )]
-pub fn get_optimal_config(
-    env: &Env,
-    model: Value,
+pub fn get_optimal_config<'env>(
+    env: &'env Env,
+    model: Unknown<'env>,
     hints: Option<OptimalConfig>,
-) -> Result<PromiseRaw<'_, OptimalConfig>> {
+) -> Result<PromiseRaw<'env, OptimalConfig>> {
+    let model = model_view(env, model)?;
     let hints = match hints.map(OptimalConfig::into_core).transpose() {
         Ok(hints) => hints.unwrap_or_default(),
         Err(message) => return Err(type_error(env, message)),
@@ -392,7 +403,7 @@ pub fn get_optimal_config(
     let system = system();
     blocking(env, move || {
         system
-            .optimal_config(&ModelView::from_json(&model), &hints)
+            .optimal_config(&model, &hints)
             .map(OptimalConfig::from)
     })
 }
@@ -401,15 +412,16 @@ pub fn get_optimal_config(
     ts_args_type = "model: { size: number; type?: string; ggufMetadata?: Record<string, any> }, cacheTypeK?: string, cacheTypeV?: string"
 )]
 pub fn estimate_kv_bytes_per_token(
-    model: Value,
+    env: &Env,
+    model: Unknown,
     cache_type_k: Option<String>,
     cache_type_v: Option<String>,
-) -> f64 {
-    core::sizing::estimate_kv_bytes_per_token(
-        &ModelView::from_json(&model),
+) -> Result<f64> {
+    Ok(core::sizing::estimate_kv_bytes_per_token(
+        &model_view(env, model)?,
         cache_type_k.as_deref().unwrap_or("f16"),
         cache_type_v.as_deref().unwrap_or("f16"),
-    )
+    ))
 }
 
 #[napi]

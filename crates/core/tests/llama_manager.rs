@@ -5,6 +5,7 @@
 
 mod common;
 
+use genai_core::callback::{Outcome, Reply, Thrown};
 use genai_core::llama::LlamaServerConfig;
 use genai_core::llama_server::{ExitReason, LlamaServer, ServerEvent, ServerExit, ServerStatus};
 use genai_core::models::ModelManager;
@@ -20,6 +21,14 @@ fn llama_server_binary() -> String {
 }
 
 fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
+    setup_with(tag, |_| Ok(()))
+}
+
+/// `setup` with listeners that answer as `answer` says (a JS listener that throws answers Err).
+fn setup_with(
+    tag: &str,
+    answer: impl Fn(&ServerEvent) -> Outcome + Send + Sync + 'static,
+) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
     let root = std::env::temp_dir().join(format!("genai-llama-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     let models = Arc::new(ModelManager::new(Paths::new(&root)));
@@ -54,7 +63,10 @@ fn setup(tag: &str) -> (Arc<LlamaServer>, Arc<Mutex<Vec<ServerEvent>>>) {
     let server = LlamaServer::new(
         models,
         Arc::new(SystemInfo::new()),
-        Arc::new(move |ev| e.lock().unwrap().push(ev)),
+        Arc::new(move |ev, reply: Reply| {
+            reply.send(answer(&ev));
+            e.lock().unwrap().push(ev);
+        }),
     );
     (server, events)
 }
@@ -221,6 +233,20 @@ async fn bad_starts_are_typed_and_change_nothing() {
         ErrorCode::ModelNotFound,
         "Model not found: nope",
     );
+    // A model whose file was deleted fails before anything is spawned, saying what is missing.
+    let gone = std::env::temp_dir().join(format!("genai-deleted-{}.gguf", std::process::id()));
+    let mut info = server.models().storage.find("smollm2").unwrap();
+    (info.id, info.path) = ("gone".into(), gone.to_string_lossy().into_owned());
+    server.models().storage.save(&info).unwrap();
+    expect(
+        start(json!({ "modelId": "gone", "port": "auto" })).await,
+        ErrorCode::ServerError,
+        &format!("Server error: Model file not found: {}", gone.display()),
+    );
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "nothing started, no status change"
+    );
     expect(
         start(json!({ "modelId": "smollm2", "port": 70000 })).await,
         ErrorCode::ServerError,
@@ -247,6 +273,12 @@ async fn bad_starts_are_typed_and_change_nothing() {
         start(json!({ "modelId": "smollm2", "binaryPath": "/nonexistent/llama-server" })).await,
         ErrorCode::Binary,
         "Binary file not found",
+    );
+    let dir = std::env::temp_dir();
+    expect(
+        start(json!({ "modelId": "smollm2", "binaryPath": dir })).await,
+        ErrorCode::Binary,
+        &format!("Binary path is a directory, not a file: {}", dir.display()),
     );
     // A binary that fails its `--version` check: BinaryError, nothing started.
     expect(
@@ -428,4 +460,77 @@ async fn an_orphan_from_an_earlier_run_is_reaped_at_the_next_start() {
     assert_eq!(Some(now.pid), info.pid);
     server.stop().await.unwrap();
     assert!(!record.exists(), "removed when the child exits");
+}
+
+fn thrown(message: &str) -> Outcome {
+    Err(Thrown {
+        message: message.into(),
+    })
+}
+
+/// Upstream emits start()'s and stop()'s events inside their `try`: a listener that throws fails
+/// the call with `Failed to start llama-server: …` / `Failed to stop server: …`, and nothing is
+/// left running.
+#[tokio::test]
+async fn a_throwing_listener_fails_start_and_stop() {
+    let (server, events) = setup_with("throws", |e| match e {
+        ServerEvent::Started(_) => thrown("boom"),
+        ServerEvent::Status {
+            new: ServerStatus::Stopping,
+            ..
+        } => thrown("no stopping"),
+        _ => Ok(()),
+    });
+    let e = server
+        .start(config(json!({ "modelId": "smollm2", "port": "auto", "threads": 2 })).unwrap())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, ErrorCode::ServerError);
+    assert_eq!(
+        e.to_string(),
+        "Server error: Failed to start llama-server: boom"
+    );
+    assert_eq!(e.details, Some(json!({ "error": "boom" })));
+    assert_eq!(server.status(), ServerStatus::Stopped);
+    let pid = events.lock().unwrap().iter().find_map(|e| match e {
+        ServerEvent::Started(info) => info.pid,
+        _ => None,
+    });
+    let pid = pid.expect("it had started");
+    assert!(
+        !genai_core::process::is_running(pid),
+        "the child is stopped"
+    );
+    // The status went running → stopped (reported, so that a facade holding Node alive lets go).
+    assert!(events.lock().unwrap().iter().any(|e| matches!(
+        e,
+        ServerEvent::Status {
+            new: ServerStatus::Stopped,
+            old: ServerStatus::Running
+        }
+    )));
+
+    // stop(): the server is stopped all the same, and the call reports the throw.
+    let (server, _) = setup_with("throws-stop", |e| match e {
+        ServerEvent::Status {
+            new: ServerStatus::Stopping,
+            ..
+        } => thrown("no stopping"),
+        _ => Ok(()),
+    });
+    let info = server
+        .start(config(json!({ "modelId": "smollm2", "port": "auto", "threads": 2 })).unwrap())
+        .await
+        .unwrap();
+    let e = server.stop().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Server error: Failed to stop server: no stopping"
+    );
+    assert_eq!(
+        e.details,
+        Some(json!({ "error": "no stopping", "pid": info.pid }))
+    );
+    assert_eq!(server.status(), ServerStatus::Stopped);
+    assert!(!genai_core::process::is_running(info.pid.unwrap()));
 }

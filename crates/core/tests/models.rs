@@ -374,7 +374,8 @@ async fn diffusion_components_share_files_and_reuse_them() {
     };
     let callbacks = Callbacks {
         component_start: Some(Arc::new(move |role, file, i, n| {
-            s.lock().unwrap().push(format!("{role}:{file}:{i}/{n}"))
+            s.lock().unwrap().push(format!("{role}:{file}:{i}/{n}"));
+            genai_core::callback::answered()
         })),
         ..Default::default()
     };

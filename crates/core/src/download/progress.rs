@@ -4,7 +4,9 @@ use super::{ProgressFn, PROGRESS_INTERVAL};
 use std::time::Instant;
 
 /// genai-electron's progress rhythm: nothing in the first 100 ms, then at most every 100 ms,
-/// and one final `(total, total)`. A panicking callback is contained.
+/// and one final `(total, total)`. A panicking callback is contained; a callback that fails
+/// changes nothing (upstream's download loop ignores a throwing `onProgress`, and the binding
+/// calls it without waiting for an answer).
 pub(super) struct Reporter {
     callback: Option<ProgressFn>,
     last: Instant,

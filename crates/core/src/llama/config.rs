@@ -3,9 +3,10 @@
 //! `getConfig()` gives back. Numbers are JS numbers (`f64`): the checks that give genai-electron's
 //! messages (positive whole numbers, context bounds) run on them in core, not in serde.
 
-use crate::{Error, Result};
+use super::checks::{self, NonJson};
+use crate::Result;
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
 /// `port?: number | 'auto'`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -134,27 +135,25 @@ impl LlamaServerConfig {
     /// `llamaServer.start(config)`'s argument as JavaScript gave it. genai-electron's checks run
     /// first, on the raw values, so that their messages stay upstream's (unknown fields, a missing
     /// `modelId`, numbers that are not positive whole numbers, an impossible port); what is left
-    /// (a field of the wrong type) is a ServerError naming serde's complaint.
+    /// (a field of the wrong type) is a ServerError naming serde's complaint and the field.
     pub fn from_json(config: Map<String, Value>) -> Result<Self> {
+        Self::from_js(config, &[])
+    }
+
+    /// `from_json` for an object whose fields JSON cannot all hold: `non_json` names each such
+    /// field (its key is in `config` too, in the object's order) and how JavaScript prints its
+    /// value (`NaN`, `Infinity`, `function`); any of them is an invalid field.
+    pub fn from_js(config: Map<String, Value>, non_json: &[NonJson]) -> Result<Self> {
         let mut fields: Vec<&str> = super::VALID_CONFIG_FIELDS.to_vec();
         fields.push("binaryPath"); // addition: a binary outside userData
         super::validate_fields(&config, &fields, "LlamaServerManager")?;
         require_model_id(config.get("modelId").and_then(Value::as_str))?;
-        for (key, allow_zero_or_minus_one) in [
-            ("threads", false),
-            ("contextSize", false),
-            ("parallelRequests", false),
-            ("gpuLayers", true),
-        ] {
-            positive_int(&config, key, allow_zero_or_minus_one)?;
+        if let Some(bad) = non_json.first() {
+            return Err(checks::non_json(bad));
         }
-        check_port(&config)?;
-        serde_json::from_value(Value::Object(config)).map_err(|e| {
-            Error::server(
-                format!("Invalid llama-server configuration: {e}"),
-                Some(json!({ "suggestion": "Check the types of the configuration fields against LlamaServerConfig" })),
-            )
-        })
+        checks::numbers(&config)?;
+        serde_json::from_value(Value::Object(config.clone()))
+            .map_err(|e| checks::wrong_type(&config, &e.to_string()))
     }
 
     /// `binaryPath`, else the fallback the caller read from `$GENAI_LLAMA_SERVER_PATH` (an empty
@@ -202,63 +201,12 @@ impl LlamaServerConfig {
     }
 }
 
-/// `modelId`: a non-empty string.
-pub fn require_model_id(model_id: Option<&str>) -> Result<&str> {
-    model_id
-        .filter(|id| !id.is_empty())
-        .ok_or_else(|| Error::server("modelId is required", Some(json!({ "field": "modelId" }))))
-}
-
-fn present<'a>(config: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    config.get(key).filter(|v| !v.is_null())
-}
-
-/// A whole number above 0 (or, for `gpuLayers`, also 0 and -1).
-fn positive_int(
-    config: &Map<String, Value>,
-    key: &str,
-    allow_zero_or_minus_one: bool,
-) -> Result<()> {
-    let Some(v) = present(config, key) else {
-        return Ok(());
-    };
-    let ok = v.as_f64().is_some_and(|n| {
-        n.fract() == 0.0 && (n > 0.0 || (allow_zero_or_minus_one && (n == -1.0 || n == 0.0)))
-    });
-    if ok {
-        return Ok(());
-    }
-    Err(Error::server(
-        format!("Invalid {key}: {v}"),
-        Some(
-            json!({ "field": key, "value": v, "suggestion": format!("Use a positive whole number for {key}") }),
-        ),
-    ))
-}
-
-/// `port`: a whole number 1..65535 or `'auto'`.
-fn check_port(config: &Map<String, Value>) -> Result<()> {
-    let Some(v) = present(config, "port") else {
-        return Ok(());
-    };
-    let ok = match v {
-        Value::String(s) => s == "auto",
-        _ => v
-            .as_f64()
-            .is_some_and(|p| p.fract() == 0.0 && (1.0..=65535.0).contains(&p)),
-    };
-    if ok {
-        return Ok(());
-    }
-    Err(Error::server(
-        format!("Invalid port: {v}"),
-        Some(json!({ "port": v, "suggestion": "Use a port between 1 and 65535, or 'auto'" })),
-    ))
-}
+pub use super::checks::require_model_id;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn round_trips_upstream_shapes() {
@@ -352,7 +300,8 @@ mod tests {
 
     #[test]
     fn from_json_reports_a_wrong_type_as_a_server_error() {
-        let e = parse(json!({ "modelId": "m", "startupTimeout": "soon" })).unwrap_err();
+        // (startupTimeout is a checked number now: another f64 field shows serde's complaint)
+        let e = parse(json!({ "modelId": "m", "cacheRam": "soon" })).unwrap_err();
         assert_eq!(e.code, crate::ErrorCode::ServerError);
         assert!(
             e.to_string()

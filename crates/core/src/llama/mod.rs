@@ -3,9 +3,11 @@
 //! types, MoE flags …), except where current llama-server changed a flag (`--load-mode`). Every
 //! flag emitted here is checked against the real binary's `--help` by a contract test.
 
+pub mod checks;
 pub mod config;
 pub mod resolved;
 
+pub use checks::NonJson;
 pub use config::{FlashAttention, LlamaServerConfig, PortSetting};
 pub use resolved::ResolvedConfig;
 

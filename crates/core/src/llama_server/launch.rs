@@ -5,6 +5,7 @@
 use super::state::{cancelled_by_stop, lock, Capacity};
 use super::types::{LlamaServerReadyState, ServerEvent, ServerInfo, ServerStatus};
 use super::{orphans, LlamaServer};
+use crate::callback::Reply;
 use crate::defaults;
 use crate::llama::{self, ResolvedConfig};
 use crate::logs::{classify_llama_line, Level};
@@ -86,8 +87,9 @@ impl LlamaServer {
         let _ = self.log.write("Server is running and healthy", Level::Info);
         self.set_status(ServerStatus::Running);
         let info = self.info();
-        (self.events)(ServerEvent::Ready(ready));
-        (self.events)(ServerEvent::Started(info.clone()));
+        self.emit(ServerEvent::Ready(ready));
+        self.emit(ServerEvent::Started(info.clone()));
+        super::heard::check_start().await?;
         self.start_watchdog(resolved);
         Ok(info)
     }
@@ -152,15 +154,17 @@ impl LlamaServer {
                     return;
                 };
                 let _ = log.write(&format!("llama-server exited ({exit})"), Level::Error);
-                events(ServerEvent::Status {
+                // Not within an operation: a listener's throw is the host's (see `heard`).
+                let status = ServerEvent::Status {
                     new,
                     old: ServerStatus::Running,
-                });
+                };
+                events(status, Reply::Nobody);
                 if new == ServerStatus::Stopped {
-                    events(ServerEvent::Stopped);
+                    events(ServerEvent::Stopped, Reply::Nobody);
                     return;
                 }
-                events(ServerEvent::Crashed(exit));
+                events(ServerEvent::Crashed(exit), Reply::Nobody);
                 if let Some(server) = me.upgrade() {
                     server.schedule_restart();
                 }

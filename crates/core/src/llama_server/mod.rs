@@ -7,6 +7,7 @@
 //! (port, auto-configuration), `launch` (spawn, readiness, `/props`, exit), `watchdog`,
 //! `restart`, `orphans` (the pid record).
 
+mod heard;
 mod launch;
 mod orphans;
 mod resolve;
@@ -24,10 +25,11 @@ pub use types::{
 
 use crate::defaults;
 use crate::llama::LlamaServerConfig;
-use crate::logs::{Level, LogFile};
+use crate::logs::{Level, LogFile, Rotation};
 use crate::models::ModelManager;
 use crate::system::SystemInfo;
 use crate::{health, Error, Result};
+use serde_json::{Map, Value};
 use state::{cancelled_by_stop, lock, State};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -36,7 +38,8 @@ use std::time::Duration;
 pub const DEFAULT_PORT: u16 = 8080;
 pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
-pub type EventSink = Arc<dyn Fn(ServerEvent) + Send + Sync>;
+/// Tells the host's listeners; the reply says whether one threw, to whom (see `heard`).
+pub type EventSink = Arc<dyn Fn(ServerEvent, crate::callback::Reply) + Send + Sync>;
 
 pub struct LlamaServer {
     me: std::sync::Weak<LlamaServer>,
@@ -60,8 +63,7 @@ impl LlamaServer {
             runtime: Mutex::new(None),
             log: Arc::new(LogFile::new(
                 &paths.logs.join("llama-server.log"),
-                None,
-                None,
+                Rotation::default(),
             )),
             binaries_dir: paths.binaries.llama.clone(),
             state: Arc::new(Mutex::new(State::default())),
@@ -81,6 +83,11 @@ impl LlamaServer {
 
     pub fn log(&self) -> &Arc<LogFile> {
         &self.log
+    }
+
+    /// The model store it starts models from.
+    pub fn models(&self) -> &Arc<ModelManager> {
+        &self.models
     }
 
     pub fn status(&self) -> ServerStatus {
@@ -107,8 +114,16 @@ impl LlamaServer {
 
     /// `start()` for a caller that took the claim itself, synchronously (the binding does, so
     /// that of two calls made one after the other the first one wins).
-    /// The claim lives as long as this call.
+    /// The claim lives as long as this call. A listener that throws fails it (see `heard`).
     pub async fn start_claimed(
+        &self,
+        claim: StartClaim,
+        config: LlamaServerConfig,
+    ) -> Result<ServerInfo> {
+        heard::operation(self.start_heard(claim, config)).await
+    }
+
+    async fn start_heard(
         &self,
         _claim: StartClaim,
         config: LlamaServerConfig,
@@ -118,6 +133,7 @@ impl LlamaServer {
         let port = resolve::port(&config)?;
         self.reap_orphan();
         let model = self.models.storage.find(resolve::model_id(&config)?)?;
+        validation::model_files(&model)?;
         let binary = self.binary(&config)?;
         let host = health::normalize_health_host(config.host.as_deref());
         if health::is_server_responding(port, defaults::RESPONDING_TIMEOUT, &host).await
@@ -138,45 +154,69 @@ impl LlamaServer {
             s.port = port;
         }
         self.set_status(ServerStatus::Starting);
-        let result = match self.validate_binary(&binary, force).await {
-            Ok(()) if lock(&self.state).stop_requested => Err(cancelled_by_stop()),
-            Ok(()) => self.launch(&binary, &model_path, &resolved).await,
-            Err(e) => Err(e),
-        };
+        let result = self
+            .validate_and_launch(&binary, force, &model_path, &resolved)
+            .await;
         if let Err(e) = &result {
             self.abandon_start(e).await;
         }
         result
     }
 
-    /// A start that failed after `starting`: its child (if any) is stopped, the status is
-    /// `stopped` again.
+    async fn validate_and_launch(
+        &self,
+        binary: &std::path::Path,
+        force: bool,
+        model_path: &str,
+        resolved: &crate::llama::ResolvedConfig,
+    ) -> Result<ServerInfo> {
+        heard::check_start().await?;
+        self.validate_binary(binary, force).await?;
+        heard::check_start().await?;
+        if lock(&self.state).stop_requested {
+            return Err(cancelled_by_stop());
+        }
+        self.launch(binary, model_path, resolved).await
+    }
+
+    /// A start that failed after `starting`: the status is `stopped` again (before its child, if
+    /// any, is stopped, as upstream's `handleStartupError` does; then the child's exit cannot
+    /// turn a `running` status into `stopped` unreported).
     async fn abandon_start(&self, e: &Error) {
-        let child = lock(&self.state).child.clone();
+        let child = {
+            let mut s = lock(&self.state);
+            s.stop_requested |= s.child.is_some();
+            let child = s.child.clone();
+            s.clear_run();
+            child
+        };
+        self.set_status(ServerStatus::Stopped);
         if let Some(child) = child {
-            lock(&self.state).stop_requested = true;
             let _ = tokio::task::spawn_blocking(move || child.stop(Duration::from_secs(5))).await;
         }
-        lock(&self.state).clear_run();
-        self.set_status(ServerStatus::Stopped);
         let _ = self
             .log
             .write(&format!("Failed to start: {e}"), Level::Error);
     }
 
-    /// `stop()`: idempotent; SIGTERM to the group, SIGKILL after 10 s.
+    /// `stop()`: idempotent; SIGTERM to the group, SIGKILL after 10 s. A listener that throws
+    /// fails it once the server is stopped (upstream's would leave the process running).
     pub async fn stop(&self) -> Result<()> {
-        let child = {
+        heard::operation(self.stop_heard()).await
+    }
+
+    async fn stop_heard(&self) -> Result<()> {
+        let (gone, child) = {
             let mut s = lock(&self.state);
             s.stop_requested = true; // also cancels a pending automatic restart
             let ended = matches!(s.status, ServerStatus::Stopped | ServerStatus::Crashed);
-            if ended && s.child.is_none() {
-                drop(s);
-                self.set_status(ServerStatus::Stopped);
-                return Ok(());
-            }
-            s.child.clone() // kept (with its pid) until it is gone
+            (ended && s.child.is_none(), s.child.clone()) // kept (with its pid) until it is gone
         };
+        if gone {
+            self.set_status(ServerStatus::Stopped);
+            return heard::check("stop server", Map::new()).await;
+        }
+        let pid = child.as_ref().map(|c| c.pid);
         self.set_status(ServerStatus::Stopping);
         if let Some(child) = child {
             tokio::task::spawn_blocking(move || child.stop(STOP_GRACE))
@@ -186,8 +226,10 @@ impl LlamaServer {
         lock(&self.state).clear_run();
         let _ = self.log.write("Server stopped", Level::Info);
         self.set_status(ServerStatus::Stopped);
-        (self.events)(ServerEvent::Stopped);
-        Ok(())
+        self.emit(ServerEvent::Stopped);
+        let mut extra = Map::new();
+        extra.extend(pid.map(|p| ("pid".to_string(), Value::from(p))));
+        heard::check("stop server", extra).await
     }
 
     /// `isHealthy()`: never throws.

@@ -47,7 +47,7 @@ impl LlamaServer {
                 return; // stopped or started by hand meanwhile
             };
             match server.start_claimed(claim, config).await {
-                Ok(info) => (server.events)(ServerEvent::Restarted(info)),
+                Ok(info) => server.emit(ServerEvent::Restarted(info)),
                 Err(e) => {
                     let _ = server
                         .log

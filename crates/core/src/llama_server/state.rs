@@ -133,7 +133,7 @@ impl LlamaServer {
     pub(super) fn set_status(&self, new: ServerStatus) {
         let old = std::mem::replace(&mut lock(&self.state).status, new);
         if old != new {
-            (self.events)(ServerEvent::Status { new, old });
+            self.emit(ServerEvent::Status { new, old });
         }
     }
 

@@ -5,6 +5,7 @@
 use super::LlamaServer;
 use crate::llama::LlamaServerConfig;
 use crate::logs::Level;
+use crate::models::ModelInfo;
 use crate::process::{self, Event};
 use crate::{Error, ErrorCode, Result};
 use serde_json::json;
@@ -74,6 +75,31 @@ fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
     }
 }
 
+/// The model's files are there before anything is spawned (llama-server would only exit 1): its
+/// `path` and every shard.
+pub(super) fn model_files(model: &ModelInfo) -> Result<()> {
+    let shards = model.shards.iter().flatten().map(|s| s.path.as_str());
+    for path in std::iter::once(model.path.as_str()).chain(shards) {
+        let p = Path::new(path);
+        let problem = if p.is_file() {
+            continue;
+        } else if p.exists() {
+            "Model path is not a file"
+        } else {
+            "Model file not found"
+        };
+        return Err(Error::server(
+            format!("{problem}: {path}"),
+            Some(json!({
+                "modelId": model.id,
+                "path": path,
+                "suggestion": "The model's file was moved or deleted: download the model again (modelManager.deleteModel() removes what is left of it)",
+            })),
+        ));
+    }
+    Ok(())
+}
+
 impl LlamaServer {
     /// The binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
     /// `LlamaServerConfig::with_binary_fallback`), else the installed one.
@@ -87,7 +113,11 @@ impl LlamaServer {
             .binary_path
             .as_deref()
             .map_or_else(|| self.binaries_dir.join(exe), PathBuf::from);
-        let problem = if !path.is_file() {
+        let problem = if path.is_dir() {
+            "Binary path is a directory, not a file"
+        } else if path.exists() && !path.is_file() {
+            "Binary path is not a regular file"
+        } else if !path.is_file() {
             "Binary file not found"
         } else if !is_executable(&path) {
             "Binary is not executable"
@@ -106,7 +136,7 @@ impl LlamaServer {
     /// `binary-log`: to listeners and to the log file, as upstream.
     pub(super) fn binary_log(&self, message: &str, level: Level) {
         let _ = self.log.write(message, level);
-        (self.events)(super::ServerEvent::BinaryLog {
+        self.emit(super::ServerEvent::BinaryLog {
             message: message.to_string(),
             level,
         });

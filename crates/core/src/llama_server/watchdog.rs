@@ -53,11 +53,11 @@ impl LlamaServer {
         }
         if healthy {
             *failures = 0;
-            (self.events)(ServerEvent::HealthOk(self.info()));
+            self.emit(ServerEvent::HealthOk(self.info()));
             return true;
         }
         *failures += 1;
-        (self.events)(ServerEvent::HealthFailed(HealthCheckFailed {
+        self.emit(ServerEvent::HealthFailed(HealthCheckFailed {
             consecutive_failures: *failures,
             server_info: self.info(),
         }));

@@ -47,8 +47,10 @@ pub struct ComponentConfig {
     pub spec: SourceSpec,
 }
 
-/// `onComponentStart({ role, filename, index, total })`.
-pub type ComponentStartFn = Arc<dyn Fn(&str, &str, usize, usize) + Send + Sync>;
+/// `onComponentStart({ role, filename, index, total })`. Upstream calls it inside its `try`: the
+/// download waits for it, and a throw ends the download (see `multi.rs`).
+pub type ComponentStartFn =
+    Arc<dyn Fn(&str, &str, usize, usize) -> crate::callback::Answer + Send + Sync>;
 
 #[derive(Default, Clone)]
 pub struct Callbacks {

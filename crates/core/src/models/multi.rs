@@ -204,7 +204,9 @@ impl ModelManager {
         let n = items.len();
         for (i, it) in items.iter().enumerate() {
             if let Some(cb) = &callbacks.component_start {
-                cb(&it.role, &it.filename, i + 1, n);
+                cb(&it.role, &it.filename, i + 1, n)
+                    .await
+                    .map_err(component_start_threw)?;
             }
             if existed[i] {
                 // Reuse a file already there (shared with another model) when it verifies.
@@ -231,6 +233,15 @@ impl ModelManager {
         }
         Ok(())
     }
+}
+
+/// A throwing `onComponentStart` ends the download as upstream's `catch` ends it (the files of
+/// this call are removed by the caller).
+fn component_start_threw(t: crate::callback::Thrown) -> crate::Error {
+    download_error(
+        "Multi-component download failed",
+        Some(json!({ "error": t.message })),
+    )
 }
 
 /// The primary (`diffusion_model`) and every component as a download item.

@@ -35,6 +35,20 @@ fn scalar_mean(v: Option<&Value>) -> Option<f64> {
 }
 
 impl ModelView {
+    /// A `ModelInfo` argument from JavaScript. `undefined` and `null` fail as upstream's first
+    /// read of them throws (a TypeError); any other value is read as upstream reads it (a missing
+    /// size is NaN, as there).
+    pub fn from_js(model: Option<&Value>) -> std::result::Result<Self, String> {
+        let absent = match model {
+            None => "undefined",
+            Some(Value::Null) => "null",
+            Some(model) => return Ok(Self::from_json(model)),
+        };
+        Err(format!(
+            "Cannot read properties of {absent} (reading 'ggufMetadata')"
+        ))
+    }
+
     pub fn from_json(model: &Value) -> Self {
         ModelView {
             size: model
