@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 mod constants;
 mod errors;
+mod json;
 mod llama;
 mod models;
 mod process;

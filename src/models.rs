@@ -1,6 +1,7 @@
 //! `#[napi]` shims for model storage, downloads and GGUF metadata.
 
 use crate::errors::{blocking, js_error, promise};
+use crate::json::Json;
 use genai_core::download::{Downloader, ProgressFn, Request};
 use genai_core::models::{manager, Callbacks, DownloadConfig, ModelInfo, ModelManager, ModelType};
 use napi::bindgen_prelude::*;
@@ -47,8 +48,9 @@ impl NativeModelManager {
 
 /// `ModelInfo` crosses as its JSON object: it keeps keys this version does not know (a
 /// `#[napi(object)]` could not), and binding.d.cts names the public `ModelInfo` type for it.
-fn model_json(info: ModelInfo) -> Value {
-    info.to_value()
+/// It crosses as JSON text (`crate::json`): its GGUF metadata alone can hold ~10^6 values.
+fn model_json(info: ModelInfo) -> Json {
+    Json::of(&info)
 }
 
 fn model_type(name: Option<String>) -> genai_core::Result<Option<ModelType>> {
@@ -82,7 +84,7 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         model_type_name: Option<String>,
-    ) -> Result<PromiseRaw<'env, Vec<Value>>> {
+    ) -> Result<PromiseRaw<'env, Vec<Json>>> {
         let m = self.inner.clone();
         blocking(env, move || {
             let list = m.storage.list(model_type(model_type_name)?)?;
@@ -107,7 +109,7 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         id: String,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let m = self.inner.clone();
         blocking(env, move || m.storage.find(&id).map(model_json))
     }
@@ -118,7 +120,7 @@ impl NativeModelManager {
         env: &'env Env,
         model_type_name: String,
         id: String,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let m = self.inner.clone();
         blocking(env, move || {
             m.storage
@@ -127,14 +129,20 @@ impl NativeModelManager {
         })
     }
 
+    /// The info crosses as `JSON.stringify`'s text (as upstream writes it), parsed off the JS thread.
     #[napi(ts_args_type = "info: ModelInfo", ts_return_type = "Promise<void>")]
     pub fn save_model_metadata<'env>(
         &self,
         env: &'env Env,
-        info: Value,
+        info: Unknown,
     ) -> Result<PromiseRaw<'env, ()>> {
+        let text = crate::json::stringify(env, info)?;
         let m = self.inner.clone();
-        blocking(env, move || m.storage.save(&ModelInfo::from_value(info)?))
+        blocking(env, move || {
+            // Too deep for serde_json: null, which from_value refuses as invalid metadata.
+            let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            m.storage.save(&ModelInfo::from_value(value)?)
+        })
     }
 
     /// `getModelMetadataPath(type, id)`: the one place the path is made is core's.
@@ -212,7 +220,7 @@ impl NativeModelManager {
         config: Value,
         on_progress: Option<ProgressCallback>,
         on_component_start: Option<ComponentCallback>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let component_start = on_component_start.map(Arc::new).map(|cb| {
             let f: manager::ComponentStartFn = Arc::new(move |role, file, index, total| {
                 cb.call(
@@ -255,7 +263,7 @@ impl NativeModelManager {
         env: &'env Env,
         id: String,
         source: Option<String>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let m = self.inner.clone();
         promise(env, async move {
             m.update_metadata(&id, source.as_deref())
@@ -341,19 +349,21 @@ impl NativeDownloader {
     }
 }
 
-/// `fetchGGUFMetadata`'s result: GGUF values are open (any GGUF type), so they stay JSON.
-#[napi(object)]
+/// `fetchGGUFMetadata`'s result: GGUF values are open (any GGUF type), so they stay JSON, and
+/// they cross as JSON text (a vocabulary is ~10^5 values).
+#[napi(object, object_from_js = false)]
 pub struct GgufResult {
     #[napi(ts_type = "Record<string, unknown>")]
-    pub metadata: Value,
+    pub metadata: Json,
     #[napi(ts_type = "Array<Record<string, unknown>>")]
-    pub tensor_infos: Value,
+    pub tensor_infos: Json,
 }
 
 fn gguf_result(h: genai_core::gguf::Header) -> GgufResult {
+    use genai_core::gguf::metadata::{MetadataJson, TensorsJson};
     GgufResult {
-        metadata: Value::Object(genai_core::gguf::metadata::metadata_object(&h)),
-        tensor_infos: genai_core::gguf::metadata::tensor_infos(&h),
+        metadata: Json::of(&MetadataJson(&h)),
+        tensor_infos: Json::of(&TensorsJson(&h.tensors)),
     }
 }
 

@@ -96,20 +96,30 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// Bounds for untrusted input (far above any real model: Llama-3 has ~300 keys, 128k-token
-/// vocabularies, a few thousand tensors).
-pub const MAX_KV_COUNT: u64 = 1 << 20;
-pub const MAX_TENSOR_COUNT: u64 = 1 << 22;
-pub const MAX_STRING_LEN: u64 = 64 << 20;
-pub const MAX_ARRAY_LEN: u64 = 1 << 26;
-const MAX_DIMS: u32 = 8;
-const MAX_ARRAY_DEPTH: u32 = 4;
+/// Bounds for untrusted input. Where @huggingface/gguf (genai-electron's parser) has a limit, ours
+/// is the same number and the same message, so nothing upstream reads is refused here; the others
+/// bound what a small hostile header can make us build (real models: Llama-3 ~300 keys and
+/// ~540k values, Gemma-3 ~790k values, at most ~15k tensors).
+pub const MAX_KV_COUNT: u64 = 100_000;
+/// Tensor infos kept (upstream: 10^7, which no real file comes near; each costs ~0.5 KB as JS).
+pub const MAX_TENSOR_COUNT: u64 = 1 << 17;
+pub const MAX_STRING_LEN: u64 = 10_000_000;
+/// Elements in one metadata array (upstream's `MAX_METADATA_ARRAY_LENGTH`).
+pub const MAX_ARRAY_LEN: u64 = 1_000_000;
+/// Metadata values kept in all (scalars, arrays and array elements at any depth): three
+/// vocabulary-sized arrays at the per-array maximum. A 1-byte element costs ~64 bytes in memory
+/// (parsed value + JSON value), so this bounds a header's metadata to ~200 MB however it is built.
+pub const MAX_METADATA_VALUES: u64 = 3_000_000;
+pub const MAX_DIMS: u32 = 8;
+pub const MAX_ARRAY_DEPTH: u32 = 4;
 
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     /// GGUF v1 used 32-bit lengths and counts.
     v1: bool,
+    /// Metadata values built so far (bounded by [`MAX_METADATA_VALUES`]).
+    values: u64,
 }
 
 type R<T> = Result<T, ParseError>;
@@ -158,13 +168,25 @@ impl<'a> Cursor<'a> {
         let n = self.len()?;
         if n > MAX_STRING_LEN {
             return invalid(format!(
-                "GGUF string of {n} bytes exceeds the {MAX_STRING_LEN}-byte limit"
+                "String length {n} exceeds maximum allowed ({MAX_STRING_LEN})"
             ));
         }
         Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
     }
 
+    /// Fails if `n` more values would pass [`MAX_METADATA_VALUES`] (before any of them is built).
+    fn room(&self, n: u64) -> R<()> {
+        if self.values.saturating_add(n) > MAX_METADATA_VALUES {
+            return invalid(format!(
+                "GGUF metadata holds more than {MAX_METADATA_VALUES} values"
+            ));
+        }
+        Ok(())
+    }
+
     fn value(&mut self, ty: u32, depth: u32) -> R<Value> {
+        self.room(1)?;
+        self.values += 1;
         Ok(match ty {
             0 => Value::U8(self.array::<1>()?[0]),
             1 => Value::I8(self.array::<1>()?[0] as i8),
@@ -181,16 +203,19 @@ impl<'a> Cursor<'a> {
             8 => Value::String(self.string()?),
             9 => {
                 if depth >= MAX_ARRAY_DEPTH {
-                    return invalid("GGUF arrays nested too deeply");
+                    return invalid(format!(
+                        "Nested ARRAY depth {depth} exceeds maximum allowed ({MAX_ARRAY_DEPTH})"
+                    ));
                 }
                 let elem = self.u32()?;
                 let n = self.len()?;
                 if n > MAX_ARRAY_LEN {
                     return invalid(format!(
-                        "GGUF array of {n} elements exceeds the {MAX_ARRAY_LEN}-element limit"
+                        "Metadata array length {n} exceeds maximum allowed ({MAX_ARRAY_LEN})"
                     ));
                 }
-                // Never trust `n` for the allocation: grow as elements actually parse.
+                self.room(n)?; // the whole array, before its first element is read
+                               // Never trust `n` for the allocation: grow as elements actually parse.
                 let mut items = Vec::with_capacity((n as usize).min(4096));
                 for _ in 0..n {
                     items.push(self.value(elem, depth + 1)?);
@@ -211,6 +236,7 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
         buf,
         pos: 0,
         v1: false,
+        values: 0,
     };
     if c.array::<4>()? != *b"GGUF" {
         return invalid("not a GGUF file (bad magic)");
@@ -222,14 +248,14 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
     c.v1 = version == 1;
     let tensor_count = c.len()?;
     let kv_count = c.len()?;
-    if kv_count > MAX_KV_COUNT {
-        return invalid(format!(
-            "GGUF metadata count {kv_count} exceeds the {MAX_KV_COUNT} limit"
-        ));
-    }
     if tensor_count > MAX_TENSOR_COUNT {
         return invalid(format!(
-            "GGUF tensor count {tensor_count} exceeds the {MAX_TENSOR_COUNT} limit"
+            "Tensor count {tensor_count} exceeds maximum allowed ({MAX_TENSOR_COUNT})"
+        ));
+    }
+    if kv_count > MAX_KV_COUNT {
+        return invalid(format!(
+            "KV metadata count {kv_count} exceeds maximum allowed ({MAX_KV_COUNT})"
         ));
     }
     let mut metadata = Vec::with_capacity((kv_count as usize).min(1024));
@@ -244,7 +270,9 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
         let name = c.string()?;
         let n_dims = c.u32()?;
         if n_dims > MAX_DIMS {
-            return invalid(format!("GGUF tensor {name} has {n_dims} dimensions"));
+            return invalid(format!(
+                "Tensor n_dims {n_dims} exceeds maximum allowed ({MAX_DIMS})"
+            ));
         }
         let shape = (0..n_dims).map(|_| c.u64()).collect::<R<Vec<u64>>>()?;
         let dtype = c.u32()?;
@@ -410,6 +438,85 @@ pub(crate) mod tests {
         }
         w.u32(4).u64(0);
         assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
+    }
+
+    /// A header with one key per array: `(element type, element count, element bytes)`.
+    pub fn arrays(specs: &[(u32, u64, usize)]) -> Vec<u8> {
+        let mut w = Writer::header(3, 0, specs.len() as u64);
+        for (i, &(ty, n, bytes)) in specs.iter().enumerate() {
+            w.str(&format!("k{i}")).u32(9).u32(ty).u64(n);
+            w.0.resize(w.0.len() + n as usize * bytes, 1);
+        }
+        w.0
+    }
+
+    #[test]
+    fn limits_are_upstreams_and_hit_before_anything_is_built() {
+        // One 16 MiB u8 array (the 2.9 GB case): refused from its count alone, with
+        // @huggingface/gguf's message, whether or not its bytes are there.
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(9).u32(0).u64(16 << 20);
+        let msg = "Metadata array length 16777216 exceeds maximum allowed (1000000)";
+        assert_eq!(parse_header(&w.0), Err(ParseError::Invalid(msg.into())));
+        w.0.resize(w.0.len() + (16 << 20), 7);
+        assert_eq!(parse_header(&w.0), Err(ParseError::Invalid(msg.into())));
+        // The largest array allowed parses.
+        let h = parse_header(&arrays(&[(0, MAX_ARRAY_LEN, 1)])).unwrap();
+        assert!(matches!(&h.metadata[0].1, Value::Array(a) if a.len() == 1_000_000));
+        // Three arrays of 999,999 fill the value budget exactly (an array is a value too);
+        // one more value is refused.
+        let n = MAX_ARRAY_LEN - 1;
+        assert!(parse_header(&arrays(&[(0, n, 1), (0, n, 1), (0, n, 1)])).is_ok());
+        let over = arrays(&[(0, n, 1), (0, n, 1), (0, n, 1), (0, 0, 1)]);
+        let too_many = "GGUF metadata holds more than 3000000 values";
+        assert_eq!(
+            parse_header(&over),
+            Err(ParseError::Invalid(too_many.into()))
+        );
+        // Nested arrays count every level: 1000 arrays of 1000 arrays of 4 elements.
+        let mut w = Writer::header(3, 0, 1);
+        w.str("k").u32(9).u32(9).u64(1000);
+        for _ in 0..1000 {
+            w.u32(9).u64(1000);
+            for _ in 0..1000 {
+                w.u32(0).u64(4);
+                w.0.extend_from_slice(&[1, 2, 3, 4]);
+            }
+        }
+        assert_eq!(
+            parse_header(&w.0),
+            Err(ParseError::Invalid(too_many.into()))
+        );
+        // Upstream's other limits and messages.
+        let cases: [(Vec<u8>, &str); 4] = [
+            (
+                Writer::header(3, 0, 100_001).0,
+                "KV metadata count 100001 exceeds maximum allowed (100000)",
+            ),
+            (
+                Writer::header(3, MAX_TENSOR_COUNT + 1, 0).0,
+                "Tensor count 131073 exceeds maximum allowed (131072)",
+            ),
+            (
+                {
+                    let mut w = Writer::header(3, 0, 1);
+                    w.u64(10_000_001);
+                    w.0
+                },
+                "String length 10000001 exceeds maximum allowed (10000000)",
+            ),
+            (
+                {
+                    let mut w = Writer::header(3, 1, 0);
+                    w.str("t").u32(9);
+                    w.0
+                },
+                "Tensor n_dims 9 exceeds maximum allowed (8)",
+            ),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(parse_header(&bytes), Err(ParseError::Invalid(want.into())));
+        }
     }
 
     #[test]
