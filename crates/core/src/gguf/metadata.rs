@@ -3,57 +3,12 @@
 //! become numbers everywhere (upstream keeps them as BigInt in typed fields, which then makes
 //! saving the model's metadata fail).
 
+use super::value::number;
+pub use super::value::to_json;
 use super::{Header, TensorInfo, Value};
 use indexmap::IndexMap;
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Map, Value as Json};
-
-/// Integers below 2^53 as integers, other finite numbers as floats, NaN and ±Infinity as null
-/// (what `JSON.stringify` writes for them).
-fn is_int(x: f64) -> bool {
-    x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15
-}
-
-fn number(x: f64) -> Json {
-    if is_int(x) {
-        Json::from(x as i64)
-    } else {
-        serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
-    }
-}
-
-/// A metadata value written straight as JSON text, exactly as [`to_json`] would build it, without
-/// a JSON value per array element.
-impl Serialize for Value {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Value::Bool(b) => s.serialize_bool(*b),
-            Value::String(v) => s.serialize_str(v),
-            Value::Array(items) => {
-                let mut seq = s.serialize_seq(Some(items.len()))?;
-                for item in items {
-                    seq.serialize_element(item)?;
-                }
-                seq.end()
-            }
-            other => match other.as_f64() {
-                Some(x) if is_int(x) => s.serialize_i64(x as i64),
-                Some(x) if x.is_finite() => s.serialize_f64(x),
-                _ => s.serialize_unit(),
-            },
-        }
-    }
-}
-
-/// A metadata value as JSON (arrays recursively, strings as strings).
-pub fn to_json(v: &Value) -> Json {
-    match v {
-        Value::Bool(b) => Json::Bool(*b),
-        Value::String(s) => Json::String(s.clone()),
-        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
-        other => number(other.as_f64().unwrap_or(f64::NAN)),
-    }
-}
 
 /// `metadata` as `@huggingface/gguf` returns it: `version`, `tensor_count`, `kv_count`, then
 /// every key in file order (a repeated key keeps its first position, last value).

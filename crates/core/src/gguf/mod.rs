@@ -4,11 +4,13 @@
 pub mod metadata;
 pub mod parse;
 pub mod remote;
+pub mod value;
 
 pub use parse::{
-    parse_header, Header, ParseError, TensorInfo, Value, MAX_ARRAY_DEPTH, MAX_ARRAY_LEN, MAX_DIMS,
+    parse_header, Header, ParseError, TensorInfo, MAX_ARRAY_DEPTH, MAX_ARRAY_LEN, MAX_DIMS,
     MAX_KV_COUNT, MAX_METADATA_VALUES, MAX_STRING_LEN, MAX_TENSOR_COUNT,
 };
+pub use value::{Array, Value};
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -144,5 +146,33 @@ mod tests {
         assert!(matches!(read_local(&path), Err(ReadError::Parse(m)) if m.contains("ends inside")));
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(read_local(&path), Err(ReadError::Io(_))));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_folder_is_refused_not_waited_on() {
+        let dir = std::env::temp_dir().join(format!("genai-gguf-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("model.gguf");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // No writer ever opens it: a plain open would wait forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || tx.send(read_metadata(&path)));
+        let outcome = rx.recv_timeout(std::time::Duration::from_secs(20));
+        let e = outcome.expect("reading a FIFO settles").unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::DownloadFailed);
+        let want = format!(
+            "Failed to read GGUF metadata from local file: {}: not a regular file",
+            fifo.display()
+        );
+        assert_eq!(e.message, want);
+        let folder = read_local(&dir).unwrap_err();
+        assert!(
+            folder.to_string().ends_with("not a regular file"),
+            "{folder}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

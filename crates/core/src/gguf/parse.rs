@@ -3,51 +3,8 @@
 //! before anything is allocated, counts and nesting are bounded, and a short prefix is reported
 //! as [`ParseError::Truncated`] with the size needed so the caller can fetch more.
 
+use super::value::{Array, Value};
 use std::fmt;
-
-/// A metadata value. Arrays keep their element type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    U8(u8),
-    I8(i8),
-    U16(u16),
-    I16(i16),
-    U32(u32),
-    I32(i32),
-    F32(f32),
-    Bool(bool),
-    String(String),
-    Array(Vec<Value>),
-    U64(u64),
-    I64(i64),
-    F64(f64),
-}
-
-impl Value {
-    /// The value as a JS number would hold it (64-bit integers may lose precision past 2^53).
-    pub fn as_f64(&self) -> Option<f64> {
-        Some(match *self {
-            Value::U8(v) => v as f64,
-            Value::I8(v) => v as f64,
-            Value::U16(v) => v as f64,
-            Value::I16(v) => v as f64,
-            Value::U32(v) => v as f64,
-            Value::I32(v) => v as f64,
-            Value::F32(v) => v as f64,
-            Value::U64(v) => v as f64,
-            Value::I64(v) => v as f64,
-            Value::F64(v) => v,
-            Value::Bool(_) | Value::String(_) | Value::Array(_) => return None,
-        })
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
@@ -189,44 +146,91 @@ impl<'a> Cursor<'a> {
         self.values += 1;
         Ok(match ty {
             0 => Value::U8(self.array::<1>()?[0]),
-            1 => Value::I8(self.array::<1>()?[0] as i8),
+            1 => Value::I8(i8::from_le_bytes(self.array()?)),
             2 => Value::U16(u16::from_le_bytes(self.array()?)),
             3 => Value::I16(i16::from_le_bytes(self.array()?)),
             4 => Value::U32(self.u32()?),
             5 => Value::I32(i32::from_le_bytes(self.array()?)),
             6 => Value::F32(f32::from_le_bytes(self.array()?)),
-            7 => match self.array::<1>()?[0] {
-                0 => Value::Bool(false),
-                1 => Value::Bool(true),
-                b => return invalid(format!("invalid GGUF bool byte {b}")),
-            },
+            7 => Value::Bool(bool_byte(self.array::<1>()?[0])?),
             8 => Value::String(self.string()?),
-            9 => {
-                if depth >= MAX_ARRAY_DEPTH {
-                    return invalid(format!(
-                        "Nested ARRAY depth {depth} exceeds maximum allowed ({MAX_ARRAY_DEPTH})"
-                    ));
-                }
-                let elem = self.u32()?;
-                let n = self.len()?;
-                if n > MAX_ARRAY_LEN {
-                    return invalid(format!(
-                        "Metadata array length {n} exceeds maximum allowed ({MAX_ARRAY_LEN})"
-                    ));
-                }
-                self.room(n)?; // the whole array, before its first element is read
-                               // Never trust `n` for the allocation: grow as elements actually parse.
-                let mut items = Vec::with_capacity((n as usize).min(4096));
-                for _ in 0..n {
-                    items.push(self.value(elem, depth + 1)?);
-                }
-                Value::Array(items)
-            }
+            9 => Value::Array(self.array_value(depth)?),
             10 => Value::U64(self.u64()?),
             11 => Value::I64(i64::from_le_bytes(self.array()?)),
             12 => Value::F64(f64::from_le_bytes(self.array()?)),
-            other => return invalid(format!("unknown GGUF value type {other}")),
+            other => return invalid(format!("Unsupported metadata type: {other}")),
         })
+    }
+
+    /// An array (element type, count, elements) at nesting `depth`. It is counted whole before
+    /// anything is built, and fixed-size elements are read only once all their bytes are here.
+    fn array_value(&mut self, depth: u32) -> R<Array> {
+        if depth >= MAX_ARRAY_DEPTH {
+            return invalid(format!(
+                "Nested ARRAY depth {depth} exceeds maximum allowed ({MAX_ARRAY_DEPTH})"
+            ));
+        }
+        let elem = self.u32()?;
+        if !(0..=12).contains(&elem) {
+            return invalid(format!("Unsupported array element type: {elem}"));
+        }
+        let n = self.len()?;
+        if n > MAX_ARRAY_LEN {
+            return invalid(format!(
+                "Metadata array length {n} exceeds maximum allowed ({MAX_ARRAY_LEN})"
+            ));
+        }
+        self.room(n)?;
+        self.values += n;
+        macro_rules! fixed {
+            ($variant:ident, $t:ty) => {{
+                const SIZE: usize = std::mem::size_of::<$t>();
+                let bytes = self.take(n * SIZE as u64)?;
+                let items = bytes.chunks_exact(SIZE).map(|c| {
+                    let mut le = [0u8; SIZE];
+                    le.copy_from_slice(c);
+                    <$t>::from_le_bytes(le)
+                });
+                Array::$variant(items.collect())
+            }};
+        }
+        Ok(match elem {
+            0 => fixed!(U8, u8),
+            1 => fixed!(I8, i8),
+            2 => fixed!(U16, u16),
+            3 => fixed!(I16, i16),
+            4 => fixed!(U32, u32),
+            5 => fixed!(I32, i32),
+            6 => fixed!(F32, f32),
+            7 => Array::Bool(
+                self.take(n)?
+                    .iter()
+                    .map(|b| bool_byte(*b))
+                    .collect::<R<_>>()?,
+            ),
+            8 => Array::String(self.many(n, Self::string)?),
+            9 => Array::Array(self.many(n, |c| c.array_value(depth + 1))?),
+            10 => fixed!(U64, u64),
+            11 => fixed!(I64, i64),
+            _ => fixed!(F64, f64),
+        })
+    }
+
+    /// `n` variable-size elements. Never trusts `n` for the allocation: grows as they parse.
+    fn many<T>(&mut self, n: u64, mut item: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        let mut items = Vec::with_capacity((n as usize).min(4096));
+        for _ in 0..n {
+            items.push(item(self)?);
+        }
+        Ok(items)
+    }
+}
+
+fn bool_byte(b: u8) -> R<bool> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        b => invalid(format!("invalid GGUF bool byte {b}")),
     }
 }
 
@@ -366,7 +370,7 @@ pub(crate) mod tests {
         );
         assert_eq!(
             h.get("llama.attention.head_count_kv"),
-            Some(&Value::Array(vec![Value::U32(3), Value::U32(5)]))
+            Some(&Value::Array(Array::U32(vec![3, 5])))
         );
         assert_eq!(h.tensors[0].shape, vec![576, 576]);
         assert_eq!(h.header_len, sample().len() as u64);
@@ -418,7 +422,7 @@ pub(crate) mod tests {
         let len = w.0.len() as u64;
         assert_eq!(
             parse_header(&w.0),
-            Err(ParseError::Truncated { need: len + 4 })
+            Err(ParseError::Truncated { need: len + 4000 })
         );
         // unknown value type, bad bool, too many dims, nesting
         let mut w = Writer::header(3, 0, 1);
@@ -462,7 +466,7 @@ pub(crate) mod tests {
         assert_eq!(parse_header(&w.0), Err(ParseError::Invalid(msg.into())));
         // The largest array allowed parses.
         let h = parse_header(&arrays(&[(0, MAX_ARRAY_LEN, 1)])).unwrap();
-        assert!(matches!(&h.metadata[0].1, Value::Array(a) if a.len() == 1_000_000));
+        assert!(matches!(&h.metadata[0].1, Value::Array(Array::U8(a)) if a.len() == 1_000_000));
         // Three arrays of 999,999 fill the value budget exactly (an array is a value too);
         // one more value is refused.
         let n = MAX_ARRAY_LEN - 1;
