@@ -1,7 +1,10 @@
 //! Any bytes into the GGUF header parser, the metadata builder and the JSON text that crosses to
-//! JS: never a panic, a hang or a huge allocation. Run (seeded with the hostile corpus, under a
-//! memory limit): `RUSTC_BOOTSTRAP=1 cargo fuzz run gguf_header -s none
-//! ../tests/fixtures/gguf-corpus -- -rss_limit_mb=512`
+//! JS: never a panic, a hang or a huge allocation. Run from crates/core, seeded with the hostile
+//! corpus (new inputs go to the first folder) and under a memory limit:
+//! `mkdir -p fuzz/corpus/gguf_header && RUSTC_BOOTSTRAP=1 cargo fuzz run gguf_header -s none
+//! fuzz/corpus/gguf_header tests/fixtures/gguf-corpus -- -rss_limit_mb=512 -max_total_time=300`
+//! (add `-max_len=1048576` for headers up to 1 MiB; far larger inputs make libFuzzer's in-memory
+//! corpus, not the target, pass the limit).
 #![no_main]
 
 use genai_core::gguf::metadata::{gguf_metadata, MetadataJson, TensorsJson};
