@@ -3,7 +3,7 @@
 // to JS whole (napi's generic JSON conversion stopped at 1,000,000 values), and a FIFO is refused
 // instead of read forever.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startFileServer } from './support/file-server.mjs';
 import { ROOT, runNodeAsync, tempDir } from './helpers.mjs';
@@ -59,7 +59,10 @@ beforeAll(async () => {
   server.put('/big.gguf', BIG);
   writeFileSync(hugePath, HUGE);
 });
-afterAll(() => server.close());
+afterAll(async () => {
+  await server.close();
+  rmSync(dir, { recursive: true, force: true }); // the 16 MiB header
+});
 
 describe('a header built to exhaust memory', () => {
   test('is a DownloadError with upstream prefixes: local read, URL read, and downloadModel', async () => {
