@@ -213,7 +213,8 @@ class Downloader {
   }
 }
 
-/** `tensorInfos` as @huggingface/gguf gives them: shape and offset as BigInt. */
+/** `tensorInfos` as @huggingface/gguf gives them: shape and offset as BigInt (the binding gives
+ * them as decimal strings, exact past 2^53). */
 function withBigInts(result) {
   for (const t of result.tensorInfos) {
     t.shape = t.shape.map((d) => BigInt(d));

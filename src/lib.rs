@@ -16,6 +16,7 @@ mod callbacks;
 mod constants;
 mod convert;
 mod errors;
+mod json;
 mod llama;
 mod models;
 mod process;

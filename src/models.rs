@@ -3,6 +3,7 @@
 use crate::callbacks::{self, Callback};
 use crate::convert::JsText;
 use crate::errors::{blocking, js_error, promise};
+use crate::json::Json;
 use genai_core::download::{Downloader, ProgressFn, Request};
 use genai_core::models::{manager, Callbacks, DownloadConfig, ModelInfo, ModelManager, ModelType};
 use napi::bindgen_prelude::*;
@@ -52,8 +53,9 @@ impl NativeModelManager {
 
 /// `ModelInfo` crosses as its JSON object: it keeps keys this version does not know (a
 /// `#[napi(object)]` could not), and binding.d.cts names the public `ModelInfo` type for it.
-fn model_json(info: ModelInfo) -> Value {
-    info.to_value()
+/// It crosses as JSON text (`crate::json`): its GGUF metadata alone can hold ~10^6 values.
+fn model_json(info: ModelInfo) -> Json {
+    Json::of(&info)
 }
 
 fn model_type(name: Option<String>) -> genai_core::Result<Option<ModelType>> {
@@ -87,7 +89,7 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         model_type_name: Option<String>,
-    ) -> Result<PromiseRaw<'env, Vec<Value>>> {
+    ) -> Result<PromiseRaw<'env, Vec<Json>>> {
         let m = self.inner.clone();
         blocking(env, move || {
             let list = m.storage.list(model_type(model_type_name)?)?;
@@ -112,7 +114,7 @@ impl NativeModelManager {
         &self,
         env: &'env Env,
         #[napi(ts_arg_type = "string")] id: JsText,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let m = self.inner.clone();
         blocking(env, move || m.storage.find(&id.0).map(model_json))
     }
@@ -123,7 +125,7 @@ impl NativeModelManager {
         env: &'env Env,
         model_type_name: String,
         #[napi(ts_arg_type = "string")] id: JsText,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let m = self.inner.clone();
         blocking(env, move || {
             m.storage
@@ -132,14 +134,20 @@ impl NativeModelManager {
         })
     }
 
+    /// The info crosses as `JSON.stringify`'s text (as upstream writes it), parsed off the JS thread.
     #[napi(ts_args_type = "info: ModelInfo", ts_return_type = "Promise<void>")]
     pub fn save_model_metadata<'env>(
         &self,
         env: &'env Env,
-        info: Value,
+        info: Unknown,
     ) -> Result<PromiseRaw<'env, ()>> {
+        let text = crate::json::stringify(env, info)?;
         let m = self.inner.clone();
-        blocking(env, move || m.storage.save(&ModelInfo::from_value(info)?))
+        blocking(env, move || {
+            // Too deep for serde_json: null, which from_value refuses as invalid metadata.
+            let value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            m.storage.save(&ModelInfo::from_value(value)?)
+        })
     }
 
     /// `getModelMetadataPath(type, id)`: the one place the path is made is core's.
@@ -234,7 +242,7 @@ impl NativeModelManager {
         config: Value,
         on_progress: Option<ProgressCallback>,
         on_component_start: Option<ComponentCallback>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let callbacks = Callbacks {
             progress: progress_fn(on_progress),
             component_start: component_fn(on_component_start),
@@ -262,7 +270,7 @@ impl NativeModelManager {
         env: &'env Env,
         #[napi(ts_arg_type = "string")] id: JsText,
         source: Option<String>,
-    ) -> Result<PromiseRaw<'env, Value>> {
+    ) -> Result<PromiseRaw<'env, Json>> {
         let m = self.inner.clone();
         promise(env, async move {
             m.update_metadata(&id.0, source.as_deref())
@@ -348,19 +356,21 @@ impl NativeDownloader {
     }
 }
 
-/// `fetchGGUFMetadata`'s result: GGUF values are open (any GGUF type), so they stay JSON.
-#[napi(object)]
+/// `fetchGGUFMetadata`'s result: GGUF values are open (any GGUF type), so they stay JSON, and
+/// they cross as JSON text (a vocabulary is ~10^5 values).
+#[napi(object, object_from_js = false)]
 pub struct GgufResult {
     #[napi(ts_type = "Record<string, unknown>")]
-    pub metadata: Value,
+    pub metadata: Json,
     #[napi(ts_type = "Array<Record<string, unknown>>")]
-    pub tensor_infos: Value,
+    pub tensor_infos: Json,
 }
 
 fn gguf_result(h: genai_core::gguf::Header) -> GgufResult {
+    use genai_core::gguf::metadata::{MetadataJson, TensorsJson};
     GgufResult {
-        metadata: Value::Object(genai_core::gguf::metadata::metadata_object(&h)),
-        tensor_infos: genai_core::gguf::metadata::tensor_infos(&h),
+        metadata: Json::of(&MetadataJson(&h)),
+        tensor_infos: Json::of(&TensorsJson(&h.tensors)),
     }
 }
 

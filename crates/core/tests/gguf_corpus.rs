@@ -1,5 +1,7 @@
 //! Regression corpus of hostile GGUF headers (tests/fixtures/gguf-corpus, plus anything the
 //! fuzzer found): each parses to a clear result without a panic, a hang or a huge allocation.
+//! The out-of-memory reproducers of issue 9 are here cut to their first 4 KiB (a limit must
+//! refuse them from their counts alone); tests/gguf_limits.rs reads the full-size ones.
 
 use genai_core::gguf::{metadata::gguf_metadata, parse_header, ParseError};
 use std::path::Path;
@@ -24,7 +26,7 @@ fn corpus() -> Vec<(String, Vec<u8>)> {
 #[test]
 fn every_nasty_file_gets_a_clear_answer() {
     let files = corpus();
-    assert!(files.len() >= 20);
+    assert!(files.len() >= 28);
     for (name, data) in &files {
         let started = std::time::Instant::now();
         let result = parse_header(data);
@@ -75,6 +77,47 @@ fn specific_answers() {
         parse_header(&get("array-count-1e6-no-data.gguf")),
         Err(ParseError::Truncated { .. })
     ));
+    // @huggingface/gguf's limits, with its messages: refused before any value is built.
+    for (file, message) in [
+        (
+            "array-u8-16mib.gguf",
+            "Metadata array length 16777216 exceeds maximum allowed (1000000)",
+        ),
+        (
+            "array-u8-64mib.gguf",
+            "Metadata array length 67108864 exceeds maximum allowed (1000000)",
+        ),
+        (
+            "array-1e6-plus-1.gguf",
+            "Metadata array length 1000001 exceeds maximum allowed (1000000)",
+        ),
+        (
+            "array-unknown-element-empty.gguf",
+            "Unsupported array element type: 99",
+        ),
+        (
+            "kv-count-100001.gguf",
+            "KV metadata count 100001 exceeds maximum allowed (100000)",
+        ),
+        (
+            "tensor-count-131073.gguf",
+            "Tensor count 131073 exceeds maximum allowed (131072)",
+        ),
+        (
+            "string-len-1e7-plus-1.gguf",
+            "String length 10000001 exceeds maximum allowed (10000000)",
+        ),
+        (
+            "nested-arrays-depth-4.gguf",
+            "Nested ARRAY depth 4 exceeds maximum allowed (4)",
+        ),
+    ] {
+        assert_eq!(
+            parse_header(&get(file)),
+            Err(ParseError::Invalid(message.into())),
+            "{file}"
+        );
+    }
     let h = parse_header(&get("arch-not-string.gguf")).unwrap();
     assert!(
         !gguf_metadata(&h, true).contains_key("block_count"),

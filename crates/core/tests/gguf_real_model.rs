@@ -10,7 +10,7 @@ fn to_json(v: &Value) -> serde_json::Value {
         Value::String(s) => json!(s),
         Value::Bool(b) => json!(b),
         Value::Array(items) if items.len() > 16 => json!({ "len": items.len() }),
-        Value::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect()),
+        Value::Array(_) => genai_core::gguf::metadata::to_json(v),
         other => {
             let f = other.as_f64().unwrap();
             if f.fract() == 0.0 {

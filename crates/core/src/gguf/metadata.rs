@@ -3,26 +3,12 @@
 //! become numbers everywhere (upstream keeps them as BigInt in typed fields, which then makes
 //! saving the model's metadata fail).
 
+use super::value::number;
+pub use super::value::to_json;
 use super::{Header, TensorInfo, Value};
+use indexmap::IndexMap;
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_json::{json, Map, Value as Json};
-
-fn number(x: f64) -> Json {
-    if x.fract() == 0.0 && x.abs() < 9.007_199_254_740_992e15 {
-        Json::from(x as i64)
-    } else {
-        serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number)
-    }
-}
-
-/// A metadata value as JSON (arrays recursively, strings as strings).
-pub fn to_json(v: &Value) -> Json {
-    match v {
-        Value::Bool(b) => Json::Bool(*b),
-        Value::String(s) => Json::String(s.clone()),
-        Value::Array(items) => Json::Array(items.iter().map(to_json).collect()),
-        other => number(other.as_f64().unwrap_or(f64::NAN)),
-    }
-}
 
 /// `metadata` as `@huggingface/gguf` returns it: `version`, `tensor_count`, `kv_count`, then
 /// every key in file order (a repeated key keeps its first position, last value).
@@ -37,14 +23,48 @@ pub fn metadata_object(h: &Header) -> Map<String, Json> {
     m
 }
 
-/// `tensorInfos`: `{ name, n_dims, shape, dtype, offset }` in file order.
-pub fn tensor_infos(h: &Header) -> Json {
-    Json::Array(
-        h.tensors
-            .iter()
-            .map(|t| json!({ "name": t.name, "n_dims": t.shape.len(), "shape": t.shape, "dtype": t.dtype, "offset": t.offset }))
-            .collect(),
-    )
+/// `fetchGGUFMetadata`'s `metadata`, to serialize as JSON text (no JSON value per array
+/// element): the same object as [`metadata_object`].
+pub struct MetadataJson<'a>(pub &'a Header);
+
+impl Serialize for MetadataJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let counts = [
+            ("version", Value::U32(h.version)),
+            ("tensor_count", Value::U64(h.tensor_count)),
+            ("kv_count", Value::U64(h.kv_count)),
+        ];
+        // A repeated key keeps its first position and its last value, as in `metadata_object`.
+        let mut keys: IndexMap<&str, &Value> = counts.iter().map(|(k, v)| (*k, v)).collect();
+        for (k, v) in &h.metadata {
+            keys.insert(k, v);
+        }
+        let mut m = s.serialize_map(Some(keys.len()))?;
+        for (k, v) in keys {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
+/// `fetchGGUFMetadata`'s `tensorInfos`, to serialize as JSON text: `{ name, n_dims, shape, dtype,
+/// offset }` in file order, `shape` and `offset` as decimal strings, exact past 2^53 (the facade
+/// makes them BigInts, as @huggingface/gguf gives them).
+pub struct TensorsJson<'a>(pub &'a [TensorInfo]);
+
+impl Serialize for TensorsJson<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for t in self.0 {
+            let shape: Vec<String> = t.shape.iter().map(u64::to_string).collect();
+            seq.serialize_element(&json!({
+                "name": t.name, "n_dims": t.shape.len(), "shape": shape, "dtype": t.dtype,
+                "offset": t.offset.to_string(),
+            }))?;
+        }
+        seq.end()
+    }
 }
 
 /// `getArchField(metadata, path)`: `metadata["<general.architecture>.<path>"]`.
@@ -170,6 +190,49 @@ mod tests {
                 "kv_count",
                 "general.architecture"
             ]
+        );
+    }
+
+    #[test]
+    fn json_text_is_the_json_value() {
+        let mut w = Writer::header(3, 1, 7);
+        w.kv_str("general.architecture", "llama")
+            .kv_u32("version", 9);
+        w.str("f")
+            .u32(6)
+            .0
+            .extend_from_slice(&f32::NAN.to_le_bytes());
+        w.str("big").u32(10).u64(u64::MAX);
+        w.str("nested").u32(9).u32(9).u64(2); // [[1.5], []]
+        w.u32(12).u64(1).0.extend_from_slice(&1.5f64.to_le_bytes());
+        w.u32(8).u64(0);
+        w.kv_str("general.architecture", "qwen3").kv_u32("z", 1);
+        w.tensor("t", &[u64::MAX, 3], 2, (1 << 60) + 1);
+        let h = parse_header(&w.0).unwrap();
+        let text = serde_json::to_string(&MetadataJson(&h)).unwrap();
+        let parsed: Json = serde_json::from_str(&text).unwrap();
+        assert_eq!(parsed, Json::Object(metadata_object(&h)));
+        let keys: Vec<&String> = parsed.as_object().unwrap().keys().collect();
+        assert_eq!(
+            keys,
+            [
+                "version",
+                "tensor_count",
+                "kv_count",
+                "general.architecture",
+                "f",
+                "big",
+                "nested",
+                "z"
+            ]
+        );
+        assert_eq!(parsed["general.architecture"], "qwen3");
+        assert_eq!(parsed["version"], 9);
+        assert_eq!(parsed["f"], Json::Null);
+        let tensors = serde_json::to_string(&TensorsJson(&h.tensors)).unwrap();
+        assert_eq!(
+            tensors,
+            r#"[{"name":"t","n_dims":2,"shape":["18446744073709551615","3"],"dtype":2,"offset":"1152921504606846977"}]"#
         );
     }
 }

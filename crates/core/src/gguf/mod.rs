@@ -4,16 +4,23 @@
 pub mod metadata;
 pub mod parse;
 pub mod remote;
+pub mod value;
 
-pub use parse::{parse_header, Header, ParseError, TensorInfo, Value};
+pub use parse::{
+    parse_header, Header, ParseError, TensorInfo, MAX_ARRAY_DEPTH, MAX_ARRAY_LEN, MAX_DIMS,
+    MAX_KV_COUNT, MAX_METADATA_VALUES, MAX_STRING_LEN, MAX_TENSOR_COUNT,
+};
+pub use value::{Array, Value};
 
+use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 /// First read: enough for most headers without a large vocabulary.
 pub const INITIAL_PREFIX: u64 = 256 * 1024;
-/// No header may need more than this (a 256k-token vocabulary is ~10 MB).
-pub const MAX_HEADER_BYTES: u64 = 256 << 20;
+/// No header may need more than this: real ones are under ~12 MB (a 256k-token vocabulary with
+/// merges), and @huggingface/gguf cannot read past 50 MB, so nothing upstream reads is refused.
+pub const MAX_HEADER_BYTES: u64 = 64 << 20;
 
 /// Why a header could not be read.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,12 +85,13 @@ pub(crate) fn step(buf: &[u8], at_end: bool) -> Result<Result<Header, u64>, Read
 /// Reads the header of a local GGUF file, reading only the bytes the header occupies.
 pub fn read_local(path: &Path) -> Result<Header, ReadError> {
     let io = |e: std::io::Error| ReadError::Io(format!("{}: {e}", path.display()));
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let (mut file, len) = open_regular(path)?;
     let mut buf = Vec::new();
     let mut target = INITIAL_PREFIX;
     loop {
         let start = buf.len() as u64;
         file.seek(SeekFrom::Start(start)).map_err(io)?;
+        buf.reserve_exact((target.min(len).saturating_sub(start)) as usize);
         let got = (&mut file)
             .take(target - start)
             .read_to_end(&mut buf)
@@ -93,6 +101,28 @@ pub fn read_local(path: &Path) -> Result<Header, ReadError> {
             Err(next) => target = next,
         }
     }
+}
+
+/// Opens `path` for reading if it is a regular file; returns it with its length. A FIFO, device or directory is refused:
+/// a FIFO would block the open and the reads forever, a device could stream without end.
+fn open_regular(path: &Path) -> Result<(File, u64), ReadError> {
+    let io = |e: std::io::Error| ReadError::Io(format!("{}: {e}", path.display()));
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK); // opening a FIFO must not wait for a writer
+    }
+    let file = options.open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(ReadError::Io(format!(
+            "{}: not a regular file",
+            path.display()
+        )));
+    }
+    Ok((file, meta.len()))
 }
 
 #[cfg(test)]
@@ -116,5 +146,33 @@ mod tests {
         assert!(matches!(read_local(&path), Err(ReadError::Parse(m)) if m.contains("ends inside")));
         std::fs::remove_file(&path).unwrap();
         assert!(matches!(read_local(&path), Err(ReadError::Io(_))));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_fifo_or_a_folder_is_refused_not_waited_on() {
+        let dir = std::env::temp_dir().join(format!("genai-gguf-fifo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("model.gguf");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // No writer ever opens it: a plain open would wait forever.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || tx.send(read_metadata(&path)));
+        let outcome = rx.recv_timeout(std::time::Duration::from_secs(20));
+        let e = outcome.expect("reading a FIFO settles").unwrap_err();
+        assert_eq!(e.code, crate::ErrorCode::DownloadFailed);
+        let want = format!(
+            "Failed to read GGUF metadata from local file: {}: not a regular file",
+            fifo.display()
+        );
+        assert_eq!(e.message, want);
+        let folder = read_local(&dir).unwrap_err();
+        assert!(
+            folder.to_string().ends_with("not a regular file"),
+            "{folder}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -3,51 +3,8 @@
 //! before anything is allocated, counts and nesting are bounded, and a short prefix is reported
 //! as [`ParseError::Truncated`] with the size needed so the caller can fetch more.
 
+use super::value::{Array, Value};
 use std::fmt;
-
-/// A metadata value. Arrays keep their element type.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Value {
-    U8(u8),
-    I8(i8),
-    U16(u16),
-    I16(i16),
-    U32(u32),
-    I32(i32),
-    F32(f32),
-    Bool(bool),
-    String(String),
-    Array(Vec<Value>),
-    U64(u64),
-    I64(i64),
-    F64(f64),
-}
-
-impl Value {
-    /// The value as a JS number would hold it (64-bit integers may lose precision past 2^53).
-    pub fn as_f64(&self) -> Option<f64> {
-        Some(match *self {
-            Value::U8(v) => v as f64,
-            Value::I8(v) => v as f64,
-            Value::U16(v) => v as f64,
-            Value::I16(v) => v as f64,
-            Value::U32(v) => v as f64,
-            Value::I32(v) => v as f64,
-            Value::F32(v) => v as f64,
-            Value::U64(v) => v as f64,
-            Value::I64(v) => v as f64,
-            Value::F64(v) => v,
-            Value::Bool(_) | Value::String(_) | Value::Array(_) => return None,
-        })
-    }
-
-    pub fn as_str(&self) -> Option<&str> {
-        match self {
-            Value::String(s) => Some(s),
-            _ => None,
-        }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
@@ -96,20 +53,30 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// Bounds for untrusted input (far above any real model: Llama-3 has ~300 keys, 128k-token
-/// vocabularies, a few thousand tensors).
-pub const MAX_KV_COUNT: u64 = 1 << 20;
-pub const MAX_TENSOR_COUNT: u64 = 1 << 22;
-pub const MAX_STRING_LEN: u64 = 64 << 20;
-pub const MAX_ARRAY_LEN: u64 = 1 << 26;
-const MAX_DIMS: u32 = 8;
-const MAX_ARRAY_DEPTH: u32 = 4;
+/// Bounds for untrusted input. Where @huggingface/gguf (genai-electron's parser) has a limit, ours
+/// is the same number and the same message, so nothing upstream reads is refused here; the others
+/// bound what a small hostile header can make us build (real models: Llama-3 ~300 keys and
+/// ~540k values, Gemma-3 ~790k values, at most ~15k tensors).
+pub const MAX_KV_COUNT: u64 = 100_000;
+/// Tensor infos kept (upstream: 10^7, which no real file comes near; each costs ~0.5 KB as JS).
+pub const MAX_TENSOR_COUNT: u64 = 1 << 17;
+pub const MAX_STRING_LEN: u64 = 10_000_000;
+/// Elements in one metadata array (upstream's `MAX_METADATA_ARRAY_LENGTH`).
+pub const MAX_ARRAY_LEN: u64 = 1_000_000;
+/// Metadata values kept in all (scalars, arrays and array elements at any depth): three
+/// vocabulary-sized arrays at the per-array maximum. A 1-byte element costs ~64 bytes in memory
+/// (parsed value + JSON value), so this bounds a header's metadata to ~200 MB however it is built.
+pub const MAX_METADATA_VALUES: u64 = 3_000_000;
+pub const MAX_DIMS: u32 = 8;
+pub const MAX_ARRAY_DEPTH: u32 = 4;
 
 struct Cursor<'a> {
     buf: &'a [u8],
     pos: usize,
     /// GGUF v1 used 32-bit lengths and counts.
     v1: bool,
+    /// Metadata values built so far (bounded by [`MAX_METADATA_VALUES`]).
+    values: u64,
 }
 
 type R<T> = Result<T, ParseError>;
@@ -158,50 +125,112 @@ impl<'a> Cursor<'a> {
         let n = self.len()?;
         if n > MAX_STRING_LEN {
             return invalid(format!(
-                "GGUF string of {n} bytes exceeds the {MAX_STRING_LEN}-byte limit"
+                "String length {n} exceeds maximum allowed ({MAX_STRING_LEN})"
             ));
         }
         Ok(String::from_utf8_lossy(self.take(n)?).into_owned())
     }
 
+    /// Fails if `n` more values would pass [`MAX_METADATA_VALUES`] (before any of them is built).
+    fn room(&self, n: u64) -> R<()> {
+        if self.values.saturating_add(n) > MAX_METADATA_VALUES {
+            return invalid(format!(
+                "GGUF metadata holds more than {MAX_METADATA_VALUES} values"
+            ));
+        }
+        Ok(())
+    }
+
     fn value(&mut self, ty: u32, depth: u32) -> R<Value> {
+        self.room(1)?;
+        self.values += 1;
         Ok(match ty {
             0 => Value::U8(self.array::<1>()?[0]),
-            1 => Value::I8(self.array::<1>()?[0] as i8),
+            1 => Value::I8(i8::from_le_bytes(self.array()?)),
             2 => Value::U16(u16::from_le_bytes(self.array()?)),
             3 => Value::I16(i16::from_le_bytes(self.array()?)),
             4 => Value::U32(self.u32()?),
             5 => Value::I32(i32::from_le_bytes(self.array()?)),
             6 => Value::F32(f32::from_le_bytes(self.array()?)),
-            7 => match self.array::<1>()?[0] {
-                0 => Value::Bool(false),
-                1 => Value::Bool(true),
-                b => return invalid(format!("invalid GGUF bool byte {b}")),
-            },
+            7 => Value::Bool(bool_byte(self.array::<1>()?[0])?),
             8 => Value::String(self.string()?),
-            9 => {
-                if depth >= MAX_ARRAY_DEPTH {
-                    return invalid("GGUF arrays nested too deeply");
-                }
-                let elem = self.u32()?;
-                let n = self.len()?;
-                if n > MAX_ARRAY_LEN {
-                    return invalid(format!(
-                        "GGUF array of {n} elements exceeds the {MAX_ARRAY_LEN}-element limit"
-                    ));
-                }
-                // Never trust `n` for the allocation: grow as elements actually parse.
-                let mut items = Vec::with_capacity((n as usize).min(4096));
-                for _ in 0..n {
-                    items.push(self.value(elem, depth + 1)?);
-                }
-                Value::Array(items)
-            }
+            9 => Value::Array(self.array_value(depth)?),
             10 => Value::U64(self.u64()?),
             11 => Value::I64(i64::from_le_bytes(self.array()?)),
             12 => Value::F64(f64::from_le_bytes(self.array()?)),
-            other => return invalid(format!("unknown GGUF value type {other}")),
+            other => return invalid(format!("Unsupported metadata type: {other}")),
         })
+    }
+
+    /// An array (element type, count, elements) at nesting `depth`. It is counted whole before
+    /// anything is built, and fixed-size elements are read only once all their bytes are here.
+    fn array_value(&mut self, depth: u32) -> R<Array> {
+        if depth >= MAX_ARRAY_DEPTH {
+            return invalid(format!(
+                "Nested ARRAY depth {depth} exceeds maximum allowed ({MAX_ARRAY_DEPTH})"
+            ));
+        }
+        let elem = self.u32()?;
+        if !(0..=12).contains(&elem) {
+            return invalid(format!("Unsupported array element type: {elem}"));
+        }
+        let n = self.len()?;
+        if n > MAX_ARRAY_LEN {
+            return invalid(format!(
+                "Metadata array length {n} exceeds maximum allowed ({MAX_ARRAY_LEN})"
+            ));
+        }
+        self.room(n)?;
+        self.values += n;
+        macro_rules! fixed {
+            ($variant:ident, $t:ty) => {{
+                const SIZE: usize = std::mem::size_of::<$t>();
+                let bytes = self.take(n * SIZE as u64)?;
+                let items = bytes.chunks_exact(SIZE).map(|c| {
+                    let mut le = [0u8; SIZE];
+                    le.copy_from_slice(c);
+                    <$t>::from_le_bytes(le)
+                });
+                Array::$variant(items.collect())
+            }};
+        }
+        Ok(match elem {
+            0 => fixed!(U8, u8),
+            1 => fixed!(I8, i8),
+            2 => fixed!(U16, u16),
+            3 => fixed!(I16, i16),
+            4 => fixed!(U32, u32),
+            5 => fixed!(I32, i32),
+            6 => fixed!(F32, f32),
+            7 => Array::Bool(
+                self.take(n)?
+                    .iter()
+                    .map(|b| bool_byte(*b))
+                    .collect::<R<_>>()?,
+            ),
+            8 => Array::String(self.many(n, Self::string)?),
+            9 => Array::Array(self.many(n, |c| c.array_value(depth + 1))?),
+            10 => fixed!(U64, u64),
+            11 => fixed!(I64, i64),
+            _ => fixed!(F64, f64),
+        })
+    }
+
+    /// `n` variable-size elements. Never trusts `n` for the allocation: grows as they parse.
+    fn many<T>(&mut self, n: u64, mut item: impl FnMut(&mut Self) -> R<T>) -> R<Vec<T>> {
+        let mut items = Vec::with_capacity((n as usize).min(4096));
+        for _ in 0..n {
+            items.push(item(self)?);
+        }
+        Ok(items)
+    }
+}
+
+fn bool_byte(b: u8) -> R<bool> {
+    match b {
+        0 => Ok(false),
+        1 => Ok(true),
+        b => invalid(format!("invalid GGUF bool byte {b}")),
     }
 }
 
@@ -211,6 +240,7 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
         buf,
         pos: 0,
         v1: false,
+        values: 0,
     };
     if c.array::<4>()? != *b"GGUF" {
         return invalid("not a GGUF file (bad magic)");
@@ -222,14 +252,14 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
     c.v1 = version == 1;
     let tensor_count = c.len()?;
     let kv_count = c.len()?;
-    if kv_count > MAX_KV_COUNT {
-        return invalid(format!(
-            "GGUF metadata count {kv_count} exceeds the {MAX_KV_COUNT} limit"
-        ));
-    }
     if tensor_count > MAX_TENSOR_COUNT {
         return invalid(format!(
-            "GGUF tensor count {tensor_count} exceeds the {MAX_TENSOR_COUNT} limit"
+            "Tensor count {tensor_count} exceeds maximum allowed ({MAX_TENSOR_COUNT})"
+        ));
+    }
+    if kv_count > MAX_KV_COUNT {
+        return invalid(format!(
+            "KV metadata count {kv_count} exceeds maximum allowed ({MAX_KV_COUNT})"
         ));
     }
     let mut metadata = Vec::with_capacity((kv_count as usize).min(1024));
@@ -244,7 +274,9 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
         let name = c.string()?;
         let n_dims = c.u32()?;
         if n_dims > MAX_DIMS {
-            return invalid(format!("GGUF tensor {name} has {n_dims} dimensions"));
+            return invalid(format!(
+                "Tensor n_dims {n_dims} exceeds maximum allowed ({MAX_DIMS})"
+            ));
         }
         let shape = (0..n_dims).map(|_| c.u64()).collect::<R<Vec<u64>>>()?;
         let dtype = c.u32()?;
@@ -267,162 +299,5 @@ pub fn parse_header(buf: &[u8]) -> Result<Header, ParseError> {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
-
-    /// A small GGUF writer for tests.
-    #[derive(Default)]
-    pub struct Writer(pub Vec<u8>);
-
-    impl Writer {
-        pub fn header(version: u32, tensors: u64, kvs: u64) -> Self {
-            let mut w = Writer(b"GGUF".to_vec());
-            w.u32(version);
-            w.u64(tensors);
-            w.u64(kvs);
-            w
-        }
-        pub fn u32(&mut self, v: u32) -> &mut Self {
-            self.0.extend_from_slice(&v.to_le_bytes());
-            self
-        }
-        pub fn u64(&mut self, v: u64) -> &mut Self {
-            self.0.extend_from_slice(&v.to_le_bytes());
-            self
-        }
-        pub fn str(&mut self, s: &str) -> &mut Self {
-            self.u64(s.len() as u64);
-            self.0.extend_from_slice(s.as_bytes());
-            self
-        }
-        pub fn kv_u32(&mut self, k: &str, v: u32) -> &mut Self {
-            self.str(k).u32(4).u32(v)
-        }
-        pub fn kv_str(&mut self, k: &str, v: &str) -> &mut Self {
-            self.str(k).u32(8).str(v)
-        }
-        pub fn tensor(&mut self, name: &str, shape: &[u64], dtype: u32, offset: u64) -> &mut Self {
-            self.str(name).u32(shape.len() as u32);
-            for d in shape {
-                self.u64(*d);
-            }
-            self.u32(dtype).u64(offset)
-        }
-    }
-
-    fn sample() -> Vec<u8> {
-        let mut w = Writer::header(3, 1, 3);
-        w.kv_str("general.architecture", "llama")
-            .kv_u32("llama.block_count", 30);
-        w.str("llama.attention.head_count_kv")
-            .u32(9)
-            .u32(4)
-            .u64(2)
-            .u32(3)
-            .u32(5); // array of u32
-        w.tensor("blk.0.attn_q.weight", &[576, 576], 3, 0);
-        w.0
-    }
-
-    #[test]
-    fn parses_a_small_file() {
-        let h = parse_header(&sample()).unwrap();
-        assert_eq!((h.version, h.tensor_count, h.kv_count), (3, 1, 3));
-        assert_eq!(
-            h.get("general.architecture").and_then(Value::as_str),
-            Some("llama")
-        );
-        assert_eq!(
-            h.get("llama.block_count").and_then(Value::as_f64),
-            Some(30.0)
-        );
-        assert_eq!(
-            h.get("llama.attention.head_count_kv"),
-            Some(&Value::Array(vec![Value::U32(3), Value::U32(5)]))
-        );
-        assert_eq!(h.tensors[0].shape, vec![576, 576]);
-        assert_eq!(h.header_len, sample().len() as u64);
-    }
-
-    #[test]
-    fn every_prefix_is_truncated_not_garbage() {
-        let full = sample();
-        for cut in 0..full.len() {
-            match parse_header(&full[..cut]) {
-                Err(ParseError::Truncated { need }) => {
-                    assert!(need > cut as u64 && need <= full.len() as u64, "cut {cut}")
-                }
-                other => panic!("cut {cut}: {other:?}"),
-            }
-        }
-    }
-
-    #[test]
-    fn hostile_inputs_fail_cleanly() {
-        assert!(matches!(
-            parse_header(b"GGML\x03\0\0\0"),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_header(&Writer::header(9, 0, 0).0),
-            Err(ParseError::Invalid(_))
-        ));
-        // absurd counts
-        assert!(matches!(
-            parse_header(&Writer::header(3, 0, u64::MAX).0),
-            Err(ParseError::Invalid(_))
-        ));
-        assert!(matches!(
-            parse_header(&Writer::header(3, u64::MAX, 0).0),
-            Err(ParseError::Invalid(_))
-        ));
-        // a string length near u64::MAX: rejected, not allocated, no overflow
-        let mut w = Writer::header(3, 0, 1);
-        w.u64(u64::MAX - 3);
-        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
-        // an array claiming 2^40 elements
-        let mut w = Writer::header(3, 0, 1);
-        w.str("k").u32(9).u32(0).u64(1 << 40);
-        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
-        // a big-but-allowed array with no bytes behind it: truncated, and the need is exact
-        let mut w = Writer::header(3, 0, 1);
-        w.str("k").u32(9).u32(4).u64(1000);
-        let len = w.0.len() as u64;
-        assert_eq!(
-            parse_header(&w.0),
-            Err(ParseError::Truncated { need: len + 4 })
-        );
-        // unknown value type, bad bool, too many dims, nesting
-        let mut w = Writer::header(3, 0, 1);
-        w.str("k").u32(77);
-        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
-        let mut w = Writer::header(3, 0, 1);
-        w.str("k").u32(7);
-        w.0.push(2);
-        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
-        let mut w = Writer::header(3, 1, 0);
-        w.str("t").u32(1000);
-        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
-        let mut w = Writer::header(3, 0, 1);
-        w.str("k").u32(9); // an array of arrays of arrays … six deep
-        for _ in 0..6 {
-            w.u32(9).u64(1);
-        }
-        w.u32(4).u64(0);
-        assert!(matches!(parse_header(&w.0), Err(ParseError::Invalid(_))));
-    }
-
-    #[test]
-    fn version_1_uses_32_bit_lengths() {
-        let mut b = b"GGUF".to_vec();
-        for v in [1u32, 0, 1] {
-            b.extend_from_slice(&v.to_le_bytes()); // version 1, 0 tensors, 1 kv
-        }
-        b.extend_from_slice(&3u32.to_le_bytes());
-        b.extend_from_slice(b"abc");
-        b.extend_from_slice(&4u32.to_le_bytes());
-        b.extend_from_slice(&7u32.to_le_bytes());
-        let h = parse_header(&b).unwrap();
-        assert_eq!(h.metadata, vec![("abc".to_string(), Value::U32(7))]);
-    }
-}
+#[path = "parse_tests.rs"]
+pub(crate) mod tests;
