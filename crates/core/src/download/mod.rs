@@ -1,17 +1,21 @@
-//! Downloads that never lose work: streamed to `<dest>.partial` with SHA-256 computed on the way,
-//! a small journal (`<dest>.partial-journal`: URL, ETag, Last-Modified, size) so an interrupted
-//! download resumes with an HTTP Range request (in this call after a network cut, or in a later
-//! call or process), a restart from zero when the server has no Range support or the file
-//! changed, and an atomic rename into place only after the size and checksum are verified.
+//! Downloads that never lose work: streamed to `<dest>.partial` (SHA-256 computed on the way when
+//! a checksum is expected), a small journal (`<dest>.partial-journal`: URL, ETag, Last-Modified,
+//! size) so an interrupted download resumes with an HTTP Range request (in this call after a
+//! network cut or stall, or in a later call or process), a restart from zero when the server has
+//! no Range support or the file changed, and an atomic rename into place only after the size,
+//! the file's signature and the checksum are verified. Every request runs under
+//! [`crate::http::Limits`] and ends promptly on cancel.
 
 mod attempt;
 mod progress;
+mod writer;
 
 use crate::{Error, ErrorCode, Result};
 use attempt::{attempt, clear, journal_path, read_journal, Attempt, Interrupted, Target};
 use progress::Reporter;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -26,6 +30,21 @@ pub type ProgressFn = Arc<dyn Fn(u64, u64) + Send + Sync>;
 /// Progress is reported at most this often (genai-electron's rate), plus a final call.
 pub const PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
 
+/// Automatic resumes after a cut or stall within one call.
+pub const MAX_RESUMES: u32 = 5;
+
+/// What a probe before the download saw (the GGUF header read): an answer that differs is
+/// refused, and nothing is moved into place.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Expected {
+    /// The file's size (the probe's `Content-Range` total).
+    pub size: Option<u64>,
+    /// The media type, compared without parameters.
+    pub content_type: Option<String>,
+    /// The file must start with the GGUF magic.
+    pub gguf: bool,
+}
+
 #[derive(Clone)]
 pub struct Request {
     pub url: String,
@@ -33,8 +52,9 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
     /// Hex SHA-256 (an optional `sha256:` prefix is allowed); a mismatch deletes the file.
     pub expected_sha256: Option<String>,
-    /// A connection that sends nothing for this long counts as cut.
-    pub stall_timeout: Duration,
+    pub expected: Expected,
+    /// Response and low-speed limits of each request.
+    pub limits: crate::http::Limits,
     /// Automatic resumes after a cut within one call.
     pub max_resumes: u32,
 }
@@ -46,8 +66,9 @@ impl Request {
             destination: destination.to_path_buf(),
             headers: Vec::new(),
             expected_sha256: None,
-            stall_timeout: Duration::from_secs(60),
-            max_resumes: 5,
+            expected: Expected::default(),
+            limits: crate::http::DEFAULT_LIMITS,
+            max_resumes: MAX_RESUMES,
         }
     }
 }
@@ -55,14 +76,35 @@ impl Request {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Outcome {
     pub size: u64,
-    /// Lowercase hex.
-    pub sha256: String,
+    /// Lowercase hex, computed when a checksum was expected.
+    pub sha256: Option<String>,
     /// Bytes that were already on disk from an earlier, interrupted attempt.
     pub resumed_from: u64,
 }
 
 pub(crate) fn download_error(message: &str, details: serde_json::Value) -> Error {
     Error::new(ErrorCode::DownloadFailed, message, Some(details))
+}
+
+pub(crate) fn cancelled(url: &str) -> Error {
+    download_error("Download cancelled", json!({ "url": url }))
+}
+
+const MISMATCH_HINT: &str = "The server answered the download differently from the probe before it (an error page or another file?). Check the URL.";
+
+/// The answer to the download is not the file probed before it.
+fn mismatch(
+    req: &Request,
+    what: &str,
+    expected: serde_json::Value,
+    actual: serde_json::Value,
+) -> Error {
+    download_error(
+        &format!(
+            "The server sent a different file than the one probed before download ({what} {actual} instead of {expected})"
+        ),
+        json!({ "url": req.url, "expected": { what: expected }, "actual": { what: actual }, "suggestion": MISMATCH_HINT }),
+    )
 }
 
 /// One download at a time per `Downloader` (genai-electron's rule), cancellable from any thread.
@@ -119,6 +161,11 @@ pub struct Claim<'a> {
 }
 
 impl Claim<'_> {
+    /// Cancelled by [`Downloader::cancel`]: every stage of a flow under this claim waits on it.
+    pub fn token(&self) -> &CancellationToken {
+        &self.token
+    }
+
     pub async fn download(&self, req: &Request, progress: Option<ProgressFn>) -> Result<Outcome> {
         download(req, progress, &self.token).await
     }
@@ -173,10 +220,7 @@ pub async fn download(
             Err(Interrupted::Fatal(e)) => return Err(e),
             Err(Interrupted::Cut { error, progressed }) => {
                 if cancel.is_cancelled() {
-                    return Err(download_error(
-                        "Download cancelled",
-                        json!({ "url": req.url }),
-                    ));
+                    return Err(cancelled(&req.url));
                 }
                 // Resume while the transfer moves; a connection that yields nothing gets two more tries.
                 resumes += 1;
@@ -220,27 +264,14 @@ async fn finish(
     partial: &Path,
     journal_file: &Path,
     size: u64,
-    hasher: Sha256,
+    hasher: Option<Sha256>,
     resumed_from: u64,
     reporter: &mut Reporter,
 ) -> Result<Outcome> {
-    let sha256 = crate::files::to_hex(&hasher.finalize());
-    if let Some(expected) = &req.expected_sha256 {
-        let expected = expected
-            .strip_prefix("sha256:")
-            .unwrap_or(expected)
-            .trim()
-            .to_ascii_lowercase();
-        if expected != sha256 {
-            clear(partial, journal_file).await;
-            return Err(Error::new(
-                ErrorCode::Checksum,
-                "SHA256 checksum mismatch",
-                Some(
-                    json!({ "expected": expected, "actual": sha256, "suggestion": "The downloaded file may be corrupted. Try downloading again." }),
-                ),
-            ));
-        }
+    let sha256 = hasher.map(|h| crate::files::to_hex(&h.finalize()));
+    if let Err(e) = verify(req, partial, size, sha256.as_deref()).await {
+        clear(partial, journal_file).await;
+        return Err(e);
     }
     tokio::fs::rename(partial, &req.destination)
         .await
@@ -262,4 +293,41 @@ async fn finish(
         sha256,
         resumed_from,
     })
+}
+
+/// The complete partial file is the file expected: its size, its signature, its checksum.
+async fn verify(req: &Request, partial: &Path, size: u64, sha256: Option<&str>) -> Result<()> {
+    if let Some(want) = req.expected.size.filter(|w| *w != size) {
+        return Err(mismatch(req, "size", json!(want), json!(size)));
+    }
+    if req.expected.gguf {
+        let mut magic = [0u8; 4];
+        let read = match tokio::fs::File::open(partial).await {
+            Ok(mut f) => f.read_exact(&mut magic).await.is_ok(),
+            Err(_) => false,
+        };
+        if !read || &magic != b"GGUF" {
+            return Err(download_error(
+                "Downloaded file is not a GGUF file",
+                json!({ "url": req.url, "suggestion": MISMATCH_HINT }),
+            ));
+        }
+    }
+    if let (Some(expected), Some(actual)) = (&req.expected_sha256, sha256) {
+        let expected = expected
+            .strip_prefix("sha256:")
+            .unwrap_or(expected)
+            .trim()
+            .to_ascii_lowercase();
+        if expected != actual {
+            return Err(Error::new(
+                ErrorCode::Checksum,
+                "SHA256 checksum mismatch",
+                Some(
+                    json!({ "expected": expected, "actual": actual, "suggestion": "The downloaded file may be corrupted. Try downloading again." }),
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
