@@ -60,7 +60,9 @@ impl std::fmt::Display for NetError {
     }
 }
 
-static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
+/// A client of our own: its connections live on the runtime that uses them (a download's thread
+/// has one of its own).
+pub fn new_client() -> Result<reqwest::Client, String> {
     // reqwest is built without a default crypto provider; install ring once per process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
@@ -68,19 +70,31 @@ static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(|| {
         .connect_timeout(CONNECT_TIMEOUT)
         .build()
         .map_err(|e| format!("HTTP client: {e}"))
-});
+}
 
+static CLIENT: LazyLock<Result<reqwest::Client, String>> = LazyLock::new(new_client);
+
+/// The shared client (probes, metadata, health checks).
 pub fn client() -> Result<&'static reqwest::Client, String> {
     CLIENT.as_ref().map_err(Clone::clone)
 }
 
-/// A request with the Hugging Face token when the URL needs it.
-pub fn request(method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
-    let mut req = client()?.request(method, url);
+/// A request on `client` with the Hugging Face token when the URL needs it.
+pub fn request_on(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+) -> reqwest::RequestBuilder {
+    let mut req = client.request(method, url);
     if let Some(auth) = crate::hf::auth_header(url) {
         req = req.header(reqwest::header::AUTHORIZATION, auth);
     }
-    Ok(req)
+    req
+}
+
+/// A request on the shared client with the Hugging Face token when the URL needs it.
+pub fn request(method: reqwest::Method, url: &str) -> Result<reqwest::RequestBuilder, String> {
+    Ok(request_on(client()?, method, url))
 }
 
 /// A GET with the Hugging Face token when the URL needs it.

@@ -101,11 +101,12 @@ struct Accepted {
 
 pub(super) async fn attempt(
     req: &Request,
+    client: &reqwest::Client,
     target: Target<'_>,
     reporter: &mut Reporter,
     cancel: &CancellationToken,
 ) -> Result<Attempt, Interrupted> {
-    let Some(accepted) = ask(req, &target, cancel).await? else {
+    let Some(accepted) = ask(req, client, &target, cancel).await? else {
         clear(target.partial, target.journal_file).await;
         return Ok(Attempt::Restart);
     };
@@ -163,15 +164,11 @@ fn content_range(resp: &reqwest::Response) -> Option<(u64, Option<u64>)> {
 /// Sends the request; `None` when the answer means starting over from byte 0.
 async fn ask(
     req: &Request,
+    client: &reqwest::Client,
     target: &Target<'_>,
     cancel: &CancellationToken,
 ) -> Result<Option<Accepted>, Interrupted> {
-    let mut builder = crate::http::get(&req.url).map_err(|e| {
-        Interrupted::Fatal(download_error(
-            "Download failed",
-            json!({ "url": req.url, "error": e }),
-        ))
-    })?;
+    let mut builder = crate::http::request_on(client, reqwest::Method::GET, &req.url);
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
@@ -257,16 +254,20 @@ async fn stream_body(
     cancel: &CancellationToken,
 ) -> Result<Attempt, Interrupted> {
     let Accepted { resp, start, total } = accepted;
-    let mut writer = Writer::open(partial, start, req.expected_sha256.is_some());
+    let hash = req.expected_sha256.is_some();
+    let mut writer = Writer::open(partial, start, hash).map_err(Interrupted::Fatal)?;
     let mut body = Body::new(resp, &req.limits, cancel);
     let mut size = start;
     let result = loop {
         match body.next().await {
             Ok(Event::Data(chunk)) => {
-                size += chunk.len() as u64;
-                if !queue(&mut writer, &mut body, chunk).await {
-                    break Ok(()); // the writer stopped: its error comes from close()
+                let (len, began) = (chunk.len() as u64, Instant::now());
+                if let Err(e) = writer.write(chunk).await {
+                    break Err(Interrupted::Fatal(e));
                 }
+                // Time on the disk (or the hash) is not the network's.
+                body.pause(began.elapsed());
+                size += len;
                 reporter.report(size, total.unwrap_or(0));
             }
             Ok(Event::Tick) => reporter.report(size, total.unwrap_or(0)),
@@ -275,26 +276,12 @@ async fn stream_body(
         }
     };
     let complete = result.is_ok() && total.is_none_or(|t| t == size);
-    // Whatever happened, what reached us is written for the next attempt; synced when complete.
-    let hasher = writer.close(complete).await.map_err(Interrupted::Fatal)?;
+    // Whatever happened, what reached us is on disk for the next attempt; synced when complete.
+    let hasher = writer.close(complete).map_err(Interrupted::Fatal)?;
     result?;
     if let Some(total) = total.filter(|t| *t != size) {
         let why = format!("connection closed after {size} of {total} bytes");
         return Err(cut(why, size > start));
     }
     Ok(Attempt::Done { size, hasher })
-}
-
-/// Hands a chunk to the writer; time spent waiting for a full queue (a slow disk) is not
-/// counted against the network's speed.
-async fn queue(writer: &mut Writer, body: &mut Body, chunk: bytes::Bytes) -> bool {
-    match writer.try_write(chunk) {
-        Ok(queued) => queued,
-        Err(chunk) => {
-            let waited = Instant::now();
-            let queued = writer.write(chunk).await;
-            body.pause(waited.elapsed());
-            queued
-        }
-    }
 }

@@ -178,12 +178,47 @@ impl Drop for Claim<'_> {
     }
 }
 
-/// Downloads `req.url` to `req.destination`, resuming any earlier partial download of the same URL.
+/// Downloads `req.url` to `req.destination`, resuming any earlier partial download of the same
+/// URL. The transfer runs on a thread of its own with its own runtime and HTTP client, so that
+/// the socket reads and the file writes happen on one core (as curl does) and blocking file I/O
+/// never holds up the caller's runtime. Dropping the returned future cancels it.
 pub async fn download(
     req: &Request,
     progress: Option<ProgressFn>,
     cancel: &CancellationToken,
 ) -> Result<Outcome> {
+    let cancel = cancel.child_token();
+    let _stop_when_dropped = cancel.clone().drop_guard();
+    let (req, url) = (req.clone(), req.url.clone());
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let spawned = std::thread::Builder::new()
+        .name("genai-download".into())
+        .spawn(move || {
+            let result = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(transfer(&req, progress, &cancel)),
+                Err(e) => Err(download_error(
+                    "Download failed",
+                    json!({ "url": req.url, "error": e.to_string() }),
+                )),
+            };
+            let _ = tx.send(result);
+        });
+    let thread_failed = |e: String| download_error("Download failed", json!({ "url": url, "error": e }));
+    spawned.map_err(|e| thread_failed(e.to_string()))?;
+    rx.await
+        .unwrap_or_else(|_| Err(thread_failed("the download thread ended".into())))
+}
+
+async fn transfer(
+    req: &Request,
+    progress: Option<ProgressFn>,
+    cancel: &CancellationToken,
+) -> Result<Outcome> {
+    let client = crate::http::new_client()
+        .map_err(|e| download_error("Download failed", json!({ "url": req.url, "error": e })))?;
     let partial = partial_path(&req.destination);
     let journal_file = journal_path(&req.destination);
     let mut reporter = Reporter::new(progress);
@@ -203,7 +238,7 @@ pub async fn download(
             journal,
             offset,
         };
-        match attempt(req, target, &mut reporter, cancel).await {
+        match attempt(req, &client, target, &mut reporter, cancel).await {
             Ok(Attempt::Done { size, hasher }) => {
                 return finish(
                     req,
@@ -231,7 +266,11 @@ pub async fn download(
                         json!({ "url": req.url, "error": error, "resumable": true }),
                     ));
                 }
-                tokio::time::sleep(Duration::from_millis(200 * resumes as u64)).await;
+                let backoff = Duration::from_millis(200 * resumes as u64);
+                tokio::select! {
+                    _ = cancel.cancelled() => return Err(cancelled(&req.url)),
+                    _ = tokio::time::sleep(backoff) => {}
+                }
             }
         }
     }

@@ -1,7 +1,7 @@
-//! The partial file's writer: one blocking thread fed through a bounded channel, so that the
-//! receiving task never waits on the disk or the hash. Chunks are written as they come (no copy
-//! into a buffer), hashed only when a checksum is expected, and handed to the kernel's writeback
-//! every few MiB so the final fsync has little left to do.
+//! The partial file's writer. Chunks are written as they arrive, on the download's own thread
+//! (the bytes are still in that core's cache, as curl does it; no copy into a buffer), handed to
+//! the kernel's writeback every few MiB so the final fsync has little left to do, and hashed on
+//! a second thread, fed through a bounded channel, only when a checksum is expected.
 
 use crate::Error;
 use bytes::Bytes;
@@ -11,112 +11,118 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use tokio::sync::mpsc;
 
-/// Chunks in flight between the network and the disk (hyper yields at most ~400 KiB each).
-const QUEUE: usize = 16;
+/// Chunks in flight to the hashing thread (hyper yields at most ~400 KiB each).
+const HASH_QUEUE: usize = 16;
 /// Dirty data handed to writeback at a time (Linux).
 const WRITEBACK_STEP: u64 = 8 << 20;
 
-enum Msg {
-    Data(Bytes),
-    /// Everything arrived: make it durable.
-    Sync,
-}
-
 pub(super) struct Writer {
-    tx: Option<mpsc::Sender<Msg>>,
-    task: tokio::task::JoinHandle<Result<Option<Sha256>, Error>>,
-}
-
-impl Writer {
-    /// Opens `partial` to append after its first `start` bytes (truncating anything else) and,
-    /// when `hash`, hashes those bytes first.
-    pub(super) fn open(partial: &Path, start: u64, hash: bool) -> Writer {
-        let (tx, rx) = mpsc::channel(QUEUE);
-        let path = partial.to_path_buf();
-        let task = tokio::task::spawn_blocking(move || run(&path, start, hash, rx));
-        Writer { tx: Some(tx), task }
-    }
-
-    /// Queues a chunk; `false` when the writer has stopped (its error comes from `close`).
-    /// Waits while the queue is full.
-    pub(super) async fn write(&mut self, chunk: Bytes) -> bool {
-        let Some(tx) = &self.tx else { return false };
-        tx.send(Msg::Data(chunk)).await.is_ok()
-    }
-
-    /// Queues a chunk if there is room; gives it back when the queue is full.
-    pub(super) fn try_write(&mut self, chunk: Bytes) -> Result<bool, Bytes> {
-        let Some(tx) = &self.tx else { return Ok(false) };
-        match tx.try_send(Msg::Data(chunk)) {
-            Ok(()) => Ok(true),
-            Err(mpsc::error::TrySendError::Full(Msg::Data(b))) => Err(b),
-            Err(_) => Ok(false),
-        }
-    }
-
-    /// Waits until everything queued is on disk (and synced when `sync`); the hash of the whole
-    /// file when one was asked for.
-    pub(super) async fn close(mut self, sync: bool) -> Result<Option<Sha256>, Error> {
-        if let Some(tx) = self.tx.take() {
-            if sync {
-                let _ = tx.send(Msg::Sync).await;
-            }
-        }
-        self.task.await.map_err(|e| {
-            Error::new(
-                crate::ErrorCode::FileSystem,
-                format!("Download writer failed: {e}"),
-                None,
-            )
-        })?
-    }
+    file: File,
+    path: PathBuf,
+    /// Where this attempt's bytes start in the file.
+    start: u64,
+    written: u64,
+    handed: u64,
+    hasher: Option<Hasher>,
 }
 
 fn fs_error(what: &str, path: &Path, e: std::io::Error) -> Error {
     Error::file_system(format!("{what} {}", path.display()), path, &e)
 }
 
-fn run(
-    path: &PathBuf,
-    start: u64,
-    hash: bool,
-    mut rx: mpsc::Receiver<Msg>,
-) -> Result<Option<Sha256>, Error> {
-    let mut hasher = if hash && start > 0 {
-        let file = File::open(path).map_err(|e| fs_error("Failed to read partial download:", path, e))?;
-        let h = crate::files::sha256_reader(file.take(start))
-            .map_err(|e| fs_error("Failed to read partial download:", path, e))?;
-        Some(h)
-    } else {
-        hash.then(Sha256::new)
-    };
-    let mut file = std::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(start > 0)
-        .truncate(start == 0)
-        .open(path)
-        .map_err(|e| fs_error("Failed to open", path, e))?;
-    let write_error = |e| fs_error("Failed to write", path, e);
-    let mut written = 0u64;
-    let mut handed = 0u64;
-    while let Some(msg) = rx.blocking_recv() {
-        match msg {
-            Msg::Data(chunk) => {
-                file.write_all(&chunk).map_err(write_error)?;
-                if let Some(h) = &mut hasher {
-                    h.update(&chunk);
-                }
-                written += chunk.len() as u64;
-                if written - handed >= WRITEBACK_STEP {
-                    start_writeback(&file, start + handed, written - handed);
-                    handed = written;
-                }
-            }
-            Msg::Sync => file.sync_all().map_err(write_error)?,
+impl Writer {
+    /// Opens `partial` to append after its first `start` bytes (truncating anything else) and,
+    /// when `hash`, starts the hashing thread on those bytes.
+    pub(super) fn open(partial: &Path, start: u64, hash: bool) -> Result<Writer, Error> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(start > 0)
+            .truncate(start == 0)
+            .open(partial)
+            .map_err(|e| fs_error("Failed to open", partial, e))?;
+        let hasher = match hash {
+            true => Some(Hasher::start(partial, start)?),
+            false => None,
+        };
+        Ok(Writer {
+            file,
+            path: partial.to_path_buf(),
+            start,
+            written: 0,
+            handed: 0,
+            hasher,
+        })
+    }
+
+    /// Writes a chunk (blocking: the download's thread is its own).
+    pub(super) async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
+        let path = &self.path;
+        self.file
+            .write_all(&chunk)
+            .map_err(|e| fs_error("Failed to write", path, e))?;
+        self.written += chunk.len() as u64;
+        if self.written - self.handed >= WRITEBACK_STEP {
+            start_writeback(&self.file, self.start + self.handed, self.written - self.handed);
+            self.handed = self.written;
+        }
+        if let Some(h) = &mut self.hasher {
+            // A closed channel means the hasher failed: its error comes from close().
+            let _ = h.tx.send(chunk).await;
+        }
+        Ok(())
+    }
+
+    /// Ends the attempt: synced to disk when `sync`; the whole file's hash when one was asked.
+    /// Blocks (the download's thread is its own).
+    pub(super) fn close(self, sync: bool) -> Result<Option<Sha256>, Error> {
+        let path = &self.path;
+        if sync {
+            self.file
+                .sync_all()
+                .map_err(|e| fs_error("Failed to write", path, e))?;
+        }
+        let Some(Hasher { tx, thread }) = self.hasher else {
+            return Ok(None);
+        };
+        drop(tx);
+        match thread.join() {
+            Ok(Ok(h)) => Ok(Some(h)),
+            Ok(Err(e)) => Err(fs_error("Failed to read partial download:", path, e)),
+            Err(_) => Err(fs_error(
+                "Failed to hash",
+                path,
+                std::io::Error::other("hashing thread failed"),
+            )),
         }
     }
-    Ok(hasher)
+}
+
+/// SHA-256 on its own thread: the bytes already in the partial file, then each chunk.
+struct Hasher {
+    tx: mpsc::Sender<Bytes>,
+    thread: std::thread::JoinHandle<std::io::Result<Sha256>>,
+}
+
+impl Hasher {
+    fn start(partial: &Path, start: u64) -> Result<Hasher, Error> {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(HASH_QUEUE);
+        let path = partial.to_path_buf();
+        let thread = std::thread::Builder::new()
+            .name("genai-download-hash".into())
+            .spawn(move || {
+                let mut h = match start {
+                    0 => Sha256::new(),
+                    n => crate::files::sha256_reader(File::open(&path)?.take(n))?,
+                };
+                while let Some(chunk) = rx.blocking_recv() {
+                    h.update(&chunk);
+                }
+                Ok(h)
+            })
+            .map_err(|e| fs_error("Failed to hash", partial, e))?;
+        Ok(Hasher { tx, thread })
+    }
 }
 
 /// Starts writing `len` bytes at `offset` to the disk without waiting for it (Linux), so that
