@@ -297,10 +297,7 @@ mod tests {
         assert!(s.check(at(8)).is_err());
         // Nothing at all.
         let mut s = LowSpeed::new(limits, t0);
-        assert_eq!(
-            s.check(at(8)).unwrap_err().to_string(),
-            "no data for 8s"
-        );
+        assert_eq!(s.check(at(8)).unwrap_err().to_string(), "no data for 8s");
         // Time away from the network does not count.
         let mut s = LowSpeed::new(limits, t0);
         s.pause(Duration::from_secs(5));

@@ -117,7 +117,10 @@ async fn hangs_end_with_a_typed_error_and_free_the_downloader() {
     });
     let err = downloader.download(&req, None).await.unwrap_err();
     assert_eq!(err.code, ErrorCode::DownloadFailed);
-    assert!(error_text(&err).contains("no response within 0.3s"), "{err:?}");
+    assert!(
+        error_text(&err).contains("no response within 0.3s"),
+        "{err:?}"
+    );
     assert!(!downloader.is_downloading());
 
     // Headers, then silence: a stall (no data) → resume, which stalls again → DownloadError.
@@ -156,7 +159,10 @@ async fn cancel_ends_a_request_that_never_answers() {
     });
     let dir = temp_dir("cancel-silent");
     let downloader = Arc::new(Downloader::new());
-    let (d, req) = (downloader.clone(), Request::new(&server.url("/f"), &dir.join("f")));
+    let (d, req) = (
+        downloader.clone(),
+        Request::new(&server.url("/f"), &dir.join("f")),
+    );
     let result = cancel_when(
         async move { d.download(&req, None).await },
         || !server.requests().is_empty(),
@@ -204,7 +210,10 @@ async fn cancel_ends_every_stage_of_download_model() {
     });
     let url = server.url("/m.gguf");
     let r = cancel_when(run(config("A", &url)), seen(hyper::Method::GET), cancel).await;
-    assert_eq!(r.unwrap_err().to_string(), "Download failed: Download cancelled");
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "Download failed: Download cancelled"
+    );
     assert!(!mgr.is_downloading());
 
     // 2. The HEAD size probes of a sharded model never answer.
@@ -216,7 +225,10 @@ async fn cancel_ends_every_stage_of_download_model() {
     let mut cfg = config("S", &server.url("/s-00001-of-00002.gguf"));
     cfg.shard_files = Some(vec!["s-00002-of-00002.gguf".into()]);
     let r = cancel_when(run(cfg.clone()), seen(hyper::Method::HEAD), cancel).await;
-    assert_eq!(r.unwrap_err().to_string(), "Download failed: Download cancelled");
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "Download failed: Download cancelled"
+    );
 
     // 3. The body stops halfway (after the probe's 256 KiB range).
     server.set_faults(Faults {
@@ -230,9 +242,16 @@ async fn cancel_ends_every_stage_of_download_model() {
         move || server.requests().iter().any(|r| r.1.is_none())
     };
     let r = cancel_when(run(config("A", &url)), body_started, cancel).await;
-    assert_eq!(r.unwrap_err().to_string(), "Download failed: Download cancelled");
+    assert_eq!(
+        r.unwrap_err().to_string(),
+        "Download failed: Download cancelled"
+    );
     assert!(!mgr.is_downloading());
-    assert_eq!(mgr.storage.list(None).unwrap().len(), 0, "nothing registered");
+    assert_eq!(
+        mgr.storage.list(None).unwrap().len(),
+        0,
+        "nothing registered"
+    );
 
     // Later downloads work (the single file resumes its partial).
     server.set_faults(Faults::default());
@@ -305,9 +324,17 @@ async fn a_download_that_differs_from_its_probe_is_refused() {
     not_gguf[..4].copy_from_slice(b"<!--");
     let cases = [
         // An error page for the full GET: another size and type.
-        (html, "text/html; charset=utf-8", "size 54 instead of 1000000"),
+        (
+            html,
+            "text/html; charset=utf-8",
+            "size 54 instead of 1000000",
+        ),
         // The same bytes as another type.
-        (gguf.clone(), "text/html", "content type \"text/html\" instead of \"application/octet-stream\""),
+        (
+            gguf.clone(),
+            "text/html",
+            "content type \"text/html\" instead of \"application/octet-stream\"",
+        ),
         // The same size and type, not a GGUF.
         (not_gguf, CONTENT_TYPE, "Downloaded file is not a GGUF file"),
     ];

@@ -15,11 +15,11 @@ use attempt::{attempt, clear, journal_path, read_journal, Attempt, Interrupted, 
 use progress::Reporter;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::io::AsyncReadExt;
 use tokio_util::sync::CancellationToken;
 
 pub use attempt::partial_path;
@@ -206,7 +206,8 @@ pub async fn download(
             };
             let _ = tx.send(result);
         });
-    let thread_failed = |e: String| download_error("Download failed", json!({ "url": url, "error": e }));
+    let thread_failed =
+        |e: String| download_error("Download failed", json!({ "url": url, "error": e }));
     spawned.map_err(|e| thread_failed(e.to_string()))?;
     rx.await
         .unwrap_or_else(|_| Err(thread_failed("the download thread ended".into())))

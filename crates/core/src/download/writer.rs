@@ -63,7 +63,11 @@ impl Writer {
             .map_err(|e| fs_error("Failed to write", path, e))?;
         self.written += chunk.len() as u64;
         if self.written - self.handed >= WRITEBACK_STEP {
-            start_writeback(&self.file, self.start + self.handed, self.written - self.handed);
+            start_writeback(
+                &self.file,
+                self.start + self.handed,
+                self.written - self.handed,
+            );
             self.handed = self.written;
         }
         if let Some(h) = &mut self.hasher {

@@ -95,7 +95,11 @@ pub(super) async fn remote_metadata(
 
 /// The size the server announces for `url` (HEAD), 0 when it does not answer in time; only a
 /// cancel is an error.
-pub(super) async fn head_size(url: &str, limits: &Limits, cancel: &CancellationToken) -> Result<u64> {
+pub(super) async fn head_size(
+    url: &str,
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<u64> {
     let Ok(req) = crate::http::request(reqwest::Method::HEAD, url) else {
         return Ok(0);
     };
@@ -118,7 +122,10 @@ pub(super) async fn head_sizes<'a>(
             None => Ok(0),
         }
     });
-    futures_util::future::join_all(probes).await.into_iter().collect()
+    futures_util::future::join_all(probes)
+        .await
+        .into_iter()
+        .collect()
 }
 
 /// Progress over several files: (bytes of finished files + this file's bytes, sum of sizes).

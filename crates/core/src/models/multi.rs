@@ -255,7 +255,11 @@ struct Probed {
     expected: Expected,
 }
 
-type ComponentProbe = (Vec<u64>, Option<Map<String, serde_json::Value>>, Vec<Probed>);
+type ComponentProbe = (
+    Vec<u64>,
+    Option<Map<String, serde_json::Value>>,
+    Vec<Probed>,
+);
 
 /// Announced sizes (0 for files already there), for a GGUF primary its metadata (read for at
 /// most [`COMPONENT_METADATA_TIMEOUT`], optional), and what each download must match. Only a
