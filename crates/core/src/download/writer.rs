@@ -1,7 +1,8 @@
 //! The partial file's writer. Chunks are written as they arrive, on the download's own thread
-//! (the bytes are still in that core's cache, as curl does it; no copy into a buffer), handed to
-//! the kernel's writeback every few MiB so the final fsync has little left to do, and hashed on
-//! a second thread, fed through a bounded channel, only when a checksum is expected.
+//! (the bytes are still in that core's cache, as curl does it; no copy into a buffer). Every few
+//! MiB the written range is handed to the kernel's writeback by a second thread (Linux), so the
+//! disk works during the download and the final fsync has little left to do; a third thread
+//! hashes, fed through a bounded channel, only when a checksum is expected.
 
 use crate::Error;
 use bytes::Bytes;
@@ -9,6 +10,7 @@ use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 
 /// Chunks in flight to the hashing thread (hyper yields at most ~400 KiB each).
@@ -17,12 +19,13 @@ const HASH_QUEUE: usize = 16;
 const WRITEBACK_STEP: u64 = 8 << 20;
 
 pub(super) struct Writer {
-    file: File,
+    file: Arc<File>,
     path: PathBuf,
     /// Where this attempt's bytes start in the file.
     start: u64,
     written: u64,
     handed: u64,
+    flusher: Option<Flusher>,
     hasher: Option<Hasher>,
 }
 
@@ -45,7 +48,9 @@ impl Writer {
             true => Some(Hasher::start(partial, start)?),
             false => None,
         };
+        let file = Arc::new(file);
         Ok(Writer {
+            flusher: Flusher::start(&file),
             file,
             path: partial.to_path_buf(),
             start,
@@ -58,17 +63,15 @@ impl Writer {
     /// Writes a chunk (blocking: the download's thread is its own).
     pub(super) async fn write(&mut self, chunk: Bytes) -> Result<(), Error> {
         let path = &self.path;
-        self.file
+        (&*self.file)
             .write_all(&chunk)
             .map_err(|e| fs_error("Failed to write", path, e))?;
         self.written += chunk.len() as u64;
-        if self.written - self.handed >= WRITEBACK_STEP {
-            start_writeback(
-                &self.file,
-                self.start + self.handed,
-                self.written - self.handed,
-            );
-            self.handed = self.written;
+        if let Some(f) = self.flusher.as_ref() {
+            if self.written - self.handed >= WRITEBACK_STEP {
+                f.hand(self.start + self.handed, self.written - self.handed);
+                self.handed = self.written;
+            }
         }
         if let Some(h) = &mut self.hasher {
             // A closed channel means the hasher failed: its error comes from close().
@@ -81,6 +84,9 @@ impl Writer {
     /// Blocks (the download's thread is its own).
     pub(super) fn close(self, sync: bool) -> Result<Option<Sha256>, Error> {
         let path = &self.path;
+        if let Some(f) = self.flusher {
+            f.stop();
+        }
         if sync {
             self.file
                 .sync_all()
@@ -129,8 +135,44 @@ impl Hasher {
     }
 }
 
-/// Starts writing `len` bytes at `offset` to the disk without waiting for it (Linux), so that
-/// the disk works while the download runs instead of all at the final fsync.
+/// Hands written ranges to the kernel's writeback from a thread of its own (the call may wait
+/// for the disk's queue; the download's thread never does).
+struct Flusher {
+    tx: std::sync::mpsc::SyncSender<(u64, u64)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Flusher {
+    /// `None` where there is no such call (not Linux) or no thread.
+    fn start(file: &Arc<File>) -> Option<Flusher> {
+        if !cfg!(target_os = "linux") {
+            return None;
+        }
+        let (tx, rx) = std::sync::mpsc::sync_channel::<(u64, u64)>(4);
+        let file = file.clone();
+        let thread = std::thread::Builder::new()
+            .name("genai-download-flush".into())
+            .spawn(move || {
+                for (offset, len) in rx {
+                    start_writeback(&file, offset, len);
+                }
+            })
+            .ok()?;
+        Some(Flusher { tx, thread })
+    }
+
+    /// A full queue leaves the range to the final fsync.
+    fn hand(&self, offset: u64, len: u64) {
+        let _ = self.tx.try_send((offset, len));
+    }
+
+    fn stop(self) {
+        drop(self.tx);
+        let _ = self.thread.join();
+    }
+}
+
+/// Starts writing `len` bytes at `offset` to the disk without waiting for it to finish.
 #[cfg(target_os = "linux")]
 fn start_writeback(file: &File, offset: u64, len: u64) {
     use std::os::fd::AsRawFd;
