@@ -371,3 +371,17 @@ async fn verify(req: &Request, partial: &Path, size: u64, sha256: Option<&str>) 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_defaults() {
+        let req = Request::new("http://h/x", Path::new("/tmp/x"));
+        assert_eq!(req.limits, crate::http::DEFAULT_LIMITS);
+        assert_eq!(req.max_resumes, 5);
+        assert_eq!(req.expected, Expected::default());
+        assert_eq!(req.expected_sha256, None);
+    }
+}
