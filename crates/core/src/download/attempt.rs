@@ -1,17 +1,18 @@
 //! One HTTP attempt of a download: ask (with Range + If-Range when resuming), check that a 206
-//! continues the same file where we stopped, write the journal, then stream into the partial
-//! file while hashing. A cut keeps what arrived; the caller decides whether to resume.
+//! continues the same file where we stopped and that the answer is the file probed before
+//! (size, content type), write the journal, then stream into the partial file (hashing only
+//! when a checksum is expected). A cut keeps what arrived; the caller decides whether to resume.
 
 use super::progress::Reporter;
-use super::{check_space, download_error, Request, PROGRESS_INTERVAL};
+use super::writer::Writer;
+use super::{check_space, download_error, mismatch, Request};
+use crate::http::{Body, Event};
 use crate::Error;
-use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use tokio::io::AsyncWriteExt;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 /// What the next attempt needs to resume: which file, which version of it, how big.
@@ -55,7 +56,8 @@ pub(super) async fn clear(partial: &Path, journal: &Path) {
 pub(super) enum Attempt {
     Done {
         size: u64,
-        hasher: Sha256,
+        /// The whole file's hash, when a checksum is expected.
+        hasher: Option<Sha256>,
     },
     /// The server's answer means starting over from byte 0 (partial already cleared).
     Restart,
@@ -81,10 +83,6 @@ fn fs_fatal(message: String, path: &Path, e: std::io::Error) -> Interrupted {
     Interrupted::Fatal(Error::file_system(message, path, &e))
 }
 
-fn write_error(partial: &Path, e: std::io::Error) -> Interrupted {
-    fs_fatal(format!("Failed to write {}", partial.display()), partial, e)
-}
-
 /// Where an attempt writes, and what it resumes from.
 pub(super) struct Target<'a> {
     pub partial: &'a Path,
@@ -103,21 +101,48 @@ struct Accepted {
 
 pub(super) async fn attempt(
     req: &Request,
+    client: &reqwest::Client,
     target: Target<'_>,
     reporter: &mut Reporter,
     cancel: &CancellationToken,
 ) -> Result<Attempt, Interrupted> {
-    let Some(accepted) = ask(req, &target, cancel).await? else {
+    let Some(accepted) = ask(req, client, &target, cancel).await? else {
         clear(target.partial, target.journal_file).await;
         return Ok(Attempt::Restart);
     };
+    if let Err(e) = check_expected(req, &accepted) {
+        clear(target.partial, target.journal_file).await;
+        return Err(Interrupted::Fatal(e));
+    }
     if let Some(total) = accepted.total {
         let left = total.saturating_sub(accepted.start);
         check_space(&req.destination, left).map_err(Interrupted::Fatal)?;
     }
     write_journal(req, &target, &accepted).await?;
-    let (hasher, out) = open_partial(target.partial, accepted.start).await?;
-    stream_body(req, target.partial, accepted, hasher, out, reporter, cancel).await
+    stream_body(req, target.partial, accepted, reporter, cancel).await
+}
+
+/// The media type without parameters, lowercase.
+fn media_type(value: &str) -> String {
+    let kind = value.split(';').next().unwrap_or_default();
+    kind.trim().to_ascii_lowercase()
+}
+
+/// The answer must be the file the caller probed before: same size, same content type.
+fn check_expected(req: &Request, accepted: &Accepted) -> Result<(), Error> {
+    let expected = &req.expected;
+    if let (Some(want), Some(got)) = (expected.size, accepted.total) {
+        if want != got {
+            return Err(mismatch(req, "size", json!(want), json!(got)));
+        }
+    }
+    let got = header(&accepted.resp, reqwest::header::CONTENT_TYPE).map(|v| media_type(&v));
+    if let (Some(want), Some(got)) = (expected.content_type.as_deref().map(media_type), got) {
+        if want != got {
+            return Err(mismatch(req, "content type", json!(want), json!(got)));
+        }
+    }
+    Ok(())
 }
 
 fn header(resp: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {
@@ -139,15 +164,11 @@ fn content_range(resp: &reqwest::Response) -> Option<(u64, Option<u64>)> {
 /// Sends the request; `None` when the answer means starting over from byte 0.
 async fn ask(
     req: &Request,
+    client: &reqwest::Client,
     target: &Target<'_>,
     cancel: &CancellationToken,
 ) -> Result<Option<Accepted>, Interrupted> {
-    let mut builder = crate::http::get(&req.url).map_err(|e| {
-        Interrupted::Fatal(download_error(
-            "Download failed",
-            json!({ "url": req.url, "error": e }),
-        ))
-    })?;
+    let mut builder = crate::http::request_on(client, reqwest::Method::GET, &req.url);
     for (k, v) in &req.headers {
         builder = builder.header(k.as_str(), v.as_str());
     }
@@ -159,10 +180,9 @@ async fn ask(
             builder = builder.header(reqwest::header::IF_RANGE, v.as_str());
         }
     }
-    let resp = tokio::select! {
-        r = builder.send() => r.map_err(|e| cut(e.to_string(), false))?,
-        _ = cancel.cancelled() => return Err(cut("cancelled", false)),
-    };
+    let resp = crate::http::send(builder, &req.limits, cancel)
+        .await
+        .map_err(|e| cut(e.to_string(), false))?;
     let status = resp.status();
     if status == reqwest::StatusCode::RANGE_NOT_SATISFIABLE && target.offset > 0 {
         return Ok(None); // the partial no longer fits the file
@@ -226,92 +246,42 @@ async fn write_journal(
     })
 }
 
-async fn hash_prefix(partial: &Path, len: u64) -> std::io::Result<Sha256> {
-    let path = partial.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        use std::io::Read;
-        crate::files::sha256_reader(std::fs::File::open(&path)?.take(len))
-    })
-    .await
-    .map_err(std::io::Error::other)?
-}
-
-type PartialWriter = tokio::io::BufWriter<tokio::fs::File>;
-
-/// The hash of the bytes already kept, and the partial file opened to append after them.
-async fn open_partial(partial: &Path, start: u64) -> Result<(Sha256, PartialWriter), Interrupted> {
-    let hasher = if start > 0 {
-        hash_prefix(partial, start).await.map_err(|e| {
-            let message = format!("Failed to read partial download: {}", partial.display());
-            fs_fatal(message, partial, e)
-        })?
-    } else {
-        Sha256::new()
-    };
-    let file = tokio::fs::OpenOptions::new()
-        .create(true)
-        .write(true)
-        .append(start > 0)
-        .truncate(start == 0)
-        .open(partial)
-        .await
-        .map_err(|e| fs_fatal(format!("Failed to open {}", partial.display()), partial, e))?;
-    Ok((hasher, tokio::io::BufWriter::with_capacity(1 << 20, file)))
-}
-
 async fn stream_body(
     req: &Request,
     partial: &Path,
     accepted: Accepted,
-    mut hasher: Sha256,
-    mut out: PartialWriter,
     reporter: &mut Reporter,
     cancel: &CancellationToken,
 ) -> Result<Attempt, Interrupted> {
     let Accepted { resp, start, total } = accepted;
+    let hash = req.expected_sha256.is_some();
+    let mut writer = Writer::open(partial, start, hash).map_err(Interrupted::Fatal)?;
+    let mut body = Body::new(resp, &req.limits, cancel);
     let mut size = start;
-    let mut stream = resp.bytes_stream();
-    let mut idle = Duration::ZERO;
     let result = loop {
-        // Wait in short slices so progress is still reported when the data pauses.
-        let next = tokio::select! {
-            n = tokio::time::timeout(PROGRESS_INTERVAL, stream.next()) => n,
-            _ = cancel.cancelled() => break Err(cut("cancelled", size > start)),
-        };
-        let Ok(next) = next else {
-            reporter.report(size, total.unwrap_or(0));
-            idle += PROGRESS_INTERVAL;
-            if idle >= req.stall_timeout {
-                let why = format!("no data for {:?}", req.stall_timeout);
-                break Err(cut(why, size > start));
-            }
-            continue;
-        };
-        idle = Duration::ZERO;
-        match next {
-            None => break Ok(()),
-            Some(Err(e)) => break Err(cut(e.to_string(), size > start)),
-            Some(Ok(chunk)) => {
-                if let Err(e) = out.write_all(&chunk).await {
-                    break Err(write_error(partial, e));
+        match body.next().await {
+            Ok(Event::Data(chunk)) => {
+                let (len, began) = (chunk.len() as u64, Instant::now());
+                if let Err(e) = writer.write(chunk).await {
+                    break Err(Interrupted::Fatal(e));
                 }
-                hasher.update(&chunk);
-                size += chunk.len() as u64;
+                // Time on the disk (or the hash) is not the network's.
+                body.pause(began.elapsed());
+                size += len;
                 reporter.report(size, total.unwrap_or(0));
             }
+            Ok(Event::Tick) => reporter.report(size, total.unwrap_or(0)),
+            Ok(Event::End) => break Ok(()),
+            Err(e) => break Err(cut(e.to_string(), size > start)),
         }
     };
-    // Whatever happened, what reached us is kept on disk for the next attempt.
-    let flushed = out.flush().await;
+    let complete = result.is_ok() && total.is_none_or(|t| t == size);
+    // Whatever happened, what reached us is on disk for the next attempt; synced when complete.
+    let hasher = writer.close(complete).map_err(Interrupted::Fatal)?;
     result?;
-    flushed.map_err(|e| write_error(partial, e))?;
     if let Some(total) = total.filter(|t| *t != size) {
         let why = format!("connection closed after {size} of {total} bytes");
         return Err(cut(why, size > start));
     }
-    out.into_inner()
-        .sync_all()
-        .await
-        .map_err(|e| write_error(partial, e))?;
     Ok(Attempt::Done { size, hasher })
 }

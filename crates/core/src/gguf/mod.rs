@@ -50,10 +50,9 @@ fn read_error(message: String, mut details: serde_json::Value, e: &ReadError) ->
 /// `fetchGGUFMetadata(url)`: the header over HTTP, or genai-electron's DownloadError (with the
 /// HTTP status in `details` when there was one).
 pub async fn fetch_metadata(url: &str) -> crate::Result<Header> {
-    remote::fetch_header(url).await.map(|(h, _)| h).map_err(|e| {
-        let suggestion = "Verify the URL points to a valid GGUF file and is accessible. Check network connectivity if the error persists.";
-        read_error(format!("Failed to fetch GGUF metadata from URL: {e}"), serde_json::json!({ "url": url, "suggestion": suggestion }), &e)
-    })
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let probe = remote::fetch_metadata(url, &crate::http::DEFAULT_LIMITS, &cancel).await?;
+    Ok(probe.header)
 }
 
 /// `fetchLocalGGUFMetadata(path)`: the header of a local file (blocking), or the DownloadError.

@@ -7,15 +7,16 @@ use super::multi::Shards;
 use super::naming::{download_file_name, download_model_id, extra_shards, model_id};
 use super::source::{download_error, format_checksum, redact_error, resolve_source, SourceSpec};
 use super::storage::Storage;
-use crate::download::{Downloader, ProgressFn, Request};
-use crate::gguf::{self, metadata::gguf_metadata};
+use crate::download::{Downloader, Expected, ProgressFn, Request};
+use crate::gguf::metadata::gguf_metadata;
+use crate::http::{Limits, NetError};
 use crate::paths::Paths;
 use crate::Result;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// `DownloadConfig` without its callbacks.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -58,10 +59,24 @@ pub struct Callbacks {
     pub component_start: Option<ComponentStartFn>,
 }
 
-/// The GGUF header at `url` → ModelInfo's `ggufMetadata`, with genai-electron's error text.
-pub(super) async fn remote_metadata(url: &str, with_tensors: bool) -> Result<Map<String, Value>> {
-    match gguf::fetch_metadata(url).await {
-        Ok(h) => Ok(gguf_metadata(&h, with_tensors)),
+/// The GGUF header at `url` → ModelInfo's `ggufMetadata`, with genai-electron's error text, and
+/// what the download of that URL must match.
+pub(super) async fn remote_metadata(
+    url: &str,
+    with_tensors: bool,
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<(Map<String, Value>, Expected)> {
+    match crate::gguf::remote::fetch_metadata(url, limits, cancel).await {
+        Ok(p) => {
+            let expected = Expected {
+                size: p.total,
+                content_type: p.content_type,
+                gguf: true,
+            };
+            Ok((gguf_metadata(&p.header, with_tensors), expected))
+        }
+        Err(_) if cancel.is_cancelled() => Err(crate::download::cancelled(url)),
         Err(e) => {
             let inner = e.to_string();
             let mut details = json!({
@@ -80,20 +95,39 @@ pub(super) async fn remote_metadata(url: &str, with_tensors: bool) -> Result<Map
     }
 }
 
-/// File sizes announced by the server (HEAD, 10 s), 0 when unknown.
-pub(super) async fn head_size(url: &str) -> u64 {
-    let Ok(client) = crate::http::client() else {
-        return 0;
+/// The size the server announces for `url` (HEAD), 0 when it does not answer in time; only a
+/// cancel is an error.
+pub(super) async fn head_size(
+    url: &str,
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<u64> {
+    let Ok(req) = crate::http::request(reqwest::Method::HEAD, url) else {
+        return Ok(0);
     };
-    let mut req = client.head(url).timeout(Duration::from_secs(10));
-    if let Some(auth) = crate::hf::auth_header(url) {
-        req = req.header(reqwest::header::AUTHORIZATION, auth);
+    match crate::http::send(req, limits, cancel).await {
+        Ok(resp) => Ok(resp.content_length().unwrap_or(0)),
+        Err(NetError::Cancelled) => Err(crate::download::cancelled(url)),
+        Err(_) => Ok(0),
     }
-    req.send()
+}
+
+/// [`head_size`] of each URL at once.
+pub(super) async fn head_sizes<'a>(
+    urls: impl Iterator<Item = Option<&'a str>>,
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<Vec<u64>> {
+    let probes = urls.map(|url| async move {
+        match url {
+            Some(url) => head_size(url, limits, cancel).await,
+            None => Ok(0),
+        }
+    });
+    futures_util::future::join_all(probes)
         .await
-        .ok()
-        .and_then(|r| r.content_length())
-        .unwrap_or(0)
+        .into_iter()
+        .collect()
 }
 
 /// Progress over several files: (bytes of finished files + this file's bytes, sum of sizes).
@@ -138,6 +172,8 @@ impl Aggregate {
 pub struct ModelManager {
     pub storage: Storage,
     pub(super) downloader: Downloader,
+    /// Time limits of every request a download makes (tests shorten them).
+    pub limits: Limits,
 }
 
 /// The one place a downloaded model's `ModelInfo` is made; callers add what their layout has
@@ -168,6 +204,7 @@ impl ModelManager {
         ModelManager {
             storage: Storage::new(paths),
             downloader: Downloader::new(),
+            limits: crate::http::DEFAULT_LIMITS,
         }
     }
 
@@ -234,15 +271,14 @@ impl ModelManager {
             ));
         }
         let claim = self.downloader.claim()?;
-        let gguf = remote_metadata(&source.url, true).await?;
-        let mut req = Request::new(&source.url, &destination);
+        let (gguf, expected) =
+            remote_metadata(&source.url, true, &self.limits, claim.token()).await?;
+        let mut req = self.request(&source.url, &destination);
         req.expected_sha256 = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
+        req.expected = expected;
         let outcome = claim.download(&req, callbacks.progress).await?;
         let info = ModelInfo {
-            checksum: req
-                .expected_sha256
-                .as_ref()
-                .map(|_| format_checksum(&outcome.sha256)),
+            checksum: outcome.sha256.as_deref().map(format_checksum),
             supports_reasoning: Some(crate::reasoning::detect_reasoning_support(&filename)),
             gguf_metadata: Some(gguf),
             ..new_model_info(
@@ -255,6 +291,14 @@ impl ModelManager {
             )
         };
         self.register(info, &[destination])
+    }
+
+    /// A download request under this manager's limits.
+    pub(super) fn request(&self, url: &str, destination: &Path) -> Request {
+        Request {
+            limits: self.limits,
+            ..Request::new(url, destination)
+        }
     }
 
     /// Two models with one id would overwrite each other's metadata: refuse (genai-electron does

@@ -4,20 +4,25 @@
 
 use super::info::{ComponentInfo, ModelInfo, ModelSource, ModelType, Provenance, ShardInfo};
 use super::manager::{
-    cleanup, head_size, new_model_info, remote_metadata, Aggregate, Callbacks, DownloadConfig,
+    cleanup, head_sizes, new_model_info, remote_metadata, Aggregate, Callbacks, DownloadConfig,
     ModelManager,
 };
 use super::naming::{
     check_file_name, download_file_name, extract_filename, is_gguf, model_directory, model_id,
 };
 use super::source::{download_error, format_checksum, resolve_source, shard_url, Source};
-use crate::download::{Claim, Request};
-use crate::gguf::{self, metadata::gguf_metadata};
+use crate::download::{Claim, Expected};
+use crate::gguf::metadata::gguf_metadata;
+use crate::http::Limits;
 use crate::{files, ErrorCode, Result};
 use serde_json::{json, Map};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The optional GGUF metadata read of a component model's primary gives up after this long.
+const COMPONENT_METADATA_TIMEOUT: Duration = Duration::from_secs(15);
 
 struct Item {
     role: String,
@@ -54,17 +59,24 @@ impl ModelManager {
             .model_folder(model_type, &model_id(&cfg.name))?;
         let items = shard_items(primary, primary_name, extra, &dir)?;
         let claim = self.downloader.claim()?;
-        let gguf = remote_metadata(&primary.url, false).await?;
-        let sizes =
-            futures_util::future::join_all(items.iter().map(|(url, _, _)| head_size(url))).await;
+        let token = claim.token();
+        let (gguf, expected) = remote_metadata(&primary.url, false, &self.limits, token).await?;
+        let urls = items.iter().map(|(url, _, _)| Some(url.as_str()));
+        let sizes = head_sizes(urls, &self.limits, token).await?;
         files::ensure_directory(&dir)?;
         let agg = Aggregate::new(sizes, callbacks.progress);
         let mut done: Vec<PathBuf> = Vec::new();
         let mut shards = Vec::new();
         let checksum = cfg.spec.checksum.clone().filter(|c| !c.is_empty());
         for (i, (url, _, dest)) in items.iter().enumerate() {
-            let mut req = Request::new(url, dest);
+            let mut req = self.request(url, dest);
             req.expected_sha256 = if i == 0 { checksum.clone() } else { None };
+            // The primary was probed; the other shards are taken as the server sends them.
+            req.expected = if i == 0 {
+                expected.clone()
+            } else {
+                Expected::default()
+            };
             match claim.download(&req, agg.progress_for(i)).await {
                 Ok(outcome) => {
                     agg.complete(outcome.size);
@@ -72,8 +84,7 @@ impl ModelManager {
                     shards.push(ShardInfo {
                         path: dest.to_string_lossy().into_owned(),
                         size: outcome.size,
-                        checksum: (i == 0 && checksum.is_some())
-                            .then(|| format_checksum(&outcome.sha256)),
+                        checksum: outcome.sha256.as_deref().map(format_checksum),
                         extra: Map::new(),
                     });
                 }
@@ -138,11 +149,18 @@ impl ModelManager {
         let existed = self.reusable_components(model_type, &id, &items)?;
         let claim = self.downloader.claim()?;
         files::ensure_directory(&dir)?;
-        let (sizes, gguf) = probe_components(&items, &existed).await;
+        let probed = probe_components(&items, &existed, &self.limits, claim.token()).await;
+        let (sizes, gguf, probed) = match probed {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = std::fs::remove_dir(&dir);
+                return Err(e);
+            }
+        };
         let agg = Aggregate::new(sizes, callbacks.progress.clone());
         let mut downloaded: Vec<PathBuf> = Vec::new();
         let result = self
-            .fetch_components(&claim, &items, &existed, &agg, &callbacks, &mut downloaded)
+            .fetch_components(&claim, &items, &probed, &agg, &callbacks, &mut downloaded)
             .await;
         drop(claim);
         if let Err(e) = result {
@@ -196,7 +214,7 @@ impl ModelManager {
         &self,
         claim: &Claim<'_>,
         items: &[Item],
-        existed: &[bool],
+        probed: &[Probed],
         agg: &Arc<Aggregate>,
         callbacks: &Callbacks,
         downloaded: &mut Vec<PathBuf>,
@@ -208,7 +226,7 @@ impl ModelManager {
                     .await
                     .map_err(component_start_threw)?;
             }
-            if existed[i] {
+            if probed[i].existed {
                 // Reuse a file already there (shared with another model) when it verifies.
                 let valid = match &it.checksum {
                     Some(sum) => files::verify_checksum(&it.destination, sum)?,
@@ -219,8 +237,9 @@ impl ModelManager {
                 }
                 files::delete_file(&it.destination)?;
             }
-            let mut req = Request::new(&it.url, &it.destination);
+            let mut req = self.request(&it.url, &it.destination);
             req.expected_sha256 = it.checksum.clone();
+            req.expected = probed[i].expected.clone();
             let outcome = claim.download(&req, agg.progress_for(i)).await.map_err(|e| match e.code {
                 ErrorCode::Checksum => download_error(
                     format!("Checksum verification failed for component: {}", it.role),
@@ -288,36 +307,59 @@ fn component_items(
         .collect()
 }
 
-/// Announced sizes (0 for files already there) and, for a GGUF primary, its metadata (15 s).
+/// What the probes before a component download found for one item.
+struct Probed {
+    /// The file was there before this call (shared with another model).
+    existed: bool,
+    /// What its download must match.
+    expected: Expected,
+}
+
+type ComponentProbe = (
+    Vec<u64>,
+    Option<Map<String, serde_json::Value>>,
+    Vec<Probed>,
+);
+
+/// Announced sizes (0 for files already there), for a GGUF primary its metadata (read for at
+/// most [`COMPONENT_METADATA_TIMEOUT`], optional), and what each download must match. Only a
+/// cancel is an error.
 async fn probe_components(
     items: &[Item],
     existed: &[bool],
-) -> (Vec<u64>, Option<Map<String, serde_json::Value>>) {
-    let sizes = futures_util::future::join_all(items.iter().zip(existed).map(|(it, e)| {
-        let url = it.url.clone();
-        let exists = *e;
-        async move {
-            if exists {
-                0
-            } else {
-                head_size(&url).await
-            }
+    limits: &Limits,
+    cancel: &CancellationToken,
+) -> Result<ComponentProbe> {
+    let urls = items.iter().zip(existed);
+    let urls = urls.map(|(it, e)| (!e).then_some(it.url.as_str()));
+    let sizes = head_sizes(urls, limits, cancel).await?;
+    let mut primary = None;
+    if is_gguf(&items[0].filename) {
+        let url = &items[0].url;
+        let read = crate::gguf::remote::probe(url, limits, cancel);
+        let read = tokio::time::timeout(COMPONENT_METADATA_TIMEOUT, read).await;
+        if cancel.is_cancelled() {
+            return Err(crate::download::cancelled(url));
         }
-    }))
-    .await;
-    let gguf = if is_gguf(&items[0].filename) {
-        tokio::time::timeout(
-            Duration::from_secs(15),
-            gguf::remote::fetch_header(&items[0].url),
-        )
-        .await
-        .ok()
-        .and_then(|r| r.ok())
-        .map(|(h, _)| gguf_metadata(&h, true))
-    } else {
-        None
-    };
-    (sizes, gguf)
+        primary = read.ok().and_then(|r| r.ok());
+    }
+    let gguf = primary.as_ref().map(|p| gguf_metadata(&p.header, true));
+    let probed = items.iter().zip(existed).enumerate();
+    let probed = probed.map(|(i, (it, &existed))| {
+        let expected = match (&primary, i) {
+            (Some(p), 0) => Expected {
+                size: p.total,
+                content_type: p.content_type.clone(),
+                gguf: true,
+            },
+            _ => Expected {
+                gguf: is_gguf(&it.filename),
+                ..Default::default()
+            },
+        };
+        Probed { existed, expected }
+    });
+    Ok((sizes, gguf, probed.collect()))
 }
 
 /// The registered model: sizes as they are on disk, one entry per role.

@@ -1,5 +1,6 @@
 //! A real HTTP/1.1 file server on 127.0.0.1 (hyper) for download tests: serves files from
-//! memory with Range support, counts the body bytes it sends, and injects faults on demand.
+//! memory with Range support, counts the body bytes it sends, and injects faults on demand
+//! (cuts, stalls, a trickle, silence, wrong lengths, another body for the full GET).
 
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
@@ -23,15 +24,27 @@ pub struct Faults {
     pub status: Option<u16>,
     /// Ignore Range headers (always 200 with the whole file).
     pub no_range: bool,
+    /// Send the body this many bytes at a time, one piece per interval.
+    pub trickle: Option<(u64, std::time::Duration)>,
+    /// Read the request and never answer it.
+    pub silent: bool,
+    /// A GET without Range gets this body (200) with this content type instead of the file.
+    pub full_body: Option<(Bytes, String)>,
+    /// Apply the faults only to requests with this method (None: every method).
+    pub method: Option<hyper::Method>,
     /// Apply the faults to this many requests only, then serve normally (None: every request).
     pub times: Option<u32>,
 }
+
+/// The content type of every file served.
+pub const CONTENT_TYPE: &str = "application/octet-stream";
 
 #[derive(Default)]
 struct State {
     files: HashMap<String, (Bytes, String)>, // path → (content, etag)
     faults: Faults,
     requests: Vec<(String, Option<String>, Option<String>)>, // (path, range, authorization)
+    methods: Vec<hyper::Method>,                             // of each request
 }
 
 #[derive(Clone)]
@@ -59,7 +72,12 @@ impl TestServer {
                 tokio::spawn(async move {
                     let svc = hyper::service::service_fn(move |req| {
                         let s = s.clone();
-                        async move { Ok::<_, Infallible>(s.handle(req)) }
+                        async move {
+                            match s.handle(req) {
+                                Some(resp) => Ok::<_, Infallible>(resp),
+                                None => std::future::pending().await,
+                            }
+                        }
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
@@ -101,10 +119,16 @@ impl TestServer {
         self.state.lock().unwrap().requests.clone()
     }
 
+    /// The method of each request so far.
+    pub fn methods(&self) -> Vec<hyper::Method> {
+        self.state.lock().unwrap().methods.clone()
+    }
+
+    /// The answer to `req`; `None`: never answer.
     fn handle(
         &self,
         req: Request<hyper::body::Incoming>,
-    ) -> Response<BoxBody<Bytes, std::io::Error>> {
+    ) -> Option<Response<BoxBody<Bytes, std::io::Error>>> {
         let header = |name: &str| {
             req.headers()
                 .get(name)
@@ -116,7 +140,10 @@ impl TestServer {
         let path = req.uri().path().to_string();
         let mut st = self.state.lock().unwrap();
         st.requests.push((path.clone(), range.clone(), auth));
+        st.methods.push(req.method().clone());
+        let other_method = st.faults.method.as_ref().is_some_and(|m| m != req.method());
         let faults = match st.faults.times {
+            _ if other_method => Faults::default(),
             Some(0) => Faults::default(),
             Some(n) => {
                 st.faults.times = Some(n - 1);
@@ -130,24 +157,33 @@ impl TestServer {
                 .body(Full::new(Bytes::new()).map_err(|e| match e {}).boxed())
                 .unwrap()
         };
-        if let Some(code) = faults.status {
-            return empty(code);
+        if faults.silent {
+            return None;
         }
-        let Some((content, etag)) = st.files.get(&path).cloned() else {
-            return empty(404);
+        if let Some(code) = faults.status {
+            return Some(empty(code));
+        }
+        let Some((mut content, etag)) = st.files.get(&path).cloned() else {
+            return Some(empty(404));
         };
         drop(st);
+        let mut content_type = CONTENT_TYPE.to_string();
+        if let (None, Some((body, kind))) = (&range, &faults.full_body) {
+            (content, content_type) = (body.clone(), kind.clone());
+        }
         let total = content.len() as u64;
         let range =
             range.filter(|_| !faults.no_range && if_range.as_deref().is_none_or(|t| t == etag));
         let (status, start, end) = match range.as_deref().and_then(|r| parse_range(r, total)) {
             Some((a, b)) => (StatusCode::PARTIAL_CONTENT, a, b),
             None if range.is_some() => {
-                return Response::builder()
-                    .status(416)
-                    .header("content-range", format!("bytes */{total}"))
-                    .body(Full::new(Bytes::new()).map_err(|e| match e {}).boxed())
-                    .unwrap();
+                return Some(
+                    Response::builder()
+                        .status(416)
+                        .header("content-range", format!("bytes */{total}"))
+                        .body(Full::new(Bytes::new()).map_err(|e| match e {}).boxed())
+                        .unwrap(),
+                );
             }
             None => (StatusCode::OK, 0, total),
         };
@@ -155,6 +191,7 @@ impl TestServer {
         let mut builder = Response::builder()
             .status(status)
             .header("etag", &etag)
+            .header("content-type", content_type)
             .header("content-length", faults.wrong_length.unwrap_or(end - start));
         if !faults.no_range {
             builder = builder.header("accept-ranges", "bytes");
@@ -178,19 +215,24 @@ impl TestServer {
                 if faults.cut_after.is_some_and(|n| pos >= n) {
                     return Some((Err(std::io::Error::other("cut")), (body, u64::MAX)));
                 }
+                let mut piece = 64 * 1024;
+                if let Some((n, every)) = faults.trickle {
+                    tokio::time::sleep(every).await;
+                    piece = n;
+                }
                 let limit = [faults.cut_after, faults.stall_after]
                     .into_iter()
                     .flatten()
                     .filter(|&n| n > pos)
                     .min()
                     .unwrap_or(u64::MAX);
-                let n = (64 * 1024).min(body.len() as u64 - pos).min(limit - pos);
+                let n = piece.min(body.len() as u64 - pos).min(limit - pos);
                 let chunk = body.slice(pos as usize..(pos + n) as usize);
                 sent.fetch_add(n, Ordering::SeqCst);
                 Some((Ok(Frame::data(chunk)), (body, pos + n)))
             }
         });
-        builder.body(StreamBody::new(stream).boxed()).unwrap()
+        Some(builder.body(StreamBody::new(stream).boxed()).unwrap())
     }
 }
 
