@@ -51,10 +51,12 @@ impl NativeLogFile {
         &self,
         env: &'env Env,
         #[napi(ts_arg_type = "number | undefined")] lines: Unknown<'env>,
-    ) -> Result<PromiseRaw<'env, Vec<String>>> {
+    ) -> Result<PromiseRaw<'env, crate::json::Lines>> {
         let lines = recent_lines(lines)?;
         let f = self.inner.clone();
-        crate::errors::blocking(env, move || f.get_recent(lines))
+        crate::errors::blocking(env, move || {
+            f.get_recent(lines).map(crate::json::Lines::new)
+        })
     }
 
     #[napi(ts_return_type = "Promise<void>")]
