@@ -43,23 +43,8 @@ fn keep(count: f64) -> Keep {
     }
 }
 
-/// JavaScript's `String.prototype.trim` whitespace (not Rust's: U+FEFF is, U+0085 is not).
-fn js_space(c: char) -> bool {
-    matches!(
-        c,
-        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
-            ..='\u{200a}'
-                | '\u{2028}'
-                | '\u{2029}'
-                | '\u{202f}'
-                | '\u{205f}'
-                | '\u{3000}'
-                | '\u{feff}'
-    )
-}
-
 fn non_blank(line: &str) -> bool {
-    !line.chars().all(js_space)
+    !line.chars().all(crate::files::is_js_space)
 }
 
 /// A byte that makes its line non-blank whatever surrounds it: ASCII other than whitespace, or a
