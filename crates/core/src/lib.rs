@@ -4,6 +4,7 @@
 pub mod callback;
 pub mod clock;
 pub mod defaults;
+pub mod diffusion;
 pub mod download;
 pub mod error;
 pub mod files;

@@ -56,7 +56,7 @@ fn invalid_port(shown: &str, value: Value) -> Error {
 }
 
 /// A whole number above 0 (or, for `gpuLayers`, also 0 and -1).
-fn positive_int(
+pub(crate) fn positive_int(
     config: &Map<String, Value>,
     key: &str,
     allow_zero_or_minus_one: bool,
@@ -74,7 +74,7 @@ fn positive_int(
 }
 
 /// `port`: a whole number 1..65535 or `'auto'`.
-fn check_port(config: &Map<String, Value>) -> Result<()> {
+pub(crate) fn check_port(config: &Map<String, Value>) -> Result<()> {
     let Some(v) = present(config, "port") else {
         return Ok(());
     };
@@ -92,7 +92,7 @@ fn check_port(config: &Map<String, Value>) -> Result<()> {
 
 /// A value JSON cannot hold is never a valid field (every field is a string, number or boolean):
 /// reported as the field's own check reports a bad value.
-pub(super) fn non_json(bad: &NonJson) -> Error {
+pub(crate) fn non_json(bad: &NonJson) -> Error {
     let shown = Value::String(bad.shown.clone());
     match bad.key.as_str() {
         "port" => invalid_port(&bad.shown, shown),
