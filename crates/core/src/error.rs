@@ -70,6 +70,11 @@ impl Error {
         }
     }
 
+    /// `details.code`: the finer cause some errors carry (`BACKEND_JOB_STUCK`, …).
+    pub fn detail_code(&self) -> Option<&str> {
+        self.details.as_ref()?.get("code")?.as_str()
+    }
+
     pub fn model_not_found(model_id: &str) -> Self {
         Self::new(
             ErrorCode::ModelNotFound,

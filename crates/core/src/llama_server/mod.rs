@@ -18,6 +18,7 @@ mod validation;
 mod watchdog;
 
 pub use state::StartClaim;
+pub use validation::{check_binary, check_model_files, validate_phase1};
 pub use types::{
     ExitReason, HealthCheckFailed, LlamaServerReadyState, ServerEvent, ServerExit, ServerInfo,
     ServerStatus,
@@ -133,7 +134,7 @@ impl LlamaServer {
         let port = resolve::port(&config)?;
         self.reap_orphan();
         let model = self.models.storage.find(resolve::model_id(&config)?)?;
-        validation::model_files(&model)?;
+        validation::check_model_files(&model)?;
         let binary = self.binary(&config)?;
         let host = health::normalize_health_host(config.host.as_deref());
         if health::is_server_responding(port, defaults::RESPONDING_TIMEOUT, &host).await

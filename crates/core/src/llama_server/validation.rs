@@ -39,11 +39,12 @@ fn is_executable(path: &Path) -> bool {
     }
 }
 
-/// `<binary> --version`: its output lines if it exits 0 within the limit, else why not.
-fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
+/// `<binary> <arg>` (`--version`, `--help`): its output lines if it exits 0 within the limit,
+/// else why not.
+fn run_probe(binary: &Path, arg: &str) -> std::result::Result<Vec<String>, String> {
     let spec = process::Spec {
         program: binary.to_path_buf(),
-        args: vec!["--version".into()],
+        args: vec![arg.into()],
         ..Default::default()
     };
     let output = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -60,7 +61,7 @@ fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
     let exit = child.wait_timeout(VALIDATION_TIMEOUT).ok_or_else(|| {
         child.kill();
         format!(
-            "--version did not finish within {} s",
+            "{arg} did not finish within {} s",
             VALIDATION_TIMEOUT.as_secs()
         )
     })?;
@@ -68,16 +69,13 @@ fn run_version(binary: &Path) -> std::result::Result<Vec<String>, String> {
     if exit.success() {
         Ok(lines)
     } else {
-        Err(format!(
-            "--version ended with {exit}: {}",
-            lines.join(" | ")
-        ))
+        Err(format!("{arg} ended with {exit}: {}", lines.join(" | ")))
     }
 }
 
 /// The model's files are there before anything is spawned (llama-server would only exit 1): its
 /// `path` and every shard.
-pub(super) fn model_files(model: &ModelInfo) -> Result<()> {
+pub fn check_model_files(model: &ModelInfo) -> Result<()> {
     let shards = model.shards.iter().flatten().map(|s| s.path.as_str());
     for path in std::iter::once(model.path.as_str()).chain(shards) {
         let p = Path::new(path);
@@ -100,37 +98,97 @@ pub(super) fn model_files(model: &ModelInfo) -> Result<()> {
     Ok(())
 }
 
+/// The binary to run: `binary_path` (the config's, or the environment's), else `<dir>/<name>`
+/// (`.exe` on Windows); an existing, executable regular file, else a BinaryError.
+pub fn check_binary(binary_path: Option<&str>, dir: &Path, name: &str) -> Result<PathBuf> {
+    let exe = if cfg!(windows) {
+        format!("{name}.exe")
+    } else {
+        name.to_string()
+    };
+    let path = binary_path.map_or_else(|| dir.join(exe), PathBuf::from);
+    let problem = if path.is_dir() {
+        "Binary path is a directory, not a file"
+    } else if path.exists() && !path.is_file() {
+        "Binary path is not a regular file"
+    } else if !path.is_file() {
+        "Binary file not found"
+    } else if !is_executable(&path) {
+        "Binary is not executable"
+    } else {
+        return Ok(path);
+    };
+    Err(Error::new(
+        ErrorCode::Binary,
+        format!("{problem}: {}", path.display()),
+        Some(json!({ "path": path.to_string_lossy() })),
+    ))
+}
+
+/// Phase 1 of upstream's binary validation: `<binary> <arg>` must run and exit 0. Once per
+/// binary (path, size, mtime) and process, unless `force`. Catches a binary that exists but
+/// cannot run here (wrong architecture, missing libraries) before it is started for real.
+/// `log` is the server's `binary-log`.
+pub async fn validate_phase1(
+    name: &str,
+    binary: &Path,
+    arg: &'static str,
+    force: bool,
+    log: &(dyn Fn(&str, Level) + Send + Sync),
+) -> Result<()> {
+    log(&format!("Using {name} binary: {}", binary.display()), Level::Info);
+    let key = std::fs::metadata(binary)
+        .map(|m| (binary.to_path_buf(), m.len(), m.modified().ok()))
+        .ok();
+    let known = key.as_ref().is_some_and(|k| validated().contains(k));
+    if known && !force {
+        log("Using cached validation result (binary verified)", Level::Info);
+        return Ok(());
+    }
+    if force {
+        log("Force validation requested, re-running tests...", Level::Info);
+    }
+    log("Phase 1: Testing binary basic validation...", Level::Info);
+    let path = binary.to_path_buf();
+    let run = tokio::task::spawn_blocking(move || run_probe(&path, arg))
+        .await
+        .unwrap_or_else(|e| Err(e.to_string()));
+    match run {
+        Ok(lines) => {
+            if let Some(version) = lines.iter().find(|l| l.contains("version")) {
+                log(version.trim(), Level::Info);
+            }
+            log(
+                &format!("Phase 1: ✓ Binary validation passed ({arg})"),
+                Level::Info,
+            );
+            validated().extend(key);
+            Ok(())
+        }
+        Err(why) => {
+            log(
+                &format!("Phase 1: ✗ Basic validation failed: {why}"),
+                Level::Error,
+            );
+            Err(Error::new(
+                ErrorCode::Binary,
+                format!("{name} binary failed validation: {why}"),
+                Some(json!({ "path": binary.to_string_lossy(), "error": why })),
+            ))
+        }
+    }
+}
+
 impl LlamaServer {
     /// The binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
     /// `LlamaServerConfig::with_binary_fallback`), else the installed one.
     pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<PathBuf> {
-        let exe = if cfg!(windows) {
-            "llama-server.exe"
-        } else {
-            "llama-server"
-        };
-        let path = config
-            .binary_path
-            .as_deref()
-            .map_or_else(|| self.binaries_dir.join(exe), PathBuf::from);
-        let problem = if path.is_dir() {
-            "Binary path is a directory, not a file"
-        } else if path.exists() && !path.is_file() {
-            "Binary path is not a regular file"
-        } else if !path.is_file() {
-            "Binary file not found"
-        } else if !is_executable(&path) {
-            "Binary is not executable"
-        } else {
-            return Ok(path);
-        };
-        let message = format!("{problem}: {}", path.display());
-        self.binary_log(&message, Level::Error);
-        Err(Error::new(
-            ErrorCode::Binary,
-            message,
-            Some(json!({ "path": path.to_string_lossy() })),
-        ))
+        check_binary(
+            config.binary_path.as_deref(),
+            &self.binaries_dir,
+            "llama-server",
+        )
+        .inspect_err(|e| self.binary_log(&e.message, Level::Error))
     }
 
     /// `binary-log`: to listeners and to the log file, as upstream.
@@ -142,59 +200,11 @@ impl LlamaServer {
         });
     }
 
-    /// Phase 1 of upstream's binary validation: `--version` must run and exit 0. Once per binary
-    /// (path, size, mtime) and process, unless `forceValidation`. Catches a binary that exists but
-    /// cannot run here (wrong architecture, missing libraries) before it is started for real.
+    /// Phase 1 with `--version`.
     pub(super) async fn validate_binary(&self, binary: &Path, force: bool) -> Result<()> {
-        self.binary_log(
-            &format!("Using llama-server binary: {}", binary.display()),
-            Level::Info,
-        );
-        let key = std::fs::metadata(binary)
-            .map(|m| (binary.to_path_buf(), m.len(), m.modified().ok()))
-            .ok();
-        let known = key.as_ref().is_some_and(|k| validated().contains(k));
-        if known && !force {
-            self.binary_log(
-                "Using cached validation result (binary verified)",
-                Level::Info,
-            );
-            return Ok(());
-        }
-        if force {
-            self.binary_log(
-                "Force validation requested, re-running tests...",
-                Level::Info,
-            );
-        }
-        self.binary_log("Phase 1: Testing binary basic validation...", Level::Info);
-        let path = binary.to_path_buf();
-        let run = tokio::task::spawn_blocking(move || run_version(&path))
-            .await
-            .unwrap_or_else(|e| Err(e.to_string()));
-        match run {
-            Ok(lines) => {
-                if let Some(version) = lines.iter().find(|l| l.contains("version")) {
-                    self.binary_log(version.trim(), Level::Info);
-                }
-                self.binary_log(
-                    "Phase 1: ✓ Binary validation passed (--version)",
-                    Level::Info,
-                );
-                validated().extend(key);
-                Ok(())
-            }
-            Err(why) => {
-                self.binary_log(
-                    &format!("Phase 1: ✗ Basic validation failed: {why}"),
-                    Level::Error,
-                );
-                Err(Error::new(
-                    ErrorCode::Binary,
-                    format!("llama-server binary failed validation: {why}"),
-                    Some(json!({ "path": binary.to_string_lossy(), "error": why })),
-                ))
-            }
-        }
+        validate_phase1("llama-server", binary, "--version", force, &|m, l| {
+            self.binary_log(m, l)
+        })
+        .await
     }
 }
