@@ -1,0 +1,393 @@
+//! One image: resolve the flags, make sure the backend runs, submit the job, poll it (the
+//! backend's exit, a cancel and the stuck-job watchdog end the wait), decode the PNG; progress
+//! comes from the backend's output. Batches run their images in turn.
+
+use super::state::{lock, Claim};
+use super::{now_ms, DiffusionServer};
+use crate::diffusion::backend::{Backend, Stream};
+use crate::diffusion::client::{JobStatus, SdImageRequest, SdJob};
+use crate::diffusion::constants::DIFFUSION_BACKEND_DEFAULTS as D;
+use crate::diffusion::progress::{self, StdoutEvent};
+use crate::diffusion::tracker::{BatchProgress, ProgressTracker};
+use crate::diffusion::{
+    optimizations, png, BackendState, ImageProgress, ImageRequest, ImageResult, ReleaseReason,
+    StatusReason,
+};
+use crate::llama_server::ServerStatus;
+use crate::logs::Level;
+use crate::{Error, Result};
+use serde_json::json;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// `onProgress(currentStep, totalSteps, stage, percentage)`.
+pub type ProgressFn = Arc<dyn Fn(ImageProgress) + Send + Sync>;
+
+/// The generation under way: its tracker and where its reports go.
+pub(super) struct ProgressSink {
+    tracker: ProgressTracker,
+    report: Option<ProgressFn>,
+}
+
+impl ProgressSink {
+    fn send(&self, p: Option<ImageProgress>) {
+        if let (Some(p), Some(report)) = (p, &self.report) {
+            report(p);
+        }
+    }
+}
+
+impl DiffusionServer {
+    /// The backend's output: every line to the log (bars excepted), progress events to the
+    /// generation under way, and each line counts as activity for the stuck-job watchdog.
+    pub(super) fn line_sink(&self) -> Arc<dyn Fn(&str, Stream) + Send + Sync> {
+        let me = self.me.clone();
+        Arc::new(move |line: &str, stream: Stream| {
+            let Some(server) = me.upgrade() else { return };
+            server.last_activity.store(now_ms(), Ordering::Relaxed);
+            if !progress::is_progress_bar(line) {
+                let level = if stream == Stream::Stderr { Level::Warn } else { Level::Info };
+                let _ = server.log.write(line, level);
+            }
+            let events = progress::parse_line(line);
+            if events.is_empty() {
+                return;
+            }
+            let mut sink = lock(&server.progress);
+            if let Some(sink) = sink.as_mut() {
+                for event in events {
+                    let report = sink.tracker.on_event(event, Instant::now());
+                    sink.send(report);
+                }
+            }
+        })
+    }
+
+    /// `generateImage(config)`: one image (`count` is for the HTTP API and batches), then the
+    /// residency settles (`single` releases the backend, `burst` arms the idle timer).
+    pub async fn generate_image(&self, request: ImageRequest, on_progress: Option<ProgressFn>) -> Result<ImageResult> {
+        let claim = self.claim()?;
+        let result = self.execute_image(&request, on_progress, None, &claim).await;
+        let mode = self.resolve_usage_mode(request.usage_mode, false);
+        if let Err(e) = self.settle_residency(mode).await {
+            let _ = self.log.write(&format!("Residency settle failed: {e}"), Level::Warn);
+        }
+        self.release_claim(&claim);
+        result
+    }
+
+    /// `executeImageGeneration(config, flagOverrides)`: one image, without the residency
+    /// settling `generateImage` adds (the slot is still taken: one generation at a time).
+    pub async fn execute_image_generation(
+        &self,
+        request: ImageRequest,
+        on_progress: Option<ProgressFn>,
+        overrides: Option<optimizations::Overrides>,
+    ) -> Result<ImageResult> {
+        let claim = self.claim()?;
+        let result = self
+            .execute_image(&request, on_progress, overrides.as_ref(), &claim)
+            .await;
+        self.release_claim(&claim);
+        result
+    }
+
+    /// `executeBatchGeneration(config)`: `count` images in turn, in one slot.
+    pub async fn execute_batch_generation(
+        &self,
+        request: ImageRequest,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<Vec<ImageResult>> {
+        let claim = self.claim()?;
+        let result = self.execute_batch(&request, on_progress, &claim).await;
+        self.release_claim(&claim);
+        result
+    }
+
+    /// Takes the one generation slot (upstream's busy error when it is taken).
+    pub(super) fn claim(&self) -> Result<Arc<Claim>> {
+        let mut s = lock(&self.state);
+        if s.status != ServerStatus::Running {
+            return Err(Error::server(
+                "Server is not running",
+                Some(json!({ "code": "SERVER_NOT_RUNNING", "suggestion": "Start the server first with start()" })),
+            ));
+        }
+        if s.claim.is_some() {
+            return Err(Error::server(
+                "Server is busy generating another image",
+                Some(json!({ "code": "SERVER_BUSY", "suggestion": "Wait for current generation to complete" })),
+            ));
+        }
+        let claim = Claim::new();
+        s.claim = Some(claim.clone());
+        Ok(claim)
+    }
+
+    pub(super) fn release_claim(&self, claim: &Arc<Claim>) {
+        let mut s = lock(&self.state);
+        if s.claim.as_ref().is_some_and(|c| Arc::ptr_eq(c, claim)) {
+            s.claim = None;
+        }
+        drop(s);
+        let _ = claim.done.send(true);
+    }
+
+    /// `executeImageGeneration(config, flagOverrides)` within a claim.
+    pub(super) async fn execute_image(
+        &self,
+        request: &ImageRequest,
+        on_progress: Option<ProgressFn>,
+        overrides: Option<&optimizations::Overrides>,
+        claim: &Arc<Claim>,
+    ) -> Result<ImageResult> {
+        let begun = Instant::now();
+        let prepared = lock(&self.state).prepared.clone().ok_or_else(|| {
+            Error::server("Server is not running", Some(json!({ "code": "SERVER_NOT_RUNNING" })))
+        })?;
+        let seed = match request.seed {
+            Some(s) if s >= 0 => s,
+            _ => random_seed(),
+        };
+        let warm = matches!(self.backend_info().state, BackendState::Ready | BackendState::Busy);
+        let tracker = {
+            let estimates = lock(&self.estimates).clone();
+            ProgressTracker::new(request, warm, estimates, Instant::now())
+        };
+        let first = tracker.initial();
+        *lock(&self.progress) = Some(ProgressSink { tracker, report: on_progress });
+        self.report(first);
+        let result = self.run_job(request, seed, &prepared, overrides, claim).await;
+        self.finish_progress(result.is_ok());
+        result.map(|(image, width, height)| ImageResult {
+            image,
+            time_taken: begun.elapsed().as_millis() as u64,
+            seed,
+            width,
+            height,
+        })
+    }
+
+    fn report(&self, p: Option<ImageProgress>) {
+        if let Some(sink) = lock(&self.progress).as_ref() {
+            sink.send(p);
+        }
+    }
+
+    /// Ends the progress of this image: 100 once on success; the learned times are kept.
+    fn finish_progress(&self, ok: bool) {
+        let Some(mut sink) = lock(&self.progress).take() else { return };
+        if ok {
+            let last = sink.tracker.finish(Instant::now());
+            *lock(&self.estimates) = sink.tracker.estimates();
+            sink.send(last);
+        }
+    }
+
+    async fn run_job(
+        &self,
+        request: &ImageRequest,
+        seed: i64,
+        prepared: &super::state::Prepared,
+        overrides: Option<&optimizations::Overrides>,
+        claim: &Arc<Claim>,
+    ) -> Result<(Vec<u8>, u32, u32)> {
+        let gpu = tokio::task::spawn_blocking(crate::system::gpu_info).await.ok();
+        let flags = optimizations::resolve(&prepared.config, overrides, &prepared.model, gpu.as_ref());
+        let _ = self.log.write(&format!("VRAM optimizations: {flags:?}"), Level::Info);
+        let (backend, _spawned) = tokio::select! {
+            r = self.ensure_backend(flags, &claim.cancel) => r?,
+            _ = claim.cancel.cancelled() => return Err(cancelled()),
+        };
+        let batch = prepared.config.batch_size.map_or(1, |b| b as u32);
+        let body = SdImageRequest::new(request, seed, batch);
+        let _ = self.log.write(
+            &format!(
+                "Generating image on backend port {}: {}x{}, seed={seed}, steps={}",
+                backend.port,
+                request.width.unwrap_or(512),
+                request.height.unwrap_or(512),
+                request.steps.map_or("default".to_string(), |s| s.to_string())
+            ),
+            Level::Info,
+        );
+        self.set_backend_state(BackendState::Busy, Some(StatusReason::Job), None);
+        lock(&self.backend).disarm_idle();
+        let result = self.job_to_png(&backend, &body, claim).await;
+        {
+            let mut b = lock(&self.backend);
+            if b.state == BackendState::Busy {
+                b.last_used_at = Some(crate::clock::iso_now());
+                drop(b);
+                self.set_backend_state(BackendState::Ready, Some(StatusReason::Job), None);
+            }
+        }
+        result
+    }
+
+    async fn job_to_png(
+        &self,
+        backend: &Arc<Backend>,
+        body: &SdImageRequest,
+        claim: &Arc<Claim>,
+    ) -> Result<(Vec<u8>, u32, u32)> {
+        let client = backend.client();
+        let id = tokio::select! {
+            r = client.submit(body) => r?,
+            _ = backend.wait_exit() => return Err(backend.exit_error()),
+        };
+        self.last_activity.store(now_ms(), Ordering::Relaxed);
+        let job = match self.poll(backend, &id, claim).await {
+            Ok(job) => job,
+            Err(e) => {
+                self.stop_job(backend, &id).await;
+                return Err(e);
+            }
+        };
+        match job.status {
+            JobStatus::Completed => {}
+            JobStatus::Cancelled => return Err(cancelled()),
+            _ => return Err(backend.job_failed(&job)),
+        }
+        let image = job.first_image()?;
+        let (width, height) = png::dimensions(&image).ok_or_else(|| {
+            Error::server(
+                "Failed to decode generated image: not a PNG",
+                Some(json!({ "code": "IMAGE_DECODE_FAILED", "jobId": id })),
+            )
+        })?;
+        Ok((image, width, height))
+    }
+
+    /// Polls the job every 200 ms until it ends; the backend's exit, a cancel and the watchdog
+    /// end it early. Up to 3 transient poll failures in a row are tolerated, as upstream.
+    async fn poll(&self, backend: &Arc<Backend>, id: &str, claim: &Arc<Claim>) -> Result<SdJob> {
+        let limit = self.job_activity_limit();
+        let mut transient = 0;
+        let mut last = None;
+        loop {
+            if claim.cancelled() {
+                return Err(cancelled());
+            }
+            if let Some(limit) = limit {
+                let idle = now_ms().saturating_sub(self.last_activity.load(Ordering::Relaxed));
+                if idle >= limit.as_millis() as u64 {
+                    return Err(self.stuck(backend, id, idle, limit));
+                }
+            }
+            let job = tokio::select! {
+                r = backend.client().job(id) => r,
+                _ = backend.wait_exit() => return Err(backend.exit_error()),
+                _ = claim.cancel.cancelled() => return Err(cancelled()),
+            };
+            match job {
+                Ok(job) if job.status.is_terminal() => return Ok(job),
+                Ok(job) => {
+                    transient = 0;
+                    let seen = (job.status, job.queue_position);
+                    if last != Some(seen) {
+                        last = Some(seen);
+                        self.last_activity.store(now_ms(), Ordering::Relaxed);
+                    }
+                }
+                Err(e) if e.detail_code().is_some_and(|c| c == "BACKEND_REQUEST_TIMEOUT" || c == "BACKEND_REQUEST_FAILED") => {
+                    transient += 1;
+                    if transient >= D.max_transient_poll_failures {
+                        return Err(e);
+                    }
+                    let _ = self.log.write(&format!("Transient backend poll failure {transient}/{} for job {id}: {e}", D.max_transient_poll_failures), Level::Warn);
+                }
+                Err(e) => return Err(e),
+            }
+            self.tick_progress();
+            tokio::time::sleep(Duration::from_millis(D.job_poll_interval_ms)).await;
+        }
+    }
+
+    fn tick_progress(&self) {
+        let mut sink = lock(&self.progress);
+        if let Some(sink) = sink.as_mut() {
+            let report = sink.tracker.tick(Instant::now());
+            sink.send(report);
+        }
+    }
+
+    fn job_activity_limit(&self) -> Option<Duration> {
+        let ms = lock(&self.state)
+            .config
+            .as_ref()
+            .and_then(|c| c.job_activity_timeout_ms)
+            .unwrap_or(D.job_activity_timeout_ms as f64);
+        (ms.is_finite() && ms > 0.0).then(|| Duration::from_millis(ms as u64))
+    }
+
+    fn stuck(&self, backend: &Backend, id: &str, idle_ms: u64, limit: Duration) -> Error {
+        let _ = self.log.write(
+            &format!("sd-server backend job {id} showed no activity for {idle_ms} ms (limit {} ms) - releasing the backend", limit.as_millis()),
+            Level::Error,
+        );
+        lock(&self.backend).stop_reason = Some(ReleaseReason::Stuck);
+        Error::server(
+            format!("stable-diffusion.cpp backend job {id} showed no activity for {idle_ms} ms; the backend was released"),
+            Some(json!({
+                "code": "BACKEND_JOB_STUCK", "jobId": id, "idleMs": idle_ms, "timeoutMs": limit.as_millis() as u64,
+                "args": backend.args.join(" "), "backendStderrTail": backend.stderr_tail(),
+                "suggestion": "The backend stopped reporting progress and was killed. Retry the image; raise DiffusionServerConfig.jobActivityTimeoutMs (or set it to 0 to disable the watchdog) if this hardware legitimately goes that long without output.",
+            })),
+        )
+    }
+
+    /// A job that did not finish normally: a queued one is cancelled in sd-server; one that
+    /// is generating cannot be (sd.cpp has no mid-image cancel), so the backend is released.
+    async fn stop_job(&self, backend: &Arc<Backend>, id: &str) {
+        if backend.exit().is_some() {
+            return;
+        }
+        let queued = matches!(backend.client().job(id).await, Ok(j) if j.status == JobStatus::Queued);
+        if queued && backend.client().cancel(id).await.is_ok_and(|c| c.cancelled) {
+            return;
+        }
+        let reason = lock(&self.backend).stop_reason.unwrap_or(ReleaseReason::Cancel);
+        let _ = self.release_backend(reason, false).await;
+    }
+
+    /// `executeBatchGeneration(config)`: `count` images in turn; seeds `seed + i` (random ones
+    /// when no seed is given); the percentage spans the whole batch.
+    pub(super) async fn execute_batch(
+        &self,
+        request: &ImageRequest,
+        on_progress: Option<ProgressFn>,
+        claim: &Arc<Claim>,
+    ) -> Result<Vec<ImageResult>> {
+        let count = request.count.unwrap_or(1).max(1);
+        let mut images = Vec::with_capacity(count as usize);
+        for i in 0..count {
+            if claim.cancelled() {
+                return Err(cancelled());
+            }
+            let mut one = request.clone();
+            one.seed = Some(match request.seed {
+                Some(s) if s >= 0 => s + i as i64,
+                _ => random_seed(),
+            });
+            let batch = BatchProgress::new(i, count);
+            let report = on_progress.clone().map(|f| -> ProgressFn {
+                Arc::new(move |p: ImageProgress| f(batch.map(p)))
+            });
+            images.push(self.execute_image(&one, report, None, claim).await?);
+        }
+        Ok(images)
+    }
+}
+
+pub(super) fn cancelled() -> Error {
+    Error::server("Image generation cancelled", Some(json!({ "code": "GENERATION_CANCELLED" })))
+}
+
+/// A seed below 2^31 - 1, as upstream draws them.
+fn random_seed() -> i64 {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    (u32::from_le_bytes(b) % 2_147_483_647) as i64
+}

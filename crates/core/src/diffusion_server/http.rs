@@ -1,0 +1,192 @@
+//! The front's host: HTTP generations run in the background under a registry entry, with the
+//! same slot, cancel and residency rules as `generateImage`.
+
+use super::state::lock;
+use super::{generate::ProgressFn, DiffusionServer};
+use crate::diffusion::front::{ApiRefusal, FrontHost};
+use crate::diffusion::registry::Registry;
+use crate::diffusion::{
+    ApiError, BackendState, EncodedImage, GenerationResult, GenerationStatus, ImageProgress,
+    ImageRequest,
+};
+use crate::llama_server::ServerStatus;
+use crate::{Error, Result};
+use base64::Engine;
+use serde_json::json;
+use std::sync::{Arc, Weak};
+use std::time::Instant;
+
+pub(super) struct Host(pub Weak<DiffusionServer>);
+
+impl FrontHost for Host {
+    fn is_running(&self) -> bool {
+        self.0.upgrade().is_some_and(|s| s.status() == ServerStatus::Running)
+    }
+
+    fn is_busy(&self) -> bool {
+        self.0.upgrade().is_some_and(|s| s.is_busy())
+    }
+
+    fn backend_state(&self) -> BackendState {
+        self.0.upgrade().map_or(BackendState::Absent, |s| s.backend_info().state)
+    }
+
+    fn registry(&self) -> Arc<Registry> {
+        match self.0.upgrade() {
+            Some(s) => s.registry(),
+            None => Arc::new(Registry::new(crate::diffusion::constants::IMAGE_RESULT_TTL)),
+        }
+    }
+
+    fn submit(&self, request: ImageRequest) -> std::result::Result<String, ApiRefusal> {
+        let server = self.0.upgrade().ok_or(ApiRefusal::NotRunning)?;
+        server.submit(request)
+    }
+
+    fn cancel(&self, id: &str) {
+        if let Some(server) = self.0.upgrade() {
+            let _ = server.cancel_image_generation(id);
+        }
+    }
+}
+
+impl DiffusionServer {
+    /// POST /v1/images/generations: the slot, a registry entry, the work in the background.
+    fn submit(&self, request: ImageRequest) -> std::result::Result<String, ApiRefusal> {
+        if self.status() != ServerStatus::Running {
+            return Err(ApiRefusal::NotRunning);
+        }
+        let registry = self.registry();
+        let claim = self.claim().map_err(|_| ApiRefusal::Busy)?;
+        let id = registry.create(request.clone());
+        *lock(&claim.id) = Some(id.clone());
+        let me = self.me.clone();
+        let generation = id.clone();
+        tokio::spawn(async move {
+            if let Some(server) = me.upgrade() {
+                server.run_http_generation(&generation, request, &claim, &registry).await;
+                server.release_claim(&claim);
+            }
+        });
+        Ok(id)
+    }
+
+    async fn run_http_generation(
+        &self,
+        id: &str,
+        request: ImageRequest,
+        claim: &Arc<super::state::Claim>,
+        registry: &Arc<Registry>,
+    ) {
+        if registry.get(id).is_some_and(|g| g.status == GenerationStatus::Cancelled) {
+            return;
+        }
+        registry.update(id, |g| g.status = GenerationStatus::InProgress);
+        let begun = Instant::now();
+        let count = request.count.unwrap_or(1).max(1);
+        let progress: ProgressFn = {
+            let registry = registry.clone();
+            let id = id.to_string();
+            Arc::new(move |p: ImageProgress| {
+                registry.update(&id, |g| g.progress = Some(p));
+            })
+        };
+        let result = if count > 1 {
+            self.execute_batch(&request, Some(progress), claim).await
+        } else {
+            self.execute_image(&request, Some(progress), None, claim)
+                .await
+                .map(|r| vec![r])
+        };
+        let mode = self.resolve_usage_mode(request.usage_mode, false);
+        let _ = self.settle_residency(mode).await;
+        if registry.get(id).is_some_and(|g| g.status == GenerationStatus::Cancelled) {
+            return;
+        }
+        match result {
+            Ok(images) => {
+                let images = images
+                    .into_iter()
+                    .map(|r| EncodedImage {
+                        image: base64::engine::general_purpose::STANDARD.encode(&r.image),
+                        seed: r.seed,
+                        width: r.width,
+                        height: r.height,
+                    })
+                    .collect();
+                let result = GenerationResult {
+                    images,
+                    format: "png".into(),
+                    time_taken: begun.elapsed().as_millis() as u64,
+                };
+                registry.update(id, |g| {
+                    g.status = GenerationStatus::Complete;
+                    g.result = Some(result);
+                });
+            }
+            Err(e) => {
+                let code = map_error_code(&e);
+                let status = if claim.cancelled() || code == "GENERATION_CANCELLED" {
+                    GenerationStatus::Cancelled
+                } else {
+                    GenerationStatus::Error
+                };
+                registry.update(id, |g| {
+                    g.status = status;
+                    if status == GenerationStatus::Error {
+                        g.error = Some(ApiError {
+                            message: e.message.clone(),
+                            code: code.to_string(),
+                        });
+                    }
+                });
+            }
+        }
+    }
+
+    /// `cancelImageGeneration(id)`: a finished one is left as it is; an unknown id is an error.
+    pub fn cancel_image_generation(&self, id: &str) -> Result<()> {
+        let registry = self.registry();
+        let Some(state) = registry.get(id) else {
+            return Err(Error::server(
+                format!("Generation not found: {id}"),
+                Some(json!({ "code": "GENERATION_NOT_FOUND",
+                    "suggestion": "The generation may have expired from the registry or the ID is wrong" })),
+            ));
+        };
+        if state.status.is_terminal() {
+            return Ok(());
+        }
+        registry.update(id, |g| g.status = GenerationStatus::Cancelled);
+        let claim = lock(&self.state).claim.clone();
+        if let Some(claim) = claim.filter(|c| c.id().as_deref() == Some(id)) {
+            claim.request_cancel();
+        }
+        let _ = self.log.write(&format!("Generation {id} cancelled"), crate::logs::Level::Info);
+        Ok(())
+    }
+}
+
+/// The `code` of a failed HTTP generation (upstream's `mapErrorCode`).
+pub fn map_error_code(e: &Error) -> &'static str {
+    if let Some(code) = e.detail_code() {
+        match code {
+            "GENERATION_NOT_FOUND" => return "NOT_FOUND",
+            "SERVER_NOT_RUNNING" => return "SERVER_NOT_RUNNING",
+            "IMAGE_DECODE_FAILED" => return "IO_ERROR",
+            "BACKEND_QUEUE_FULL" | "SERVER_BUSY" => return "SERVER_BUSY",
+            "SD_SERVER_START_ABORTED" | "GENERATION_CANCELLED" => return "GENERATION_CANCELLED",
+            c if c.starts_with("BACKEND_") || c.starts_with("SD_SERVER_") => return "BACKEND_ERROR",
+            _ => {}
+        }
+    }
+    let m = e.message.to_lowercase();
+    match () {
+        _ if m.contains("cancelled") => "GENERATION_CANCELLED",
+        _ if m.contains("server is busy") => "SERVER_BUSY",
+        _ if m.contains("not running") => "SERVER_NOT_RUNNING",
+        _ if m.contains("failed to spawn") || m.contains("exited with code") || m.contains("job failed") => "BACKEND_ERROR",
+        _ if m.contains("failed to read") || m.contains("failed to decode") => "IO_ERROR",
+        _ => "UNKNOWN_ERROR",
+    }
+}

@@ -1,0 +1,417 @@
+//! The `diffusionServer` supervisor: a loopback HTTP front (`diffusion::front`) that is up from
+//! `start()` to `stop()`, and behind it a persistent sd-server (`diffusion::backend`) started on
+//! the first image and kept (`burst`) or released after each one (`single`), as genai-electron
+//! 0.25/0.26 do.
+//!
+//! `state` (status, backend slot, generation claim), `residency` (ensure/release the backend,
+//! idle timer, crashes), `generate` (one image: job, polling, watchdog, progress; batches),
+//! `http` (the front's host: background generations in the registry).
+
+mod generate;
+mod http;
+mod residency;
+mod state;
+
+use crate::callback::Reply;
+use crate::diffusion::registry::Registry;
+use crate::diffusion::{constants, BackendInfo, BackendStatusEvent, DiffusionServerConfig};
+use crate::health::{self, HealthStatus};
+use crate::llama_server::ServerStatus;
+use crate::logs::{Level, LogFile, Rotation};
+use crate::models::{ModelManager, ModelType};
+use crate::system::sizing::{CanRunOptions, ModelView};
+use crate::system::SystemInfo;
+use crate::{defaults, Error, ErrorCode, Result};
+use serde::Serialize;
+use serde_json::json;
+use state::{lock, Prepared, State};
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use generate::ProgressFn;
+
+/// `DiffusionServerInfo` (`getInfo()`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DiffusionServerInfo {
+    pub status: ServerStatus,
+    pub health: HealthStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    pub port: u16,
+    pub model_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    pub busy: bool,
+    pub backend: BackendInfo,
+}
+
+/// What the supervisor tells its listeners (re-emitted with upstream's event names).
+#[derive(Debug, Clone, PartialEq)]
+pub enum DiffusionEvent {
+    Status { new: ServerStatus, old: ServerStatus },
+    Started(DiffusionServerInfo),
+    Stopped,
+    BackendStatus(BackendStatusEvent),
+    BinaryLog { message: String, level: Level },
+}
+
+pub type EventSink = Arc<dyn Fn(DiffusionEvent, Reply) + Send + Sync>;
+
+pub struct DiffusionServer {
+    me: std::sync::Weak<DiffusionServer>,
+    state: Mutex<State>,
+    backend: Mutex<state::BackendSlot>,
+    /// Serialises backend starts and stops.
+    transition: tokio::sync::Mutex<()>,
+    /// Milliseconds since the epoch of the backend's last sign of life (output, job status).
+    last_activity: AtomicU64,
+    registry: Mutex<Arc<Registry>>,
+    /// Progress of the generation under way (fed by the backend's output).
+    progress: Mutex<Option<generate::ProgressSink>>,
+    /// Learned stage durations, for the percentage (kept across images, as upstream).
+    estimates: Mutex<crate::diffusion::tracker::Estimates>,
+    events: EventSink,
+    log: Arc<LogFile>,
+    models: Arc<ModelManager>,
+    system: Arc<SystemInfo>,
+    binaries_dir: PathBuf,
+    loras_dir: PathBuf,
+    pid_record: PathBuf,
+    result_ttl: Duration,
+}
+
+impl DiffusionServer {
+    /// `result_ttl`: how long finished HTTP generations stay readable (`IMAGE_RESULT_TTL_MS`).
+    pub fn new(
+        models: Arc<ModelManager>,
+        system: Arc<SystemInfo>,
+        events: EventSink,
+        result_ttl: Option<Duration>,
+    ) -> Arc<Self> {
+        let paths = models.storage.paths.clone();
+        let result_ttl = result_ttl.unwrap_or(constants::IMAGE_RESULT_TTL);
+        Arc::new_cyclic(|me| DiffusionServer {
+            me: me.clone(),
+            state: Mutex::new(State::default()),
+            backend: Mutex::new(state::BackendSlot::default()),
+            transition: tokio::sync::Mutex::new(()),
+            last_activity: AtomicU64::new(0),
+            registry: Mutex::new(Arc::new(Registry::new(result_ttl))),
+            progress: Mutex::new(None),
+            estimates: Mutex::new(Default::default()),
+            events,
+            log: Arc::new(LogFile::new(
+                &paths.logs.join("diffusion-server.log"),
+                Rotation::default(),
+            )),
+            binaries_dir: paths.binaries.diffusion.clone(),
+            loras_dir: paths.loras.clone(),
+            pid_record: paths.config.join("children").join("sd-server.json"),
+            result_ttl,
+            models,
+            system,
+        })
+    }
+
+    pub fn log(&self) -> &Arc<LogFile> {
+        &self.log
+    }
+
+    pub fn status(&self) -> ServerStatus {
+        lock(&self.state).status
+    }
+
+    pub fn port(&self) -> u16 {
+        lock(&self.state).port
+    }
+
+    /// `getConfig()`: the last `start()` configuration.
+    pub fn config(&self) -> Option<DiffusionServerConfig> {
+        lock(&self.state).config.clone()
+    }
+
+    /// The registry of HTTP generations (a new one per `start()`, as upstream).
+    pub fn registry(&self) -> Arc<Registry> {
+        lock(&self.registry).clone()
+    }
+
+    /// `getPid()`: the backend's pid, while there is one.
+    pub fn pid(&self) -> Option<u32> {
+        lock(&self.backend).handle.as_ref().map(|h| h.pid)
+    }
+
+    /// `getBackendInfo()`.
+    pub fn backend_info(&self) -> BackendInfo {
+        lock(&self.backend).info()
+    }
+
+    /// `getActiveGenerationId()`.
+    pub fn active_generation_id(&self) -> Option<String> {
+        lock(&self.state).claim.as_ref().and_then(|c| c.id())
+    }
+
+    pub fn is_busy(&self) -> bool {
+        lock(&self.state).claim.is_some()
+    }
+
+    /// `getInfo()`.
+    pub fn info(&self) -> DiffusionServerInfo {
+        let backend = self.backend_info();
+        let s = lock(&self.state);
+        DiffusionServerInfo {
+            status: s.status,
+            health: HealthStatus::Unknown,
+            pid: backend.pid,
+            port: s.port,
+            model_id: s.config.as_ref().map(|c| c.model_id.clone()).unwrap_or_default(),
+            started_at: s.started_at.clone(),
+            busy: s.claim.is_some(),
+            backend,
+        }
+    }
+
+    /// `isHealthy()`: the front is up (it answers without the backend).
+    pub async fn is_healthy(&self) -> bool {
+        let s = lock(&self.state);
+        s.status == ServerStatus::Running && s.front.is_some()
+    }
+
+    fn emit(&self, event: DiffusionEvent) {
+        (self.events)(event, Reply::Nobody);
+    }
+
+    fn set_status(&self, new: ServerStatus) {
+        let old = std::mem::replace(&mut lock(&self.state).status, new);
+        if old != new {
+            self.emit(DiffusionEvent::Status { new, old });
+        }
+    }
+
+    fn binary_log(&self, message: &str, level: Level) {
+        let _ = self.log.write(message, level);
+        self.emit(DiffusionEvent::BinaryLog {
+            message: message.to_string(),
+            level,
+        });
+    }
+
+    /// `start(config)`: checks the model, the binary and the port, then serves the front; the
+    /// backend starts with the first image. The config comes from `DiffusionServerConfig::from_js`.
+    pub async fn start(&self, config: DiffusionServerConfig) -> Result<DiffusionServerInfo> {
+        {
+            let mut s = lock(&self.state);
+            match s.status {
+                ServerStatus::Running | ServerStatus::Starting => {
+                    return Err(Error::server(
+                        format!(
+                            "Server is already {}",
+                            if s.status == ServerStatus::Running { "running" } else { "starting" }
+                        ),
+                        Some(json!({ "suggestion": if s.status == ServerStatus::Running {
+                            "Stop the server first with stop()" } else {
+                            "Wait for the current start() call to finish" } })),
+                    ));
+                }
+                _ if s.start_claimed => {
+                    return Err(Error::server(
+                        "Server is already starting",
+                        Some(json!({ "suggestion": "Wait for the current start() call to finish" })),
+                    ))
+                }
+                _ => s.start_claimed = true,
+            }
+        }
+        let result = self.start_claimed(config).await;
+        lock(&self.state).start_claimed = false;
+        if let Err(e) = &result {
+            self.set_status(ServerStatus::Stopped);
+            let _ = self.log.write(&format!("Failed to start: {e}"), Level::Error);
+        }
+        result
+    }
+
+    async fn start_claimed(&self, config: DiffusionServerConfig) -> Result<DiffusionServerInfo> {
+        let prepared = self.prepare(&config)?;
+        self.set_status(ServerStatus::Starting);
+        lock(&self.state).config = Some(config.clone());
+        *lock(&self.registry) = Arc::new(Registry::new(self.result_ttl));
+        self.log.initialize()?;
+        let _ = self.log.write(
+            &format!("Preparing diffusion server for model {}", config.model_id),
+            Level::Info,
+        );
+        self.validate_binary(&prepared.binary, config.force_validation == Some(true))
+            .await?;
+        let port = self.front_port(&config, &prepared.host).await?;
+        let _ = self.log.write(
+            &format!("Starting diffusion server on {}:{port}", prepared.host),
+            Level::Info,
+        );
+        let front = crate::diffusion::front::Front::bind(
+            crate::diffusion::front::FrontConfig {
+                host: prepared.host.clone(),
+                port,
+                allowed_origins: config.allowed_origins.clone().unwrap_or_default(),
+                ..Default::default()
+            },
+            Arc::new(http::Host(self.me.clone())),
+        )?;
+        let bound = front.local_addr().port();
+        let _ = self.log.write(
+            &format!("HTTP server listening on {}:{bound}", prepared.host),
+            Level::Info,
+        );
+        {
+            let mut s = lock(&self.state);
+            s.front = Some(front);
+            s.port = bound;
+            s.started_at = Some(crate::clock::iso_now());
+            s.prepared = Some(prepared);
+        }
+        self.set_status(ServerStatus::Running);
+        let _ = self.log.write("Diffusion server is running", Level::Info);
+        self.system.clear_cache();
+        let info = self.info();
+        self.emit(DiffusionEvent::Started(info.clone()));
+        Ok(info)
+    }
+
+    /// Phase 1 of the binary's validation (`--help` runs and exits 0), once per binary.
+    async fn validate_binary(&self, binary: &std::path::Path, force: bool) -> Result<()> {
+        crate::llama_server::validate_phase1("sd-server", binary, "--help", force, &|m, l| {
+            self.binary_log(m, l)
+        })
+        .await
+    }
+
+    /// The model (a diffusion model whose files are there, that the machine can hold), the
+    /// binary and the bind address. Nothing is changed yet.
+    fn prepare(&self, config: &DiffusionServerConfig) -> Result<Prepared> {
+        let model = self.models.storage.find(&config.model_id)?;
+        if model.model_type != ModelType::Diffusion {
+            return Err(Error::new(
+                ErrorCode::ModelNotFound,
+                format!(
+                    "Model {} is not a diffusion model (type: {})",
+                    config.model_id,
+                    model.model_type.as_str()
+                ),
+                Some(json!({ "modelId": config.model_id })),
+            ));
+        }
+        crate::llama_server::check_model_files(&model)?;
+        let view = ModelView::from_json(&serde_json::to_value(&model).unwrap_or_default());
+        let can = self.system.can_run_model(
+            &view,
+            &CanRunOptions {
+                check_total_memory: Some(true),
+                ..Default::default()
+            },
+        );
+        if !can.possible {
+            let total = self.system.detect(false).memory.total;
+            let gib = |b: f64| (b / 1024f64.powi(3)).round();
+            return Err(Error::insufficient_resources(
+                format!(
+                    "System cannot run model: {}",
+                    can.reason.clone().unwrap_or_else(|| "Insufficient resources".into())
+                ),
+                json!({
+                    "required": format!("Model size: {}GB", gib(model.size as f64)),
+                    "available": format!("Total RAM: {}GB", gib(total as f64)),
+                    "suggestion": can.suggestion.or(can.reason).unwrap_or_else(|| "Try a smaller model".into()),
+                }),
+            ));
+        }
+        let binary = crate::llama_server::check_binary(
+            config.binary_path.as_deref(),
+            &self.binaries_dir,
+            "sd-server",
+        )
+        .inspect_err(|e| self.binary_log(&e.message, Level::Error))?;
+        let host = config
+            .host
+            .clone()
+            .unwrap_or_else(|| defaults::LOOPBACK_HOST.to_string());
+        Ok(Prepared {
+            config: config.clone(),
+            model,
+            binary,
+            host,
+        })
+    }
+
+    /// The front's port: `'auto'` a free one, else the given one (default 8081), refused when
+    /// something answers there or it cannot be bound.
+    async fn front_port(&self, config: &DiffusionServerConfig, host: &str) -> Result<u16> {
+        use crate::llama::PortSetting;
+        match config.port {
+            Some(PortSetting::Auto(_)) => health::find_free_port(host),
+            Some(PortSetting::Number(n)) => self.free_port(health::port_number(n)?, host).await,
+            None => self.free_port(defaults::DEFAULT_PORTS.diffusion, host).await,
+        }
+    }
+
+    async fn free_port(&self, port: u16, host: &str) -> Result<u16> {
+        let probe = health::normalize_health_host(Some(host));
+        if health::is_server_responding(port, defaults::RESPONDING_TIMEOUT, &probe).await
+            || !health::is_port_bindable(port, host)?
+        {
+            return Err(Error::port_in_use(port));
+        }
+        Ok(port)
+    }
+
+    /// `stop()`: cancels the generation under way, releases the backend, closes the front.
+    /// Idempotent (stopped: only makes sure no backend is left).
+    pub async fn stop(&self) -> Result<()> {
+        if self.status() == ServerStatus::Stopped {
+            return self.release_backend(crate::diffusion::ReleaseReason::Stop, false).await;
+        }
+        self.set_status(ServerStatus::Stopping);
+        let _ = self.log.write("Stopping diffusion server...", Level::Info);
+        if let Some(claim) = lock(&self.state).claim.clone() {
+            claim.request_cancel();
+        }
+        let released = self
+            .release_backend(crate::diffusion::ReleaseReason::Stop, false)
+            .await;
+        let front = lock(&self.state).front.take();
+        if let Some(front) = front {
+            front.close().await;
+        }
+        self.registry().clear();
+        {
+            let mut s = lock(&self.state);
+            s.port = 0;
+            s.prepared = None;
+        }
+        self.set_status(ServerStatus::Stopped);
+        let _ = self.log.write("Diffusion server stopped", Level::Info);
+        self.system.clear_cache();
+        self.emit(DiffusionEvent::Stopped);
+        released.map_err(|e| {
+            Error::server(
+                format!("Failed to stop server: {}", e.message),
+                Some(json!({ "error": e.message })),
+            )
+        })
+    }
+
+    /// The synchronous exit hook: the backend dies with us (`process::kill_all` covers it too).
+    pub fn kill_now(&self) {
+        if let Some(h) = lock(&self.backend).handle.clone() {
+            h.kill();
+        }
+    }
+}
+
+/// A generation's time in ms, and `Date.now()`.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,273 @@
+//! The backend's residency: started on demand with the flags a generation needs (restarted when
+//! they change), kept warm (`burst`, released after `idleTimeoutMs`) or released after the image
+//! (`single`), released on request (the strongest reason is reported), and noticed when it dies.
+
+use super::state::lock;
+use super::{DiffusionEvent, DiffusionServer};
+use crate::diffusion::backend::{self as sd, Backend, BackendSpec};
+use crate::diffusion::constants::DIFFUSION_BACKEND_DEFAULTS as D;
+use crate::diffusion::{
+    args, BackendFlags, BackendState, BackendStatusEvent, ReleaseReason, StatusReason, UsageMode,
+};
+use crate::llama_server::ServerStatus;
+use crate::logs::Level;
+use crate::process::Exit;
+use crate::{Error, Result};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+impl DiffusionServer {
+    pub(super) fn set_backend_state(
+        &self,
+        state: BackendState,
+        reason: Option<StatusReason>,
+        exit: Option<Exit>,
+    ) {
+        let previous = std::mem::replace(&mut lock(&self.backend).state, state);
+        if previous == state && reason.is_none() {
+            return;
+        }
+        self.emit(DiffusionEvent::BackendStatus(BackendStatusEvent {
+            state,
+            previous,
+            reason,
+            exit: exit.map(|e| (e.code, e.signal_name())),
+        }));
+    }
+
+    /// The backend with `flags`, started if absent (or restarted with other flags). `cancel`
+    /// aborts a start under way. `true` when this call started it.
+    pub(super) async fn ensure_backend(
+        &self,
+        flags: BackendFlags,
+        cancel: &CancellationToken,
+    ) -> Result<(Arc<Backend>, bool)> {
+        for _ in 0..8 {
+            if self.status() != ServerStatus::Running {
+                return Err(not_running(self.status()));
+            }
+            let resident = {
+                let b = lock(&self.backend);
+                match (b.state, &b.handle) {
+                    (BackendState::Ready | BackendState::Busy, Some(h)) => {
+                        Some((h.clone(), b.flags == Some(flags)))
+                    }
+                    _ => None,
+                }
+            };
+            match resident {
+                Some((handle, true)) => return Ok((handle, false)),
+                Some((_, false)) => self.release_backend(ReleaseReason::FlagsChanged, false).await?,
+                None => {
+                    let _turn = self.transition.lock().await;
+                    if lock(&self.backend).state != BackendState::Absent {
+                        continue; // someone else started or is stopping it
+                    }
+                    return self.spawn_backend(flags, cancel).await.map(|h| (h, true));
+                }
+            }
+        }
+        Err(Error::server(
+            "Could not settle the stable-diffusion.cpp backend state",
+            Some(json!({ "code": "BACKEND_STATE_UNSETTLED", "state": self.backend_info().state,
+                "suggestion": "Stop and restart the diffusion server" })),
+        ))
+    }
+
+    async fn spawn_backend(&self, flags: BackendFlags, cancel: &CancellationToken) -> Result<Arc<Backend>> {
+        let prepared = lock(&self.state)
+            .prepared
+            .clone()
+            .ok_or_else(|| not_running(self.status()))?;
+        let model_args = args::model_args(&prepared.model)?;
+        let context_args = args::optimization_args(&flags, &prepared.binary);
+        let start_cancel = cancel.child_token();
+        lock(&self.backend).start_cancel = Some(start_cancel.clone());
+        self.set_backend_state(BackendState::Starting, Some(StatusReason::Spawned), None);
+        let _ = std::fs::create_dir_all(&self.loras_dir);
+        let config = &prepared.config;
+        let spec = BackendSpec {
+            binary: prepared.binary.clone(),
+            model_args,
+            context_args,
+            threads: config.threads.map(|t| t as u32),
+            lora_dir: self.loras_dir.clone(),
+            host: crate::defaults::LOOPBACK_HOST.to_string(),
+            port: None,
+            ready_timeout: config
+                .startup_timeout
+                .map_or(Duration::from_millis(D.ready_timeout_ms), |ms| Duration::from_millis(ms as u64)),
+            stop_timeout: Duration::from_millis(D.stop_timeout_ms),
+            pid_record: self.pid_record.clone(),
+        };
+        let _ = self.log.write(
+            &format!(
+                "Starting sd-server backend: {} {}",
+                spec.binary.display(),
+                [spec.model_args.clone(), spec.context_args.clone()].concat().join(" ")
+            ),
+            Level::Info,
+        );
+        let started = crate::clock::iso_now();
+        let begun = Instant::now();
+        let result = sd::start(spec, self.line_sink(), start_cancel).await;
+        lock(&self.backend).start_cancel = None;
+        let handle = match result {
+            Ok(h) => Arc::new(h),
+            Err(e) => {
+                self.set_backend_state(BackendState::Absent, Some(StatusReason::StartFailed), None);
+                let _ = self.log.write(&format!("sd-server backend failed to start: {e}"), Level::Error);
+                return Err(e);
+            }
+        };
+        {
+            let mut b = lock(&self.backend);
+            b.handle = Some(handle.clone());
+            b.flags = Some(flags);
+            b.started_at = Some(started);
+            b.load_ms = Some(begun.elapsed().as_millis() as u64);
+            b.last_used_at = None;
+        }
+        self.watch_exit(handle.clone());
+        self.set_backend_state(BackendState::Ready, Some(StatusReason::Ready), None);
+        let _ = self.log.write(
+            &format!("sd-server backend ready on port {} ({} ms)", handle.port, handle.load_time_ms),
+            Level::Info,
+        );
+        Ok(handle)
+    }
+
+    /// A backend that ends by itself (killed, crashed) is forgotten and reported (`crashed`);
+    /// the generation polling it fails on its own (it sees the exit).
+    fn watch_exit(&self, handle: Arc<Backend>) {
+        let me = self.me.clone();
+        tokio::spawn(async move {
+            let exit = handle.wait_exit().await;
+            let Some(server) = me.upgrade() else { return };
+            {
+                let mut b = lock(&server.backend);
+                let current = b.handle.as_ref().is_some_and(|h| Arc::ptr_eq(h, &handle));
+                if !current || b.state == BackendState::Stopping {
+                    return;
+                }
+                b.disarm_idle();
+                b.clear();
+            }
+            let _ = server.log.write(
+                &format!("sd-server backend exited unexpectedly ({exit})"),
+                Level::Error,
+            );
+            server.set_backend_state(
+                BackendState::Absent,
+                Some(StatusReason::Release(ReleaseReason::Crashed)),
+                Some(exit),
+            );
+        });
+    }
+
+    /// `releaseBackend({ reason, waitForInFlight })`: stops the backend (if any) and reports
+    /// `absent` with the reason. A start under way is aborted; a stop under way is joined.
+    pub async fn release_backend(&self, reason: ReleaseReason, wait_for_in_flight: bool) -> Result<()> {
+        lock(&self.backend).disarm_idle();
+        if wait_for_in_flight {
+            let claim = lock(&self.state).claim.clone();
+            if let Some(claim) = claim {
+                let mut done = claim.done.subscribe();
+                let _ = done.wait_for(|d| *d).await;
+            }
+        }
+        {
+            let mut b = lock(&self.backend);
+            if let Some(c) = &b.start_cancel {
+                c.cancel();
+            }
+            let stronger = b.stop_reason.is_none_or(|r| reason.rank() > r.rank());
+            if stronger {
+                b.stop_reason = Some(reason);
+            }
+        }
+        let _turn = self.transition.lock().await;
+        let handle = {
+            let b = lock(&self.backend);
+            if b.state == BackendState::Absent || b.handle.is_none() {
+                drop(b);
+                lock(&self.backend).stop_reason = None;
+                return Ok(());
+            }
+            b.handle.clone()
+        };
+        let reason = lock(&self.backend).stop_reason.unwrap_or(reason);
+        self.set_backend_state(BackendState::Stopping, Some(StatusReason::Release(reason)), None);
+        let stopped = match handle {
+            Some(h) => tokio::task::spawn_blocking(move || h.stop(Duration::from_millis(D.stop_timeout_ms)))
+                .await
+                .map_err(|e| Error::server(format!("Failed to stop the sd-server backend: {e}"), None))
+                .and_then(|r| r),
+            None => Ok(()),
+        };
+        if let Err(e) = &stopped {
+            let _ = self.log.write(
+                &format!("Failed to stop the sd-server backend cleanly: {e}"),
+                Level::Error,
+            );
+        }
+        let reason = {
+            let mut b = lock(&self.backend);
+            b.clear();
+            b.stop_reason.take().unwrap_or(reason)
+        };
+        self.set_backend_state(BackendState::Absent, Some(StatusReason::Release(reason)), None);
+        stopped
+    }
+
+    /// `resolveUsageMode(requestMode, llmWasOffloaded)`: the request's mode, else the server's,
+    /// else `single` when the LLM had to make room and `burst` otherwise.
+    pub fn resolve_usage_mode(&self, request: Option<UsageMode>, llm_was_offloaded: bool) -> UsageMode {
+        request
+            .or_else(|| lock(&self.state).config.as_ref().and_then(|c| c.fixed_usage_mode()))
+            .unwrap_or(if llm_was_offloaded { UsageMode::Single } else { UsageMode::Burst })
+    }
+
+    /// `settleResidency(mode)`: `single` releases the backend now; `burst` arms the idle timer.
+    pub async fn settle_residency(&self, mode: UsageMode) -> Result<()> {
+        match mode {
+            UsageMode::Single => self.release_backend(ReleaseReason::Single, false).await,
+            UsageMode::Burst => {
+                self.arm_idle_timer();
+                Ok(())
+            }
+        }
+    }
+
+    fn arm_idle_timer(&self) {
+        let idle_ms = lock(&self.state)
+            .config
+            .as_ref()
+            .and_then(|c| c.idle_timeout_ms)
+            .unwrap_or(D.idle_timeout_ms as f64);
+        let mut b = lock(&self.backend);
+        b.disarm_idle();
+        if b.state != BackendState::Ready || !idle_ms.is_finite() || idle_ms <= 0.0 {
+            return;
+        }
+        let me = self.me.clone();
+        let task = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(idle_ms as u64)).await;
+            if let Some(server) = me.upgrade() {
+                lock(&server.backend).idle_timer = None;
+                let _ = server.release_backend(ReleaseReason::IdleTimeout, false).await;
+            }
+        });
+        b.idle_timer = Some(task.abort_handle());
+    }
+}
+
+fn not_running(status: ServerStatus) -> Error {
+    Error::server(
+        "Server is not running",
+        Some(json!({ "code": "SERVER_NOT_RUNNING", "status": status,
+            "suggestion": "Start the server first with start()" })),
+    )
+}
