@@ -51,6 +51,9 @@ impl DiffusionServer {
                 let _ = server.log.write(line, level);
             }
             let events = progress::parse_line(line);
+            if events.iter().any(|e| matches!(e, StdoutEvent::Marker(progress::Marker::Completed))) {
+                server.job_event.notify_one();
+            }
             if events.is_empty() {
                 return;
             }
@@ -301,7 +304,10 @@ impl DiffusionServer {
                 Err(e) => return Err(e),
             }
             self.tick_progress();
-            tokio::time::sleep(Duration::from_millis(D.job_poll_interval_ms)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(D.job_poll_interval_ms)) => {}
+                _ = self.job_event.notified() => {}
+            }
         }
     }
 

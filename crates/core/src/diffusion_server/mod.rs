@@ -71,6 +71,9 @@ pub struct DiffusionServer {
     registry: Mutex<Arc<Registry>>,
     /// Progress of the generation under way (fed by the backend's output).
     progress: Mutex<Option<generate::ProgressSink>>,
+    /// Told when the backend's output says an image is done, so that the job is read at once
+    /// instead of at the next 200 ms poll.
+    job_event: tokio::sync::Notify,
     /// Learned stage durations, for the percentage (kept across images, as upstream).
     estimates: Mutex<crate::diffusion::tracker::Estimates>,
     events: EventSink,
@@ -101,6 +104,7 @@ impl DiffusionServer {
             last_activity: AtomicU64::new(0),
             registry: Mutex::new(Arc::new(Registry::new(result_ttl))),
             progress: Mutex::new(None),
+            job_event: tokio::sync::Notify::new(),
             estimates: Mutex::new(Default::default()),
             events,
             log: Arc::new(LogFile::new(
