@@ -21,6 +21,9 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+const FAST_POLL: Duration = Duration::from_millis(10);
+const FAST_POLL_WINDOW: Duration = Duration::from_secs(2);
+
 /// `onProgress(currentStep, totalSteps, stage, percentage)`.
 pub type ProgressFn = Arc<dyn Fn(ImageProgress) + Send + Sync>;
 
@@ -269,6 +272,7 @@ impl DiffusionServer {
         let limit = self.job_activity_limit();
         let mut transient = 0;
         let mut last = None;
+        let mut fast_until: Option<Instant> = None;
         loop {
             if claim.cancelled() {
                 return Err(cancelled());
@@ -304,9 +308,13 @@ impl DiffusionServer {
                 Err(e) => return Err(e),
             }
             self.tick_progress();
+            // Once the output says the image is done, the job is read every 10 ms for a while
+            // (sd-server still encodes the PNG); else every 200 ms, as upstream.
+            let fast = fast_until.is_some_and(|t| Instant::now() < t);
+            let interval = if fast { FAST_POLL } else { Duration::from_millis(D.job_poll_interval_ms) };
             tokio::select! {
-                _ = tokio::time::sleep(Duration::from_millis(D.job_poll_interval_ms)) => {}
-                _ = self.job_event.notified() => {}
+                _ = tokio::time::sleep(interval) => {}
+                _ = self.job_event.notified() => fast_until = Some(Instant::now() + FAST_POLL_WINDOW),
             }
         }
     }
