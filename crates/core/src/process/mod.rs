@@ -24,6 +24,9 @@ mod windows_job;
 pub use identity::{identity, is_alive, reap_orphan, Identity};
 pub use manager::{is_running, kill_refused, terminate};
 pub use signals::{signal_group, signal_name, signal_number, signal_pid, Signal};
+/// The line splitter of every child's output, for tests that feed it chunks directly.
+#[cfg(test)]
+pub(crate) use spawn::pump;
 pub use spawn::{kill_all, spawn};
 
 use std::path::PathBuf;
