@@ -8,7 +8,7 @@ use crate::diffusion::backend::{Backend, Stream};
 use crate::diffusion::client::{JobStatus, SdImageRequest, SdJob};
 use crate::diffusion::constants::DIFFUSION_BACKEND_DEFAULTS as D;
 use crate::diffusion::progress::{self, StdoutEvent};
-use crate::diffusion::tracker::{BatchProgress, ProgressTracker};
+use crate::diffusion::tracker::{BatchProgress, ProgressTracker, Report};
 use crate::diffusion::{
     optimizations, png, BackendState, ImageProgress, ImageRequest, ImageResult, ReleaseReason,
     StatusReason,
@@ -27,16 +27,17 @@ const FAST_POLL_WINDOW: Duration = Duration::from_secs(2);
 /// `onProgress(currentStep, totalSteps, stage, percentage)`.
 pub type ProgressFn = Arc<dyn Fn(ImageProgress) + Send + Sync>;
 
-/// The generation under way: its tracker and where its reports go.
+/// The generation under way: its tracker, its place in a batch, where its reports go.
 pub(super) struct ProgressSink {
     tracker: ProgressTracker,
+    batch: BatchProgress,
     report: Option<ProgressFn>,
 }
 
 impl ProgressSink {
-    fn send(&self, p: Option<ImageProgress>) {
-        if let (Some(p), Some(report)) = (p, &self.report) {
-            report(p);
+    fn send(&self, r: Option<Report>) {
+        if let (Some(r), Some(report)) = (r, &self.report) {
+            report(self.batch.progress(r));
         }
     }
 }
@@ -60,12 +61,8 @@ impl DiffusionServer {
             if events.is_empty() {
                 return;
             }
-            let mut sink = lock(&server.progress);
-            if let Some(sink) = sink.as_mut() {
-                for event in events {
-                    let report = sink.tracker.on_event(event, Instant::now());
-                    sink.send(report);
-                }
+            for event in events {
+                server.track(|t, now| t.on_event(event, now));
             }
         })
     }
@@ -74,7 +71,9 @@ impl DiffusionServer {
     /// residency settles (`single` releases the backend, `burst` arms the idle timer).
     pub async fn generate_image(&self, request: ImageRequest, on_progress: Option<ProgressFn>) -> Result<ImageResult> {
         let claim = self.claim()?;
-        let result = self.execute_image(&request, on_progress, None, &claim).await;
+        let result = self
+            .execute_image(&request, on_progress, None, &claim, SINGLE)
+            .await;
         let mode = self.resolve_usage_mode(request.usage_mode, false);
         if let Err(e) = self.settle_residency(mode).await {
             let _ = self.log.write(&format!("Residency settle failed: {e}"), Level::Warn);
@@ -93,7 +92,7 @@ impl DiffusionServer {
     ) -> Result<ImageResult> {
         let claim = self.claim()?;
         let result = self
-            .execute_image(&request, on_progress, overrides.as_ref(), &claim)
+            .execute_image(&request, on_progress, overrides.as_ref(), &claim, SINGLE)
             .await;
         self.release_claim(&claim);
         result
@@ -147,6 +146,7 @@ impl DiffusionServer {
         on_progress: Option<ProgressFn>,
         overrides: Option<&optimizations::Overrides>,
         claim: &Arc<Claim>,
+        batch: BatchProgress,
     ) -> Result<ImageResult> {
         let begun = Instant::now();
         let prepared = lock(&self.state).prepared.clone().ok_or_else(|| {
@@ -157,13 +157,11 @@ impl DiffusionServer {
             _ => random_seed(),
         };
         let warm = matches!(self.backend_info().state, BackendState::Ready | BackendState::Busy);
-        let tracker = {
-            let estimates = lock(&self.estimates).clone();
-            ProgressTracker::new(request, warm, estimates, Instant::now())
-        };
-        let first = tracker.initial();
-        *lock(&self.progress) = Some(ProgressSink { tracker, report: on_progress });
-        self.report(first);
+        let mut tracker = ProgressTracker::new(request, &lock(&self.estimates), warm, Instant::now());
+        let first = tracker.report(Instant::now());
+        let sink = ProgressSink { tracker, batch, report: on_progress };
+        sink.send(first);
+        *lock(&self.progress) = Some(sink);
         let result = self.run_job(request, seed, &prepared, overrides, claim).await;
         self.finish_progress(result.is_ok());
         result.map(|(image, width, height)| ImageResult {
@@ -175,18 +173,22 @@ impl DiffusionServer {
         })
     }
 
-    fn report(&self, p: Option<ImageProgress>) {
-        if let Some(sink) = lock(&self.progress).as_ref() {
-            sink.send(p);
+    /// Tells the tracker of the generation under way; what it reports goes out.
+    fn track(&self, f: impl FnOnce(&mut ProgressTracker, Instant) -> Option<Report>) {
+        let mut sink = lock(&self.progress);
+        if let Some(sink) = sink.as_mut() {
+            let report = f(&mut sink.tracker, Instant::now());
+            sink.send(report);
         }
     }
 
-    /// Ends the progress of this image: 100 once on success; the learned times are kept.
+    /// Ends the progress of this image: 100 once on success, and the stage times are learned.
     fn finish_progress(&self, ok: bool) {
-        let Some(mut sink) = lock(&self.progress).take() else { return };
+        let Some(mut sink) = lock(&self.progress).take() else {
+            return;
+        };
         if ok {
-            let last = sink.tracker.finish(Instant::now());
-            *lock(&self.estimates) = sink.tracker.estimates();
+            let last = sink.tracker.finish(Instant::now(), &mut lock(&self.estimates));
             sink.send(last);
         }
     }
@@ -202,6 +204,12 @@ impl DiffusionServer {
         let gpu = tokio::task::spawn_blocking(crate::system::gpu_info).await.ok();
         let flags = optimizations::resolve(&prepared.config, overrides, &prepared.model, gpu.as_ref());
         let _ = self.log.write(&format!("VRAM optimizations: {flags:?}"), Level::Info);
+        if !matches!(self.backend_info().state, BackendState::Ready | BackendState::Busy) {
+            self.track(|t, now| {
+                t.spawning(now);
+                None
+            });
+        }
         let (backend, _spawned) = tokio::select! {
             r = self.ensure_backend(flags, &claim.cancel) => r?,
             _ = claim.cancel.cancelled() => return Err(cancelled()),
@@ -244,6 +252,10 @@ impl DiffusionServer {
             _ = backend.wait_exit() => return Err(backend.exit_error()),
         };
         self.last_activity.store(now_ms(), Ordering::Relaxed);
+        self.track(|t, now| {
+            t.backend_ready(now);
+            None
+        });
         let job = match self.poll(backend, &id, claim).await {
             Ok(job) => job,
             Err(e) => {
@@ -292,6 +304,9 @@ impl DiffusionServer {
                 Ok(job) if job.status.is_terminal() => return Ok(job),
                 Ok(job) => {
                     transient = 0;
+                    if job.status == JobStatus::Generating {
+                        self.track(|t, now| t.job_generating(now));
+                    }
                     let seen = (job.status, job.queue_position);
                     if last != Some(seen) {
                         last = Some(seen);
@@ -311,7 +326,12 @@ impl DiffusionServer {
             // Once the output says the image is done, the job is read every 10 ms for a while
             // (sd-server still encodes the PNG); else every 200 ms, as upstream.
             let fast = fast_until.is_some_and(|t| Instant::now() < t);
-            let interval = if fast { FAST_POLL } else { Duration::from_millis(D.job_poll_interval_ms) };
+            let ticking = lock(&self.progress).as_ref().is_some_and(|p| p.tracker.ticking());
+            let interval = match (fast, ticking) {
+                (true, _) => FAST_POLL,
+                (false, true) => crate::diffusion::tracker::TICK_INTERVAL,
+                (false, false) => Duration::from_millis(D.job_poll_interval_ms),
+            };
             tokio::select! {
                 _ = tokio::time::sleep(interval) => {}
                 _ = self.job_event.notified() => fast_until = Some(Instant::now() + FAST_POLL_WINDOW),
@@ -320,11 +340,7 @@ impl DiffusionServer {
     }
 
     fn tick_progress(&self) {
-        let mut sink = lock(&self.progress);
-        if let Some(sink) = sink.as_mut() {
-            let report = sink.tracker.tick(Instant::now());
-            sink.send(report);
-        }
+        self.track(|t, now| if t.ticking() { t.tick(now) } else { None });
     }
 
     fn job_activity_limit(&self) -> Option<Duration> {
@@ -386,14 +402,17 @@ impl DiffusionServer {
                 _ => random_seed(),
             });
             let batch = BatchProgress::new(i, count);
-            let report = on_progress.clone().map(|f| -> ProgressFn {
-                Arc::new(move |p: ImageProgress| f(batch.map(p)))
-            });
-            images.push(self.execute_image(&one, report, None, claim).await?);
+            images.push(
+                self.execute_image(&one, on_progress.clone(), None, claim, batch)
+                    .await?,
+            );
         }
         Ok(images)
     }
 }
+
+/// A generation of one image (not part of a batch).
+pub(super) const SINGLE: BatchProgress = BatchProgress { index: 0, count: 1 };
 
 pub(super) fn cancelled() -> Error {
     Error::server("Image generation cancelled", Some(json!({ "code": "GENERATION_CANCELLED" })))

@@ -94,7 +94,7 @@ impl DiffusionServer {
         let result = if count > 1 {
             self.execute_batch(&request, Some(progress), claim).await
         } else {
-            self.execute_image(&request, Some(progress), None, claim)
+            self.execute_image(&request, Some(progress), None, claim, super::generate::SINGLE)
                 .await
                 .map(|r| vec![r])
         };
