@@ -2,9 +2,15 @@
 //! `DiffusionServerConfig`, and the parts the `diffusionServer` supervisor is made of.
 //!
 //! - `types`, `constants`, `config`: upstream's shapes and values.
+//! - `request`: an `ImageGenerationConfig` checked into an `ImageRequest` (front and JS).
+//! - `registry`: the HTTP generations and their TTL (`GenerationRegistry`).
+//! - `front`: the loopback HTTP API (hyper).
 
 pub mod config;
 pub mod constants;
+pub mod front;
+pub mod registry;
+pub mod request;
 pub mod types;
 
 pub use config::DiffusionServerConfig;
