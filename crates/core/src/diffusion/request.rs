@@ -246,53 +246,43 @@ impl Fields<'_> {
         Ok(Some(s.clone()))
     }
 
-    /// A finite JSON number (`1e3` and `64.0` are numbers as in JavaScript).
-    fn number(&self, key: &str) -> Option<f64> {
-        self.get(key)
-            .and_then(Value::as_f64)
-            .filter(|n| n.is_finite())
+    /// A finite JSON number that `ok` accepts (`1e3` and `64.0` are numbers, as in JavaScript);
+    /// else the field "must be" `rule`.
+    fn number(
+        &self,
+        key: &str,
+        ok: impl Fn(f64) -> bool,
+        rule: &str,
+    ) -> Result<Option<f64>, RequestError> {
+        let Some(v) = self.get(key) else {
+            return Ok(None);
+        };
+        match v.as_f64().filter(|n| n.is_finite() && ok(*n)) {
+            Some(n) => Ok(Some(n)),
+            None => Err(self.refuse(key, v, &format!("must be {rule}"))),
+        }
     }
 
     /// A whole number within `range` (both ends included).
     fn whole(&self, key: &str, (lo, hi): (u32, u32)) -> Result<Option<u32>, RequestError> {
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
-        match self.number(key) {
-            Some(n) if n.fract() == 0.0 && (f64::from(lo)..=f64::from(hi)).contains(&n) => {
-                Ok(Some(n as u32))
-            }
-            _ => Err(self.refuse(key, v, &format!("must be a whole number from {lo} to {hi}"))),
-        }
+        let ok = |n: f64| n.fract() == 0.0 && n >= f64::from(lo) && n <= f64::from(hi);
+        let rule = format!("a whole number from {lo} to {hi}");
+        Ok(self.number(key, ok, &rule)?.map(|n| n as u32))
     }
 
     fn cfg_scale(&self) -> Result<Option<f64>, RequestError> {
-        let key = "cfgScale";
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
         let (lo, hi) = CFG_SCALE_RANGE;
-        match self.number(key) {
-            Some(n) if (lo..=hi).contains(&n) => Ok(Some(n)),
-            _ => Err(self.refuse(key, v, &format!("must be a number from {lo} to {hi}"))),
-        }
+        let rule = format!("a number from {lo} to {hi}");
+        self.number("cfgScale", |n| (lo..=hi).contains(&n), &rule)
     }
 
     /// A whole number with |seed| ≤ 2^53-1; negative asks for a random seed (as upstream).
     fn seed(&self) -> Result<Option<i64>, RequestError> {
-        let key = "seed";
-        let Some(v) = self.get(key) else {
-            return Ok(None);
-        };
-        let max = MAX_SAFE_SEED as f64;
-        match self.number(key) {
-            Some(n) if n.fract() == 0.0 && n.abs() <= max => Ok(Some(n as i64)),
-            _ => Err(self.refuse(
-                key,
-                v,
-                &format!("must be a whole number from -{MAX_SAFE_SEED} to {MAX_SAFE_SEED} (negative: a random seed)"),
-            )),
-        }
+        let ok = |n: f64| n.fract() == 0.0 && n.abs() <= MAX_SAFE_SEED as f64;
+        let rule = format!(
+            "a whole number from -{MAX_SAFE_SEED} to {MAX_SAFE_SEED} (negative: a random seed)"
+        );
+        Ok(self.number("seed", ok, &rule)?.map(|n| n as i64))
     }
 
     fn sampler(&self) -> Result<Option<ImageSampler>, RequestError> {
@@ -318,14 +308,10 @@ mod tests {
         parse_body(v.to_string().as_bytes())
     }
 
-    /// The message and the field of a refused body.
-    fn refused(v: Value) -> (String, Option<String>) {
+    /// `<field>: <message>` of a refused body (`-` for no field).
+    fn refused(v: Value) -> String {
         let e = body(v).unwrap_err();
-        (e.message, e.field)
-    }
-
-    fn field_of(v: Value) -> String {
-        refused(v).1.unwrap_or_default()
+        format!("{}: {}", e.field.as_deref().unwrap_or("-"), e.message)
     }
 
     #[test]
@@ -334,23 +320,20 @@ mod tests {
             "prompt": "a cat", "negativePrompt": "blur", "width": 64, "height": 2048.0,
             "steps": 150, "cfgScale": 7.5, "seed": -1, "sampler": "dpm++2m", "count": 5,
             "usageMode": "single",
-        }))
-        .unwrap();
-        assert_eq!(
-            r,
-            ImageRequest {
-                prompt: "a cat".into(),
-                negative_prompt: Some("blur".into()),
-                width: Some(64),
-                height: Some(2048),
-                steps: Some(150),
-                cfg_scale: Some(7.5),
-                seed: Some(-1),
-                sampler: Some(ImageSampler::Dpmpp2m),
-                count: Some(5),
-                usage_mode: Some(UsageMode::Single),
-            }
-        );
+        }));
+        let expected = ImageRequest {
+            prompt: "a cat".into(),
+            negative_prompt: Some("blur".into()),
+            width: Some(64),
+            height: Some(2048),
+            steps: Some(150),
+            cfg_scale: Some(7.5),
+            seed: Some(-1),
+            sampler: Some(ImageSampler::Dpmpp2m),
+            count: Some(5),
+            usage_mode: Some(UsageMode::Single),
+        };
+        assert_eq!(r, Ok(expected));
         let min = body(json!({ "prompt": "x" })).unwrap();
         assert_eq!(
             min,
@@ -360,50 +343,40 @@ mod tests {
             }
         );
         // Exponent notation is a number, as in JavaScript; cfgScale 0 and the seed bounds pass.
-        let r = body(json!({ "prompt": "x", "seed": 9_007_199_254_740_991i64, "cfgScale": 0 }))
-            .unwrap();
-        assert_eq!(r.seed, Some(MAX_SAFE_SEED));
-        assert_eq!(
-            parse_body(br#"{"prompt":"x","steps":1e1}"#).unwrap().steps,
-            Some(10)
-        );
-        let r = body(json!({ "prompt": "x", "seed": -9_007_199_254_740_991i64 })).unwrap();
-        assert_eq!(r.seed, Some(-MAX_SAFE_SEED));
+        let steps = parse_body(br#"{"prompt":"x","steps":1e1,"cfgScale":0}"#).unwrap();
+        assert_eq!((steps.steps, steps.cfg_scale), (Some(10), Some(0.0)));
+        for seed in [MAX_SAFE_SEED, -MAX_SAFE_SEED] {
+            assert_eq!(
+                body(json!({ "prompt": "x", "seed": seed })).unwrap().seed,
+                Some(seed)
+            );
+        }
     }
 
     #[test]
     fn upstreams_messages_come_first() {
-        let m = |raw: &[u8]| parse_body(raw).unwrap_err().message;
-        assert_eq!(m(b"{not json"), "Malformed JSON request body");
-        assert_eq!(m(b""), "Malformed JSON request body");
-        assert_eq!(m(b"\xff\xfe"), "Malformed JSON request body");
+        let malformed = "-: Malformed JSON request body";
+        for raw in [&b"{not json"[..], b"", b"\xff\xfe"] {
+            let e = parse_body(raw).unwrap_err();
+            assert_eq!(format!("-: {}", e.message), malformed);
+        }
         for v in [json!(null), json!([1]), json!("a"), json!(3)] {
-            assert_eq!(refused(v), ("Missing required field: prompt".into(), None));
+            assert_eq!(refused(v), "-: Missing required field: prompt");
         }
+        // Falsy prompts are missing; a missing prompt wins over an unknown field (upstream's order).
         for p in [json!(null), json!(""), json!(0), json!(false)] {
-            assert_eq!(
-                refused(json!({ "prompt": p })),
-                (
-                    "Missing required field: prompt".into(),
-                    Some("prompt".into())
-                )
-            );
+            let v = json!({ "prompt": p, "foo": 1 });
+            assert_eq!(refused(v), "prompt: Missing required field: prompt");
         }
-        // Missing prompt wins over an unknown field, as upstream checks it first.
-        assert_eq!(
-            refused(json!({ "foo": 1 })).0,
-            "Missing required field: prompt"
-        );
         for c in [json!(0), json!(6), json!(-1), json!(null), json!(5.5)] {
-            assert_eq!(
-                refused(json!({ "prompt": "x", "count": c, "foo": 1 })),
-                ("count must be between 1 and 5".into(), Some("count".into()))
-            );
+            let v = json!({ "prompt": "x", "count": c, "foo": 1 });
+            assert_eq!(refused(v), "count: count must be between 1 and 5");
         }
         for u in [json!("auto"), json!(null), json!(1)] {
+            let v = json!({ "prompt": "x", "usageMode": u });
             assert_eq!(
-                refused(json!({ "prompt": "x", "usageMode": u })).0,
-                "usageMode must be 'burst' or 'single'"
+                refused(v),
+                "usageMode: usageMode must be 'burst' or 'single'"
             );
         }
     }
@@ -412,70 +385,63 @@ mod tests {
     fn unknown_fields_and_on_progress() {
         assert_eq!(
             refused(json!({ "prompt": "x", "foo": 1 })),
-            ("Unknown field: foo".into(), Some("foo".into()))
+            "foo: Unknown field: foo"
         );
         // camelCase only: sd.cpp's own spelling is unknown here.
-        assert_eq!(
-            field_of(json!({ "prompt": "x", "cfg_scale": 1 })),
-            "cfg_scale"
-        );
-        assert_eq!(
-            field_of(json!({ "prompt": "x", "onProgress": null })),
-            "onProgress"
-        );
+        let v = json!({ "prompt": "x", "cfg_scale": 1 });
+        assert_eq!(refused(v), "cfg_scale: Unknown field: cfg_scale");
+        let v = json!({ "prompt": "x", "onProgress": null });
+        assert!(refused(v).starts_with("onProgress: onProgress is a callback"));
         let long = "k".repeat(5000);
-        let (msg, field) = refused(json!({ "prompt": "x", long.clone(): 1 }));
-        assert!(msg.len() < 200, "{msg}");
-        assert_eq!(field.unwrap().chars().count(), SHOWN_CHARS + 1);
+        let e = body(json!({ "prompt": "x", long: 1 })).unwrap_err();
+        assert!(e.message.len() < 200, "{}", e.message);
+        assert_eq!(e.field.unwrap().chars().count(), SHOWN_CHARS + 1);
     }
 
     #[test]
     fn wrong_types_name_the_field() {
         let cases = [
-            (json!({ "prompt": 5 }), "prompt", "prompt must be a string (got 5)"),
-            (json!({ "prompt": ["a"] }), "prompt", "prompt must be a string (got an array)"),
-            (json!({ "prompt": "x", "negativePrompt": null }), "negativePrompt", "negativePrompt must be a string (got null)"),
-            (json!({ "prompt": "x", "width": "512" }), "width", "width must be a whole number from 64 to 2048 (got a string, \"512\")"),
-            (json!({ "prompt": "x", "height": true }), "height", "height must be a whole number from 64 to 2048 (got true)"),
-            (json!({ "prompt": "x", "steps": {} }), "steps", "steps must be a whole number from 1 to 150 (got an object)"),
-            (json!({ "prompt": "x", "cfgScale": "7" }), "cfgScale", "cfgScale must be a number from 0 to 30 (got a string, \"7\")"),
-            (json!({ "prompt": "x", "seed": null }), "seed", "seed must be a whole number from -9007199254740991 to 9007199254740991 (negative: a random seed) (got null)"),
-            (json!({ "prompt": "x", "sampler": "ddim" }), "sampler", "sampler must be one of euler_a, euler, heun, dpm2, dpm++2s_a, dpm++2m, dpm++2mv2, lcm, er_sde, euler_cfg_pp, euler_a_cfg_pp (got a string, \"ddim\")"),
-            (json!({ "prompt": "x", "count": "2" }), "count", "count must be a whole number from 1 to 5 (got a string, \"2\")"),
+            (json!({ "prompt": 5 }), "prompt: prompt must be a string (got 5)"),
+            (json!({ "prompt": ["a"] }), "prompt: prompt must be a string (got an array)"),
+            (json!({ "prompt": "x", "negativePrompt": null }), "negativePrompt: negativePrompt must be a string (got null)"),
+            (json!({ "prompt": "x", "width": "512" }), "width: width must be a whole number from 64 to 2048 (got a string, \"512\")"),
+            (json!({ "prompt": "x", "height": true }), "height: height must be a whole number from 64 to 2048 (got true)"),
+            (json!({ "prompt": "x", "steps": {} }), "steps: steps must be a whole number from 1 to 150 (got an object)"),
+            (json!({ "prompt": "x", "cfgScale": "7" }), "cfgScale: cfgScale must be a number from 0 to 30 (got a string, \"7\")"),
+            (json!({ "prompt": "x", "seed": null }), "seed: seed must be a whole number from -9007199254740991 to 9007199254740991 (negative: a random seed) (got null)"),
+            (json!({ "prompt": "x", "sampler": "ddim" }), "sampler: sampler must be one of euler_a, euler, heun, dpm2, dpm++2s_a, dpm++2m, dpm++2mv2, lcm, er_sde, euler_cfg_pp, euler_a_cfg_pp (got a string, \"ddim\")"),
+            (json!({ "prompt": "x", "count": "2" }), "count: count must be a whole number from 1 to 5 (got a string, \"2\")"),
         ];
-        for (v, field, msg) in cases {
-            assert_eq!(refused(v), (msg.to_string(), Some(field.to_string())));
+        for (v, expected) in cases {
+            assert_eq!(refused(v), expected);
         }
     }
 
     #[test]
     fn out_of_range_numbers_name_the_field() {
         let cases = [
-            ("width", json!(63)),
-            ("width", json!(2049)),
-            ("width", json!(64.5)),
-            ("height", json!(0)),
-            ("height", json!(-64)),
-            ("steps", json!(0)),
-            ("steps", json!(151)),
-            ("steps", json!(2.5)),
-            ("cfgScale", json!(-0.1)),
-            ("cfgScale", json!(30.01)),
-            ("seed", json!(1.5)),
-            ("seed", json!(9_007_199_254_740_992i64)),
-            ("seed", json!(-9_007_199_254_740_992i64)),
-            ("seed", json!(1e300)),
-            ("count", json!(2.5)),
-            ("width", json!(u64::MAX)),
+            ("width", json!([63, 2049, 64.5, u64::MAX])),
+            ("height", json!([0, -64])),
+            ("steps", json!([0, 151, 2.5])),
+            ("cfgScale", json!([-0.1, 30.01])),
+            (
+                "seed",
+                json!([1.5, 1e300, MAX_SAFE_SEED + 1, -MAX_SAFE_SEED - 1]),
+            ),
+            ("count", json!([2.5])),
         ];
-        for (field, value) in cases {
-            let mut v = json!({ "prompt": "x" });
-            v[field] = value.clone();
-            let (msg, got) = refused(v);
-            assert_eq!(got.as_deref(), Some(field), "{field}={value}");
-            assert!(msg.starts_with(&format!("{field} must be ")), "{msg}");
+        for (field, values) in cases {
+            for value in values.as_array().unwrap() {
+                let mut v = json!({ "prompt": "x" });
+                v[field] = value.clone();
+                let msg = refused(v);
+                assert!(
+                    msg.starts_with(&format!("{field}: {field} must be ")),
+                    "{msg}"
+                );
+            }
         }
-        let (msg, _) = refused(json!({ "prompt": "x", "seed": 1e300 }));
+        let msg = refused(json!({ "prompt": "x", "seed": 1e300 }));
         assert!(msg.ends_with("(got 1e+300)"), "{msg}");
     }
 
@@ -484,17 +450,10 @@ mod tests {
         let ok = "é".repeat(MAX_PROMPT_CHARS);
         assert!(body(json!({ "prompt": ok, "negativePrompt": ok })).is_ok());
         let long = "a".repeat(MAX_PROMPT_CHARS + 1);
-        assert_eq!(
-            refused(json!({ "prompt": long })),
-            (
-                "prompt must be at most 10000 characters (got 10001)".into(),
-                Some("prompt".into())
-            )
-        );
-        assert_eq!(
-            field_of(json!({ "prompt": "x", "negativePrompt": long })),
-            "negativePrompt"
-        );
+        let expected = "prompt: prompt must be at most 10000 characters (got 10001)";
+        assert_eq!(refused(json!({ "prompt": long })), expected);
+        let v = json!({ "prompt": "x", "negativePrompt": long });
+        assert!(refused(v).starts_with("negativePrompt: negativePrompt must be at most"));
     }
 
     #[test]
