@@ -73,6 +73,20 @@ async fn health_answers_with_upstreams_shape_and_headers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_in_the_host_is_a_500_and_the_front_keeps_serving() {
+    let (front, host, base) = front();
+    host.panics.store(true, Ordering::SeqCst);
+    let (status, body, headers) = call(Method::GET, &format!("{base}/health"), None, &[]).await;
+    assert_eq!(status, 500);
+    let error = json!({ "message": "Internal server error", "code": "INTERNAL_ERROR" });
+    assert_eq!(body, json!({ "error": error }));
+    assert_eq!(headers["vary"], "Origin");
+    host.panics.store(false, Ordering::SeqCst);
+    assert_eq!(get(&format!("{base}/health")).await.0, 200);
+    front.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn post_then_poll_to_complete_with_base64_images() {
     let (front, host, base) = front();
     let (status, created) = post(

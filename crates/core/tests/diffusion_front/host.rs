@@ -18,6 +18,8 @@ pub const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x40\0\0\0\x40";
 /// A host whose generations wait for `finish()` and report progress meanwhile.
 pub struct TestHost {
     pub running: AtomicBool,
+    /// `backend_state` panics (a bug in the manager, as the front sees it).
+    pub panics: AtomicBool,
     slot: Mutex<Option<String>>,
     registry: Arc<Registry>,
     /// What the front asked: `submit <prompt>` and `cancel <id>`.
@@ -38,6 +40,7 @@ impl TestHost {
             Registry::with_clock(max_age, Arc::new(move || clock.load(Ordering::SeqCst)));
         Arc::new_cyclic(|me| TestHost {
             running: AtomicBool::new(true),
+            panics: AtomicBool::new(false),
             slot: Mutex::new(None),
             registry: Arc::new(registry),
             calls: Mutex::new(Vec::new()),
@@ -132,6 +135,10 @@ impl FrontHost for TestHost {
         self.slot.lock().unwrap().is_some()
     }
     fn backend_state(&self) -> BackendState {
+        assert!(
+            !self.panics.load(Ordering::SeqCst),
+            "backend_state panicked"
+        );
         if self.is_busy() {
             BackendState::Busy
         } else {

@@ -11,7 +11,7 @@
 //! refused (403 `INVALID_HOST`, against DNS rebinding); CORS headers only for `allowed_origins`
 //! (`*` allowed), and a foreign Origin on anything but GET/HEAD is refused (403
 //! `INVALID_ORIGIN`). What this front adds over upstream's is listed in `routes.rs` (405, 413,
-//! 400 naming the field, query strings) and here: a read timeout, so that a client that sends
+//! 400 naming the field, query strings, 500 for a panic in the host) and here: a read timeout, so that a client that sends
 //! its headers (or its body) slowly, or holds an idle connection, cannot keep it forever.
 //!
 //! The front decides nothing about generations: a `FrontHost` (the manager) runs them and keeps
@@ -39,7 +39,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
-/// What the front asks of the manager that runs the generations.
+/// What the front asks of the manager that runs the generations. Called on the front's tokio
+/// runtime, from request handlers: no method may block (start the work, do not wait for it).
 pub trait FrontHost: Send + Sync + 'static {
     /// The manager's status is `running`.
     fn is_running(&self) -> bool;

@@ -6,6 +6,8 @@
 //!   (upstream reads any body into memory);
 //! - **400** with the `field` for every validation error (`request.rs`);
 //! - **408** `REQUEST_TIMEOUT` for a body that does not arrive within the read timeout;
+//! - a panic in the `FrontHost` answers upstream's catch-all 500 `INTERNAL_ERROR` (upstream's
+//!   handler catches exceptions the same way) instead of dropping the connection;
 //! - the query string is ignored when routing (upstream compares the whole URL, so
 //!   `/health?x=1` is 404 there): a cache-busting poll works;
 //! - a second Host header, or an absolute-form request target naming a foreign host, is refused
@@ -16,12 +18,14 @@ use super::reply::{empty_reply, error_reply, json_reply, Reply};
 use super::{ApiRefusal, FrontHost};
 use crate::diffusion::request::{self, RequestError};
 use crate::diffusion::GenerationStatus;
+use futures_util::FutureExt;
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderValue};
 use hyper::{Method, Request, StatusCode};
 use serde_json::{json, Map, Value};
 use std::convert::Infallible;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,7 +99,17 @@ pub(super) async fn handle(
     }
     let origin = header_text(req.headers(), header::ORIGIN);
     let allowed = guard::resolve_allowed_origin(&shared.allowed_origins, origin.as_deref());
-    let mut reply = answer(&shared, req, origin, allowed.is_some()).await;
+    // A panic in the host is upstream's catch-all 500, and the connection keeps serving.
+    let mut reply = AssertUnwindSafe(answer(&shared, req, origin, allowed.is_some()))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            error_reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL_ERROR",
+                "Internal server error",
+            )
+        });
     let headers = reply.headers_mut();
     headers.insert(header::VARY, HeaderValue::from_static("Origin"));
     if let Some(value) = allowed.and_then(|a| HeaderValue::from_str(&a).ok()) {
