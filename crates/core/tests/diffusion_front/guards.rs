@@ -259,3 +259,34 @@ fn binding_outside_a_runtime_is_an_error() {
     let err = Front::bind(FrontConfig::default(), host).unwrap_err();
     assert_eq!(err.code, ErrorCode::ServerError);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binds_ipv6_loopback_and_names_with_the_guard_on() {
+    let mut hosts = vec!["localhost"];
+    if std::net::TcpListener::bind("[::1]:0").is_ok() {
+        hosts.push("[::1]"); // as a URL writes it
+        hosts.push("::1");
+    }
+    for name in hosts {
+        let config = FrontConfig {
+            host: name.into(),
+            ..FrontConfig::default()
+        };
+        let (front, _host, _base) = front_with(config, Duration::from_secs(300));
+        let addr = front.local_addr();
+        assert!(addr.ip().is_loopback(), "{name}: {addr}");
+        assert_eq!(
+            raw_get(addr, "/health", "Host: [::1]\r\n").await.status,
+            200,
+            "{name}"
+        );
+        assert_eq!(
+            raw_get(addr, "/health", "Host: evil.example\r\n")
+                .await
+                .status,
+            403,
+            "{name}"
+        );
+        front.close().await;
+    }
+}
