@@ -4,11 +4,17 @@
 //! - `types`, `constants`, `config`: upstream's shapes and values.
 //! - `progress`: sd.cpp's stdout lines as events (bars, stage markers); `tracker`: those events
 //!   as upstream's progress reports (stages, percentage, batch); `png`: a PNG's size.
+//! - `request`: an `ImageGenerationConfig` checked into an `ImageRequest` (front and JS).
+//! - `registry`: the HTTP generations and their TTL (`GenerationRegistry`).
+//! - `front`: the loopback HTTP API (hyper).
 
 pub mod config;
 pub mod constants;
+pub mod front;
 pub mod png;
 pub mod progress;
+pub mod registry;
+pub mod request;
 pub mod tracker;
 pub mod types;
 
