@@ -83,9 +83,8 @@ build_sd_cpp() {
 install_sd_cpp() {
   rm -rf "$SD_DIR.part" && mkdir -p "$SD_DIR.part/bin"
   cp "$1/sd-server" "$1/sd-cli" "$SD_DIR.part/bin/"
-  # `--help` exits 0 on both, after printing the usage.
-  "$SD_DIR.part/bin/sd-server" --help >/dev/null
-  "$SD_DIR.part/bin/sd-cli" --help >/dev/null
+  "$SD_DIR.part/bin/sd-server" --version >&2
+  "$SD_DIR.part/bin/sd-cli" --version >&2
   rm -rf "$SD_DIR" && mv "$SD_DIR.part" "$SD_DIR"
 }
 
@@ -97,8 +96,10 @@ make_sd_model() {
   [ -s "$SD_MODEL" ] && return 0
   python3 -c "import gguf, numpy" 2>/dev/null || python3 -m pip install --quiet "gguf==0.19.0" numpy >&2
   mkdir -p "$SD_MODEL_DIR"
-  python3 "$SD_MODEL_SCRIPT" "$SD_MODEL.part" >&2
-  mv "$SD_MODEL.part" "$SD_MODEL"
+  # A .part per process: two test runs that start at once do not write into the same file.
+  local part="$SD_MODEL.$$.part"
+  python3 "$SD_MODEL_SCRIPT" "$part" >&2 || { rm -f "$part"; exit 1; }
+  mv "$part" "$SD_MODEL"
 }
 
 case "${1:-fetch}" in
