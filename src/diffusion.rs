@@ -44,11 +44,7 @@ fn progress_fn(f: Option<ProgressCallback>) -> Option<ProgressFn> {
 /// An `ImageGenerationConfig` without `onProgress` (the facade passes it apart), checked by core.
 fn image_request(env: &Env, config: &Object) -> Result<genai_core::diffusion::ImageRequest> {
     let (fields, non_json) = crate::convert::js_fields(env, config)?;
-    if let Some(bad) = non_json.first() {
-        let e = request::RequestError::invalid(&bad.key, &format!("{} is not a valid value", bad.shown));
-        return Err(js_error(env, &e.into()));
-    }
-    request::from_object(fields).map_err(|e| js_error(env, &e.into()))
+    request::from_js(fields, &non_json).map_err(|e| js_error(env, &e.into()))
 }
 
 #[napi]

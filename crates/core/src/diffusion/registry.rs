@@ -136,6 +136,27 @@ impl Registry {
         }
     }
 
+    /// `GenerationRegistry.update(id, updates)` from JavaScript: the given fields replace the
+    /// entry's (`Object.assign`), checked against `GenerationState`; a bad value changes
+    /// nothing. An unknown id is a no-op, as upstream.
+    pub fn merge(&self, id: &str, updates: serde_json::Map<String, serde_json::Value>) -> crate::Result<()> {
+        let Some(current) = self.get(id) else {
+            return Ok(());
+        };
+        let mut value = serde_json::to_value(&current).unwrap_or_default();
+        if let Some(fields) = value.as_object_mut() {
+            fields.extend(updates);
+        }
+        let next: GenerationState = serde_json::from_value(value).map_err(|e| {
+            crate::Error::server(
+                format!("Invalid generation update: {e}"),
+                Some(serde_json::json!({ "code": "INVALID_REQUEST", "id": id })),
+            )
+        })?;
+        self.update(id, |state| *state = next);
+        Ok(())
+    }
+
     pub fn delete(&self, id: &str) {
         self.lock().shift_remove(id);
     }
@@ -166,6 +187,27 @@ impl Registry {
 
     pub fn clear(&self) {
         self.lock().clear();
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_replaces_given_fields_and_refuses_bad_values() {
+        let r = Registry::new(Duration::from_secs(60));
+        let id = r.create(ImageRequest { prompt: "p".into(), ..Default::default() });
+        let updates = json!({ "status": "in_progress", "progress": { "currentStep": 1, "totalSteps": 2, "stage": "diffusion", "percentage": 40 } });
+        r.merge(&id, updates.as_object().cloned().unwrap()).unwrap();
+        let g = r.get(&id).unwrap();
+        assert_eq!(g.status, GenerationStatus::InProgress);
+        assert_eq!(g.progress.unwrap().current_step, 1);
+        let bad = json!({ "status": "sleeping" });
+        assert!(r.merge(&id, bad.as_object().cloned().unwrap()).is_err());
+        assert_eq!(r.get(&id).unwrap().status, GenerationStatus::InProgress);
+        assert!(r.merge("nope", serde_json::Map::new()).is_ok());
     }
 }
 
