@@ -48,7 +48,11 @@ pub fn model_args(model: &ModelInfo) -> Result<Vec<String>> {
     }
     Ok(DIFFUSION_COMPONENTS
         .iter()
-        .filter_map(|(role, flag)| components.get(*role).map(|c| [flag.to_string(), c.path.clone()]))
+        .filter_map(|(role, flag)| {
+            components
+                .get(*role)
+                .map(|c| [flag.to_string(), c.path.clone()])
+        })
         .flatten()
         .collect())
 }
@@ -271,7 +275,11 @@ mod tests {
     fn model_args_as_upstream() {
         assert_eq!(model_args(&model(None)).unwrap(), ["-m", "/m/sd.gguf"]);
         // Declared out of order: emitted in DIFFUSION_COMPONENT_ORDER.
-        let m = model(Some(&[("vae", "/v"), ("llm", "/l"), ("diffusion_model", "/d")]));
+        let m = model(Some(&[
+            ("vae", "/v"),
+            ("llm", "/l"),
+            ("diffusion_model", "/d"),
+        ]));
         assert_eq!(
             model_args(&m).unwrap(),
             ["--diffusion-model", "/d", "--llm", "/l", "--vae", "/v"]
@@ -294,11 +302,21 @@ mod tests {
         };
         assert_eq!(
             optimization_args(&all, FlagDialect::Legacy),
-            ["--clip-on-cpu", "--vae-on-cpu", "--offload-to-cpu", "--diffusion-fa"]
+            [
+                "--clip-on-cpu",
+                "--vae-on-cpu",
+                "--offload-to-cpu",
+                "--diffusion-fa"
+            ]
         );
         assert_eq!(
             optimization_args(&all, FlagDialect::BackendAssignment),
-            ["--backend", "te=cpu,vae=cpu", "--offload-to-cpu", "--diffusion-fa"]
+            [
+                "--backend",
+                "te=cpu,vae=cpu",
+                "--offload-to-cpu",
+                "--diffusion-fa"
+            ]
         );
         let vae = BackendFlags {
             vae_on_cpu: true,
@@ -324,8 +342,17 @@ mod tests {
         assert_eq!(
             args,
             [
-                "-m", "/m", "--diffusion-fa", "-t", "4", "--listen-ip", "127.0.0.1",
-                "--listen-port", "4321", "--lora-model-dir", "/loras"
+                "-m",
+                "/m",
+                "--diffusion-fa",
+                "-t",
+                "4",
+                "--listen-ip",
+                "127.0.0.1",
+                "--listen-port",
+                "4321",
+                "--lora-model-dir",
+                "/loras"
             ]
         );
         let no_threads = server_args(&[], &[], Some(0), "::1", 1, Path::new("/l"));
@@ -340,7 +367,9 @@ mod tests {
         assert!(help_lists(old, "-m") && help_lists(old, "--model"));
         assert!(!help_lists(old, "--backend"));
         // A build with --backend and the old flags still current.
-        let both = format!("{old}  --backend <string>   runtime backend assignment, e.g. cpu or clip=cpu\n");
+        let both = format!(
+            "{old}  --backend <string>   runtime backend assignment, e.g. cpu or clip=cpu\n"
+        );
         assert_eq!(dialect_from_help(&both), FlagDialect::Legacy);
         // sd.cpp 2026: the old flags deprecated.
         let new = "  --backend <string>   runtime backend assignment\n  --clip-on-cpu        deprecated; use --backend te=cpu\n";

@@ -200,7 +200,11 @@ pub async fn start(
             return Err(Error::port_in_use(port));
         }
     }
-    let attempts = if spec.port.is_some() { 1 } else { MAX_START_ATTEMPTS };
+    let attempts = if spec.port.is_some() {
+        1
+    } else {
+        MAX_START_ATTEMPTS
+    };
     let mut attempt = 1;
     loop {
         aborted(&cancel)?;
@@ -342,7 +346,11 @@ fn code_of(error: &Error) -> Option<&str> {
 }
 
 fn start_aborted() -> Error {
-    coded("SD_SERVER_START_ABORTED", "sd-server startup aborted", json!({}))
+    coded(
+        "SD_SERVER_START_ABORTED",
+        "sd-server startup aborted",
+        json!({}),
+    )
 }
 
 fn aborted(cancel: &CancellationToken) -> Result<()> {
@@ -361,12 +369,20 @@ impl Backend {
 
     /// The last non-progress lines of stdout, each followed by `\n`.
     pub fn stdout_tail(&self) -> String {
-        self.out.stdout.lock().unwrap_or_else(|p| p.into_inner()).text()
+        self.out
+            .stdout
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .text()
     }
 
     /// The last lines of stderr (sd.cpp's `[ERROR]` lines), each followed by `\n`.
     pub fn stderr_tail(&self) -> String {
-        self.out.stderr.lock().unwrap_or_else(|p| p.into_inner()).text()
+        self.out
+            .stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .text()
     }
 
     /// The exit, once it happened.
@@ -411,7 +427,8 @@ impl Backend {
                 .as_ref()
                 .map_or(String::new(), |s| format!("\n{}", s.trim_end())),
         );
-        let mut details = json!({ "pid": self.pid, "exitCode": exit.code, "signal": signal, "args": args });
+        let mut details =
+            json!({ "pid": self.pid, "exitCode": exit.code, "signal": signal, "args": args });
         for (key, text) in [("stderr", stderr), ("stdout", stdout)] {
             if let Some(text) = text {
                 details[key] = Value::String(text);
@@ -446,7 +463,10 @@ impl Backend {
         }
         Err(coded(
             "SD_SERVER_TERMINATION_UNCONFIRMED",
-            format!("Could not confirm termination of the sd-server process {}", self.pid),
+            format!(
+                "Could not confirm termination of the sd-server process {}",
+                self.pid
+            ),
             json!({ "pid": self.pid, "stderrTail": self.stderr_tail(), "cause": "process is still alive after SIGKILL" }),
         ))
     }
@@ -454,7 +474,12 @@ impl Backend {
     /// Polls the capabilities until 200; fails on the exit, the timeout or `cancel`.
     async fn wait_ready(&self, timeout: Duration, cancel: &CancellationToken) -> Result<()> {
         let deadline = Instant::now() + timeout;
-        let probe = Client::new(&self.host, self.port, READY_PROBE_TIMEOUT, self.out.lifetime.clone());
+        let probe = Client::new(
+            &self.host,
+            self.port,
+            READY_PROBE_TIMEOUT,
+            self.out.lifetime.clone(),
+        );
         let mut exited = self.out.exit.subscribe();
         let mut interval = READY_POLL_INITIAL;
         loop {
@@ -497,7 +522,10 @@ impl Backend {
             "pid": self.pid, "port": self.port, "host": self.host, "timeoutMs": ms,
             "suggestion": "Increase DiffusionServerConfig.startupTimeout for large multi-component models",
         });
-        for (key, text) in [("stderrTail", self.stderr_tail()), ("stdoutTail", self.stdout_tail())] {
+        for (key, text) in [
+            ("stderrTail", self.stderr_tail()),
+            ("stdoutTail", self.stdout_tail()),
+        ] {
             if !text.is_empty() {
                 details[key] = Value::String(text);
             }
@@ -516,11 +544,24 @@ impl Backend {
         let bind_failed = text.lines().any(|l| {
             l.contains("address already in use")
                 || l.contains("failed to bind")
-                || l.split_once("bind").is_some_and(|(_, rest)| rest.contains("failed"))
+                || l.split_once("bind")
+                    .is_some_and(|(_, rest)| rest.contains("failed"))
         });
         let silent_exit = self.out.listened.load(Ordering::SeqCst)
             && self.exit().is_some_and(|e| e.code == Some(0));
         bind_failed || silent_exit
+    }
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backend")
+            .field("pid", &self.pid)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("load_time_ms", &self.load_time_ms)
+            .field("exit", &self.exit())
+            .finish_non_exhaustive()
     }
 }
 
@@ -540,11 +581,17 @@ mod tests {
 
     #[test]
     fn progress_bars_are_recognised() {
-        assert!(is_progress_bar("  |=========================>                        | 1/2 - 1.34it/s\x1b[K"));
-        assert!(is_progress_bar("  |==================================================| 20/20 - 49.63s/it"));
+        assert!(is_progress_bar(
+            "  |=========================>                        | 1/2 - 1.34it/s\x1b[K"
+        ));
+        assert!(is_progress_bar(
+            "  |==================================================| 20/20 - 49.63s/it"
+        ));
         assert!(is_progress_bar("  |=>        | 17/610 - 232.67MB/s\x1b[K"));
         assert!(is_progress_bar("  |##########| 543/543 - 2.32GB/s"));
-        assert!(!is_progress_bar("[INFO ] main.cpp:148  - listening on: 127.0.0.1:1234"));
+        assert!(!is_progress_bar(
+            "[INFO ] main.cpp:148  - listening on: 127.0.0.1:1234"
+        ));
         assert!(!is_progress_bar("[INFO ] stable-diffusion.cpp:334  - Conditioner weight type stat:  f32: 123  |    q4_0: 73"));
         assert!(!is_progress_bar("| a/b - 1it/s"));
     }
@@ -579,11 +626,34 @@ mod tests {
         assert!(validate(&good).is_ok());
         let code = |spec: BackendSpec| {
             let e = validate(&spec).unwrap_err();
-            (e.details.as_ref().unwrap()["option"].clone(), code_of(&e).map(String::from))
+            (
+                e.details.as_ref().unwrap()["option"].clone(),
+                code_of(&e).map(String::from),
+            )
         };
-        let (option, c) = code(BackendSpec { port: Some(0), ..good.clone() });
-        assert_eq!((option, c.as_deref()), (json!("port"), Some("INVALID_SD_SERVER_RUNNER_OPTIONS")));
-        assert_eq!(code(BackendSpec { host: " x".into(), ..good.clone() }).0, "host");
-        assert_eq!(code(BackendSpec { lora_dir: PathBuf::new(), ..good }).0, "loraDir");
+        let (option, c) = code(BackendSpec {
+            port: Some(0),
+            ..good.clone()
+        });
+        assert_eq!(
+            (option, c.as_deref()),
+            (json!("port"), Some("INVALID_SD_SERVER_RUNNER_OPTIONS"))
+        );
+        assert_eq!(
+            code(BackendSpec {
+                host: " x".into(),
+                ..good.clone()
+            })
+            .0,
+            "host"
+        );
+        assert_eq!(
+            code(BackendSpec {
+                lora_dir: PathBuf::new(),
+                ..good
+            })
+            .0,
+            "loraDir"
+        );
     }
 }

@@ -127,30 +127,37 @@ impl SdJob {
     fn parse(payload: &Value, id: &str) -> Option<SdJob> {
         let obj = payload.as_object()?;
         let status = serde_json::from_value(obj.get("status")?.clone()).ok()?;
-        let text = |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(String::from);
+        let text =
+            |o: &Map<String, Value>, k: &str| o.get(k).and_then(Value::as_str).map(String::from);
         let num = |k: &str| obj.get(k).and_then(Value::as_f64);
-        let result = obj.get("result").and_then(Value::as_object).map(|r| JobResult {
-            output_format: text(r, "output_format"),
-            images: r
-                .get("images")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_object)
-                .enumerate()
-                .map(|(i, image)| JobImage {
-                    index: image
-                        .get("index")
-                        .and_then(Value::as_u64)
-                        .map_or(i as u32, |n| n as u32),
-                    b64_json: text(image, "b64_json").unwrap_or_default(),
-                })
-                .collect(),
-        });
-        let error = obj.get("error").and_then(Value::as_object).map(|e| JobError {
-            code: text(e, "code"),
-            message: text(e, "message").unwrap_or_else(|| "unknown error".into()),
-        });
+        let result = obj
+            .get("result")
+            .and_then(Value::as_object)
+            .map(|r| JobResult {
+                output_format: text(r, "output_format"),
+                images: r
+                    .get("images")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_object)
+                    .enumerate()
+                    .map(|(i, image)| JobImage {
+                        index: image
+                            .get("index")
+                            .and_then(Value::as_u64)
+                            .map_or(i as u32, |n| n as u32),
+                        b64_json: text(image, "b64_json").unwrap_or_default(),
+                    })
+                    .collect(),
+            });
+        let error = obj
+            .get("error")
+            .and_then(Value::as_object)
+            .map(|e| JobError {
+                code: text(e, "code"),
+                message: text(e, "message").unwrap_or_else(|| "unknown error".into()),
+            });
         Some(SdJob {
             id: text(obj, "id").unwrap_or_else(|| id.to_string()),
             kind: text(obj, "kind"),
@@ -206,8 +213,18 @@ pub fn decode_image(b64: &str) -> Result<Vec<u8>> {
 fn encode_segment(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'!' | b'~' | b'*'
-            | b'\'' | b'(' | b')' => (b as char).to_string(),
+            b'A'..=b'Z'
+            | b'a'..=b'z'
+            | b'0'..=b'9'
+            | b'-'
+            | b'_'
+            | b'.'
+            | b'!'
+            | b'~'
+            | b'*'
+            | b'\''
+            | b'('
+            | b')' => (b as char).to_string(),
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -295,11 +312,18 @@ impl Client {
         let (status, body) = self.send(Method::GET, &path, None).await?;
         let http = status.as_u16();
         let gone = |code, message: String| {
-            coded(code, message, json!({ "path": path, "status": http, "jobId": id }))
+            coded(
+                code,
+                message,
+                json!({ "path": path, "status": http, "jobId": id }),
+            )
         };
         match status {
             StatusCode::NOT_FOUND => {
-                return Err(gone("BACKEND_JOB_NOT_FOUND", format!("sd-server does not know job {id}")))
+                return Err(gone(
+                    "BACKEND_JOB_NOT_FOUND",
+                    format!("sd-server does not know job {id}"),
+                ))
             }
             StatusCode::GONE => {
                 return Err(gone(
@@ -459,7 +483,10 @@ mod tests {
             serde_json::to_value(&bare).unwrap(),
             json!({ "prompt": "", "seed": -1, "batch_count": 1, "sample_params": { "guidance": {} } })
         );
-        assert_eq!(SdImageRequest::from_request(&req, 1, Some(3)).batch_count, 3);
+        assert_eq!(
+            SdImageRequest::from_request(&req, 1, Some(3)).batch_count,
+            3
+        );
     }
 
     #[test]
@@ -474,7 +501,13 @@ mod tests {
         assert_eq!(job.status, JobStatus::Completed);
         let result = job.result.unwrap();
         assert_eq!(result.output_format.as_deref(), Some("png"));
-        assert_eq!(result.images[1], JobImage { index: 1, b64_json: String::new() });
+        assert_eq!(
+            result.images[1],
+            JobImage {
+                index: 1,
+                b64_json: String::new()
+            }
+        );
         assert_eq!(job.error, None);
         let failed = json!({ "status": "cancelled", "error": { "code": "cancelled", "message": "job cancelled by client" } });
         let job = SdJob::parse(&failed, "x").unwrap();
@@ -489,8 +522,14 @@ mod tests {
 
     #[test]
     fn error_messages_and_encoding() {
-        assert_eq!(error_message(br#"{"error":"invalid generation parameters"}"#, 400), "invalid generation parameters");
-        assert_eq!(error_message(br#"{"error":"invalid json","message":"parse error"}"#, 400), "parse error");
+        assert_eq!(
+            error_message(br#"{"error":"invalid generation parameters"}"#, 400),
+            "invalid generation parameters"
+        );
+        assert_eq!(
+            error_message(br#"{"error":"invalid json","message":"parse error"}"#, 400),
+            "parse error"
+        );
         assert_eq!(error_message(br#"{"error":{"message":"m"}}"#, 400), "m");
         assert_eq!(error_message(b"nope", 400), "HTTP 400");
         assert_eq!(encode_segment("job_1-a.b"), "job_1-a.b");
@@ -513,7 +552,10 @@ mod tests {
         let token = CancellationToken::new();
         let c = Client::new("127.0.0.1", port, Duration::from_secs(2), token.clone());
         let e = c.job("j").await.unwrap_err();
-        assert_eq!(e.details.as_ref().unwrap()["code"], "BACKEND_REQUEST_FAILED");
+        assert_eq!(
+            e.details.as_ref().unwrap()["code"],
+            "BACKEND_REQUEST_FAILED"
+        );
         assert_eq!(e.details.unwrap()["path"], "/sdcpp/v1/jobs/j");
         token.cancel();
         let e = c.capabilities().await.unwrap_err();
@@ -521,9 +563,17 @@ mod tests {
         // A listener that never answers: the request timeout.
         let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = silent.local_addr().unwrap().port();
-        let c = Client::new("127.0.0.1", port, Duration::from_millis(300), CancellationToken::new());
+        let c = Client::new(
+            "127.0.0.1",
+            port,
+            Duration::from_millis(300),
+            CancellationToken::new(),
+        );
         let e = c.cancel("j").await.unwrap_err();
-        assert_eq!(e.details.as_ref().unwrap()["code"], "BACKEND_REQUEST_TIMEOUT");
+        assert_eq!(
+            e.details.as_ref().unwrap()["code"],
+            "BACKEND_REQUEST_TIMEOUT"
+        );
         assert_eq!(e.details.unwrap()["timeoutMs"], 300);
     }
 }

@@ -63,8 +63,14 @@ pub fn resolve(
     let auto = auto_flags(model, gpu);
     let o = overrides.copied().unwrap_or_default();
     BackendFlags {
-        clip_on_cpu: o.clip_on_cpu.or(config.clip_on_cpu).unwrap_or(auto.clip_on_cpu),
-        vae_on_cpu: o.vae_on_cpu.or(config.vae_on_cpu).unwrap_or(auto.vae_on_cpu),
+        clip_on_cpu: o
+            .clip_on_cpu
+            .or(config.clip_on_cpu)
+            .unwrap_or(auto.clip_on_cpu),
+        vae_on_cpu: o
+            .vae_on_cpu
+            .or(config.vae_on_cpu)
+            .unwrap_or(auto.vae_on_cpu),
         offload_to_cpu: o
             .offload_to_cpu
             .or(config.offload_to_cpu)
@@ -101,10 +107,13 @@ mod tests {
         ModelInfo {
             size: (size_gib * GIB) as u64,
             components: llm.then(|| {
-                [("diffusion_model", ComponentInfo::default()), ("llm", ComponentInfo::default())]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_string(), v))
-                    .collect()
+                [
+                    ("diffusion_model", ComponentInfo::default()),
+                    ("llm", ComponentInfo::default()),
+                ]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
             }),
             ..Default::default()
         }
@@ -138,8 +147,14 @@ mod tests {
             available: true,
             ..Default::default()
         };
-        assert_eq!(auto_flags(&m, Some(&no_vram)), flags(true, false, false, false));
-        assert_eq!(auto_flags(&model(2.0, true), None), flags(true, false, false, true));
+        assert_eq!(
+            auto_flags(&m, Some(&no_vram)),
+            flags(true, false, false, false)
+        );
+        assert_eq!(
+            auto_flags(&model(2.0, true), None),
+            flags(true, false, false, true)
+        );
     }
 
     #[test]
@@ -147,18 +162,39 @@ mod tests {
         // 5 GiB model → 6 GiB footprint (×1.2).
         let m = model(5.0, false);
         // 24 GiB: 18 GiB headroom, nothing moved.
-        assert_eq!(auto_flags(&m, Some(&gpu(24.0, None))), flags(false, false, false, false));
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(24.0, None))),
+            flags(false, false, false, false)
+        );
         // 12 GiB: headroom 6 GiB exactly → not below the clip threshold.
-        assert_eq!(auto_flags(&m, Some(&gpu(12.0, None))), flags(false, false, false, false));
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(12.0, None))),
+            flags(false, false, false, false)
+        );
         // 11 GiB: headroom 5 GiB < 6 → clip on CPU; VAE stays (≥ 2 GiB).
-        assert_eq!(auto_flags(&m, Some(&gpu(11.0, None))), flags(true, false, false, false));
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(11.0, None))),
+            flags(true, false, false, false)
+        );
         // 7.5 GiB: headroom 1.5 GiB < 2 → VAE on CPU too; 6 > 7.5×0.85 = 6.375? no → no offload.
-        assert_eq!(auto_flags(&m, Some(&gpu(7.5, None))), flags(true, true, false, false));
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(7.5, None))),
+            flags(true, true, false, false)
+        );
         // 7 GiB: 6 > 5.95 → offload.
-        assert_eq!(auto_flags(&m, Some(&gpu(7.0, None))), flags(true, true, true, false));
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(7.0, None))),
+            flags(true, true, true, false)
+        );
         // Plenty of VRAM but little free: free − footprint < 2 GiB → clip on CPU.
-        assert_eq!(auto_flags(&m, Some(&gpu(24.0, Some(7.9)))), flags(true, false, false, false));
-        assert_eq!(auto_flags(&m, Some(&gpu(24.0, Some(8.0)))), flags(false, false, false, false));
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(24.0, Some(7.9)))),
+            flags(true, false, false, false)
+        );
+        assert_eq!(
+            auto_flags(&m, Some(&gpu(24.0, Some(8.0)))),
+            flags(false, false, false, false)
+        );
     }
 
     #[test]
@@ -166,16 +202,25 @@ mod tests {
         let m = model(5.0, true);
         let g = gpu(24.0, None);
         let mut config = DiffusionServerConfig::default();
-        assert_eq!(resolve(&config, None, &m, Some(&g)), flags(false, false, false, true));
+        assert_eq!(
+            resolve(&config, None, &m, Some(&g)),
+            flags(false, false, false, true)
+        );
         config.clip_on_cpu = Some(true);
         config.diffusion_flash_attention = Some(false);
-        assert_eq!(resolve(&config, None, &m, Some(&g)), flags(true, false, false, false));
+        assert_eq!(
+            resolve(&config, None, &m, Some(&g)),
+            flags(true, false, false, false)
+        );
         let o = FlagOverrides {
             clip_on_cpu: Some(false),
             offload_to_cpu: Some(true),
             ..Default::default()
         };
-        assert_eq!(resolve(&config, Some(&o), &m, Some(&g)), flags(false, false, true, false));
+        assert_eq!(
+            resolve(&config, Some(&o), &m, Some(&g)),
+            flags(false, false, true, false)
+        );
     }
 
     #[test]
