@@ -10,159 +10,37 @@
 //! The pinned sd-server says nothing when its port is taken: it logs `listening on:` and exits 0.
 //! That exit, before readiness, counts as a bind collision (as do upstream's bind messages): an
 //! automatic port is retried once with a new one, a fixed port is `PortInUseError`.
+//!
+//! - `spec`: [`BackendSpec`] and its checks.
+//! - `output`: the lines, the tails, the exit.
+
+mod output;
+mod spec;
+
+pub use output::{LineFn, Stream, TAIL_MAX_BYTES};
+pub use spec::BackendSpec;
 
 use super::args;
 use super::client::{coded, Client};
 use super::constants::DIFFUSION_BACKEND_DEFAULTS;
-use crate::process::{self, Event, Exit, PidRecord};
+use crate::process::{self, Exit, PidRecord};
 use crate::{health, Error, Result};
+use output::{sink, Output};
 use serde_json::{json, Value};
-use std::collections::VecDeque;
+use spec::validate;
 use std::future::Future;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::{watch, Notify};
 use tokio_util::sync::CancellationToken;
 
-/// How much of each stream is kept for error details.
-pub const TAIL_MAX_BYTES: usize = 16 * 1024;
 const MAX_START_ATTEMPTS: u32 = 2;
 const READY_POLL_INITIAL: Duration = Duration::from_millis(150);
 const READY_POLL_MAX: Duration = Duration::from_millis(1000);
 const READY_PROBE_TIMEOUT: Duration = Duration::from_millis(2000);
 /// Once sd-server logged that it listens, the socket is a moment away: probe often.
 const LISTENING_POLL: Duration = Duration::from_millis(25);
-const LISTENING_MARKER: &str = "listening on:";
-
-/// Which pipe a line came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stream {
-    Stdout,
-    Stderr,
-}
-
-/// Receives every output line (the manager logs it and feeds the progress parser).
-pub type LineFn = Arc<dyn Fn(&str, Stream) + Send + Sync>;
-
-/// What to start (`StartSdServerRunnerOptions`).
-#[derive(Debug, Clone)]
-pub struct BackendSpec {
-    pub binary: PathBuf,
-    pub model_args: Vec<String>,
-    pub context_args: Vec<String>,
-    /// `-t`; `None` or 0 leaves it to sd.cpp.
-    pub threads: Option<u32>,
-    pub lora_dir: PathBuf,
-    pub host: String,
-    /// `None`: a free port, and one more try on a bind collision.
-    pub port: Option<u16>,
-    pub ready_timeout: Duration,
-    pub stop_timeout: Duration,
-    /// `<userData>/config/children/sd-server.json`.
-    pub pid_record: PathBuf,
-}
-
-impl Default for BackendSpec {
-    fn default() -> Self {
-        BackendSpec {
-            binary: PathBuf::new(),
-            model_args: Vec::new(),
-            context_args: Vec::new(),
-            threads: None,
-            lora_dir: PathBuf::new(),
-            host: crate::defaults::LOOPBACK_HOST.into(),
-            port: None,
-            ready_timeout: Duration::from_millis(DIFFUSION_BACKEND_DEFAULTS.ready_timeout_ms),
-            stop_timeout: Duration::from_millis(DIFFUSION_BACKEND_DEFAULTS.stop_timeout_ms),
-            pid_record: PathBuf::new(),
-        }
-    }
-}
-
-/// A progress bar (`  |=====>   | 3/20 - 1.23s/it`, `| 17/610 - 232.67MB/s`), kept out of the
-/// tails. A local stand-in for `diffusion::progress::is_progress_bar`.
-fn is_progress_bar(line: &str) -> bool {
-    let line = line.trim_end().trim_end_matches("\x1b[K").trim_end();
-    let Some((_, after)) = line.rsplit_once('|') else {
-        return false;
-    };
-    let Some((counts, speed)) = after.trim().split_once(" - ") else {
-        return false;
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let counted = counts
-        .split_once('/')
-        .is_some_and(|(a, b)| digits(a.trim()) && digits(b.trim()));
-    let unit = ["it/s", "s/it", "B/s"].iter().any(|u| speed.ends_with(u));
-    counted && unit && speed.starts_with(|c: char| c.is_ascii_digit())
-}
-
-/// The last lines of one stream, at most `TAIL_MAX_BYTES`.
-#[derive(Default)]
-struct Tail {
-    lines: VecDeque<String>,
-    bytes: usize,
-}
-
-impl Tail {
-    fn push(&mut self, line: &str) {
-        let mut line = line;
-        if line.len() >= TAIL_MAX_BYTES {
-            let mut cut = line.len() - (TAIL_MAX_BYTES - 1);
-            while !line.is_char_boundary(cut) {
-                cut += 1;
-            }
-            line = &line[cut..];
-        }
-        self.bytes += line.len() + 1;
-        self.lines.push_back(line.to_string());
-        while self.bytes > TAIL_MAX_BYTES {
-            let Some(old) = self.lines.pop_front() else {
-                break;
-            };
-            self.bytes -= old.len() + 1;
-        }
-    }
-
-    /// Each line followed by `\n`, as upstream's tails.
-    fn text(&self) -> String {
-        self.lines.iter().flat_map(|l| [l.as_str(), "\n"]).collect()
-    }
-}
-
-/// What the output threads and the async side share.
-struct Output {
-    stdout: Mutex<Tail>,
-    stderr: Mutex<Tail>,
-    listened: AtomicBool,
-    listening: Notify,
-    exit: watch::Sender<Option<Exit>>,
-    /// Cancelled when the child exits or is stopped: ends every request to it.
-    lifetime: CancellationToken,
-}
-
-impl Output {
-    fn line(&self, line: &str, stream: Stream, on_line: &LineFn) {
-        if line.trim().is_empty() {
-            return;
-        }
-        if !is_progress_bar(line) {
-            let tail = match stream {
-                Stream::Stdout => &self.stdout,
-                Stream::Stderr => &self.stderr,
-            };
-            tail.lock().unwrap_or_else(|p| p.into_inner()).push(line);
-        }
-        if line.contains(LISTENING_MARKER) {
-            self.listened.store(true, Ordering::SeqCst);
-            self.listening.notify_one();
-        }
-        // A panicking callback must not end the pump (the child would block on a full pipe).
-        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| on_line(line, stream)));
-    }
-}
 
 /// A running (or ended) sd-server.
 pub struct Backend {
@@ -240,14 +118,7 @@ async fn start_on(
         port,
         &spec.lora_dir,
     );
-    let out = Arc::new(Output {
-        stdout: Mutex::default(),
-        stderr: Mutex::default(),
-        listened: AtomicBool::new(false),
-        listening: Notify::new(),
-        exit: watch::channel(None).0,
-        lifetime: CancellationToken::new(),
-    });
+    let out = Arc::new(Output::new());
     let process_spec = process::Spec {
         program: spec.binary.clone(),
         args: args.clone(),
@@ -297,50 +168,6 @@ async fn start_on(
     }
 }
 
-/// Output lines to the tails and the caller; the exit to the record, the waiters and the token.
-fn sink(out: &Arc<Output>, on_line: &LineFn, record: &PidRecord) -> process::EventFn {
-    let (out, on_line, record) = (out.clone(), on_line.clone(), record.clone());
-    Arc::new(move |event| match event {
-        Event::Stdout(line) => out.line(&line, Stream::Stdout, &on_line),
-        Event::Stderr(line) => out.line(&line, Stream::Stderr, &on_line),
-        Event::Exited(exit) => {
-            record.drop_if_gone();
-            // The exit first: whoever sees a request cancelled can read why.
-            out.exit.send_replace(Some(exit));
-            out.lifetime.cancel();
-        }
-    })
-}
-
-fn validate(spec: &BackendSpec) -> Result<()> {
-    let invalid = |option: &str, message: &str, value: Value| {
-        Err(coded(
-            "INVALID_SD_SERVER_RUNNER_OPTIONS",
-            message,
-            json!({ "option": option, "value": value }),
-        ))
-    };
-    if spec.binary.as_os_str().is_empty() {
-        return invalid("binaryPath", "binaryPath must not be empty", Value::Null);
-    }
-    if spec.lora_dir.as_os_str().is_empty() {
-        return invalid("loraDir", "loraDir must not be empty", Value::Null);
-    }
-    if spec.host.is_empty() || spec.host.trim() != spec.host {
-        let message = "host must not be empty or contain surrounding whitespace";
-        return invalid("host", message, json!(spec.host));
-    }
-    if spec.port == Some(0) {
-        let message = "port must be a safe integer between 1 and 65535";
-        return invalid("port", message, json!(0));
-    }
-    if spec.ready_timeout.is_zero() {
-        let message = "readyTimeoutMs must be a positive safe integer";
-        return invalid("readyTimeoutMs", message, json!(0));
-    }
-    Ok(())
-}
-
 fn code_of(error: &Error) -> Option<&str> {
     error.details.as_ref()?.get("code")?.as_str()
 }
@@ -369,20 +196,12 @@ impl Backend {
 
     /// The last non-progress lines of stdout, each followed by `\n`.
     pub fn stdout_tail(&self) -> String {
-        self.out
-            .stdout
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .text()
+        self.out.tail(Stream::Stdout)
     }
 
     /// The last lines of stderr (sd.cpp's `[ERROR]` lines), each followed by `\n`.
     pub fn stderr_tail(&self) -> String {
-        self.out
-            .stderr
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .text()
+        self.out.tail(Stream::Stderr)
     }
 
     /// The exit, once it happened.
@@ -572,88 +391,5 @@ impl Drop for Backend {
         if self.exit().is_none() {
             self.child.kill();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn progress_bars_are_recognised() {
-        assert!(is_progress_bar(
-            "  |=========================>                        | 1/2 - 1.34it/s\x1b[K"
-        ));
-        assert!(is_progress_bar(
-            "  |==================================================| 20/20 - 49.63s/it"
-        ));
-        assert!(is_progress_bar("  |=>        | 17/610 - 232.67MB/s\x1b[K"));
-        assert!(is_progress_bar("  |##########| 543/543 - 2.32GB/s"));
-        assert!(!is_progress_bar(
-            "[INFO ] main.cpp:148  - listening on: 127.0.0.1:1234"
-        ));
-        assert!(!is_progress_bar("[INFO ] stable-diffusion.cpp:334  - Conditioner weight type stat:  f32: 123  |    q4_0: 73"));
-        assert!(!is_progress_bar("| a/b - 1it/s"));
-    }
-
-    #[test]
-    fn tails_keep_the_last_16_kib() {
-        let mut t = Tail::default();
-        t.push("first");
-        t.push("second");
-        assert_eq!(t.text(), "first\nsecond\n");
-        for i in 0..2000 {
-            t.push(&format!("line {i:05} {}", "x".repeat(20)));
-        }
-        let text = t.text();
-        assert!(text.len() <= TAIL_MAX_BYTES, "{}", text.len());
-        assert!(text.ends_with(&format!("line 01999 {}\n", "x".repeat(20))));
-        assert!(!text.contains("first"));
-        // One huge line keeps its end, on a character boundary.
-        let mut t = Tail::default();
-        t.push(&"é".repeat(TAIL_MAX_BYTES));
-        let text = t.text();
-        assert!(text.len() <= TAIL_MAX_BYTES && text.ends_with("é\n"));
-    }
-
-    #[test]
-    fn spec_validation_as_upstream() {
-        let good = BackendSpec {
-            binary: "/bin/sd-server".into(),
-            lora_dir: "/loras".into(),
-            ..Default::default()
-        };
-        assert!(validate(&good).is_ok());
-        let code = |spec: BackendSpec| {
-            let e = validate(&spec).unwrap_err();
-            (
-                e.details.as_ref().unwrap()["option"].clone(),
-                code_of(&e).map(String::from),
-            )
-        };
-        let (option, c) = code(BackendSpec {
-            port: Some(0),
-            ..good.clone()
-        });
-        assert_eq!(
-            (option, c.as_deref()),
-            (json!("port"), Some("INVALID_SD_SERVER_RUNNER_OPTIONS"))
-        );
-        assert_eq!(
-            code(BackendSpec {
-                host: " x".into(),
-                ..good.clone()
-            })
-            .0,
-            "host"
-        );
-        assert_eq!(
-            code(BackendSpec {
-                lora_dir: PathBuf::new(),
-                ..good
-            })
-            .0,
-            "loraDir"
-        );
     }
 }
