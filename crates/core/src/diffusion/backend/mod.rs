@@ -145,8 +145,9 @@ async fn start_on(
         load_time_ms: 0,
         reaped_orphan: None,
         child: Arc::new(child),
+        // A wildcard bind address is reached on loopback.
         client: Client::new(
-            &spec.host,
+            &health::normalize_health_host(Some(&spec.host)),
             port,
             Duration::from_millis(DIFFUSION_BACKEND_DEFAULTS.job_request_timeout_ms),
             out.lifetime.clone(),
@@ -294,7 +295,7 @@ impl Backend {
     async fn wait_ready(&self, timeout: Duration, cancel: &CancellationToken) -> Result<()> {
         let deadline = Instant::now() + timeout;
         let probe = Client::new(
-            &self.host,
+            &self.client.host,
             self.port,
             READY_PROBE_TIMEOUT,
             self.out.lifetime.clone(),
