@@ -7,10 +7,18 @@
 //! - `request`: an `ImageGenerationConfig` checked into an `ImageRequest` (front and JS).
 //! - `registry`: the HTTP generations and their TTL (`GenerationRegistry`).
 //! - `front`: the loopback HTTP API (hyper).
+//! - `args`: sd-server's argv (model, optimisation and server flags, in the binary's dialect).
+//! - `optimizations`: which parts go to the CPU (VRAM rules, configuration, overrides).
+//! - `backend`: one sd-server child (spawn, readiness, tails, stop, pid record).
+//! - `client`: the typed `/sdcpp/v1` client and the job image decoding.
 
+pub mod args;
+pub mod backend;
+pub mod client;
 pub mod config;
 pub mod constants;
 pub mod front;
+pub mod optimizations;
 pub mod png;
 pub mod progress;
 pub mod registry;

@@ -179,6 +179,13 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
     }
 }
 
+/// Whether `pid` is a child this process spawned and has not seen exit.
+pub(super) fn is_live_child(pid: u32) -> bool {
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&pid)
+}
+
 /// Kills every live child group at once (for a synchronous exit hook). Returns how many.
 pub fn kill_all() -> usize {
     let pids: Vec<u32> = LIVE
