@@ -22,6 +22,35 @@ pub struct FlagOverrides {
     pub diffusion_flash_attention: Option<bool>,
 }
 
+impl FlagOverrides {
+    /// A `DiffusionOffloadCombo` from JavaScript (`label` is a name for people, ignored here).
+    pub fn from_object(combo: serde_json::Map<String, serde_json::Value>) -> crate::Result<Self> {
+        let mut o = FlagOverrides::default();
+        for (key, value) in combo {
+            let slot = match key.as_str() {
+                "label" if value.is_string() => continue,
+                "clipOnCpu" => &mut o.clip_on_cpu,
+                "vaeOnCpu" => &mut o.vae_on_cpu,
+                "offloadToCpu" => &mut o.offload_to_cpu,
+                "diffusionFlashAttention" => &mut o.diffusion_flash_attention,
+                _ => {
+                    return Err(crate::Error::server(
+                        format!("Invalid flag override {key}: {value}"),
+                        Some(serde_json::json!({ "code": "INVALID_REQUEST", "field": key })),
+                    ))
+                }
+            };
+            *slot = Some(value.as_bool().ok_or_else(|| {
+                crate::Error::server(
+                    format!("Invalid flag override {key}: {value} (a boolean is expected)"),
+                    Some(serde_json::json!({ "code": "INVALID_REQUEST", "field": key })),
+                )
+            })?);
+        }
+        Ok(o)
+    }
+}
+
 /// The flags the hardware alone suggests. `gpu`: `None` when detection failed (treated as no
 /// GPU, as upstream): the text encoder on the CPU, nothing else.
 pub fn auto_flags(model: &ModelInfo, gpu: Option<&GpuInfo>) -> BackendFlags {

@@ -139,7 +139,11 @@ impl Registry {
     /// `GenerationRegistry.update(id, updates)` from JavaScript: the given fields replace the
     /// entry's (`Object.assign`), checked against `GenerationState`; a bad value changes
     /// nothing. An unknown id is a no-op, as upstream.
-    pub fn merge(&self, id: &str, updates: serde_json::Map<String, serde_json::Value>) -> crate::Result<()> {
+    pub fn merge(
+        &self,
+        id: &str,
+        updates: serde_json::Map<String, serde_json::Value>,
+    ) -> crate::Result<()> {
         let Some(current) = self.get(id) else {
             return Ok(());
         };
@@ -198,7 +202,10 @@ mod merge_tests {
     #[test]
     fn merge_replaces_given_fields_and_refuses_bad_values() {
         let r = Registry::new(Duration::from_secs(60));
-        let id = r.create(ImageRequest { prompt: "p".into(), ..Default::default() });
+        let id = r.create(ImageRequest {
+            prompt: "p".into(),
+            ..Default::default()
+        });
         let updates = json!({ "status": "in_progress", "progress": { "currentStep": 1, "totalSteps": 2, "stage": "diffusion", "percentage": 40 } });
         r.merge(&id, updates.as_object().cloned().unwrap()).unwrap();
         let g = r.get(&id).unwrap();

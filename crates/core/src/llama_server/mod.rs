@@ -18,11 +18,11 @@ mod validation;
 mod watchdog;
 
 pub use state::StartClaim;
-pub use validation::{check_binary, check_model_files, validate_phase1};
 pub use types::{
     ExitReason, HealthCheckFailed, LlamaServerReadyState, ServerEvent, ServerExit, ServerInfo,
     ServerStatus,
 };
+pub use validation::{check_binary, check_model_files, validate_phase1};
 
 use crate::defaults;
 use crate::llama::LlamaServerConfig;

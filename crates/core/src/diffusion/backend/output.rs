@@ -23,23 +23,7 @@ pub enum Stream {
 /// Receives every output line (the manager logs it and feeds the progress parser).
 pub type LineFn = Arc<dyn Fn(&str, Stream) + Send + Sync>;
 
-/// A progress bar (`  |=====>   | 3/20 - 1.23s/it`, `| 17/610 - 232.67MB/s`), kept out of the
-/// tails. A local stand-in for `diffusion::progress::is_progress_bar`.
-fn is_progress_bar(line: &str) -> bool {
-    let line = line.trim_end().trim_end_matches("\x1b[K").trim_end();
-    let Some((_, after)) = line.rsplit_once('|') else {
-        return false;
-    };
-    let Some((counts, speed)) = after.trim().split_once(" - ") else {
-        return false;
-    };
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let counted = counts
-        .split_once('/')
-        .is_some_and(|(a, b)| digits(a.trim()) && digits(b.trim()));
-    let unit = ["it/s", "s/it", "B/s"].iter().any(|u| speed.ends_with(u));
-    counted && unit && speed.starts_with(|c: char| c.is_ascii_digit())
-}
+use crate::diffusion::progress::is_progress_bar;
 
 /// The last lines of one stream, at most `TAIL_MAX_BYTES`.
 #[derive(Default)]
@@ -144,23 +128,6 @@ pub(super) fn sink(out: &Arc<Output>, on_line: &LineFn, record: &PidRecord) -> p
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn progress_bars_are_recognised() {
-        assert!(is_progress_bar(
-            "  |=========================>                        | 1/2 - 1.34it/s\x1b[K"
-        ));
-        assert!(is_progress_bar(
-            "  |==================================================| 20/20 - 49.63s/it"
-        ));
-        assert!(is_progress_bar("  |=>        | 17/610 - 232.67MB/s\x1b[K"));
-        assert!(is_progress_bar("  |##########| 543/543 - 2.32GB/s"));
-        assert!(!is_progress_bar(
-            "[INFO ] main.cpp:148  - listening on: 127.0.0.1:1234"
-        ));
-        assert!(!is_progress_bar("[INFO ] stable-diffusion.cpp:334  - Conditioner weight type stat:  f32: 123  |    q4_0: 73"));
-        assert!(!is_progress_bar("| a/b - 1it/s"));
-    }
 
     #[test]
     fn tails_keep_the_last_16_kib() {
