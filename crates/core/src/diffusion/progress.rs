@@ -6,6 +6,7 @@
 //! tensor loading. Log lines are `[INFO ] file.cpp:LINE - message` (`--color` wraps the level in
 //! ANSI codes). A marker must start the message, so a prompt echoed in a log line cannot fake one.
 
+use crate::logs::Level;
 use std::borrow::Cow;
 
 /// A log line that starts a stage.
@@ -146,6 +147,25 @@ fn digits(s: &str) -> Option<(&str, &str)> {
     (end > 0).then(|| s.split_at(end))
 }
 
+/// How a line goes to the log file: sd.cpp's own level (`[WARN ]`, `[ERROR]`, …) and the line
+/// without it; a line without one is `Info` on stdout and `Warn` on stderr, as upstream logs them.
+pub fn log_line(line: &str, stderr: bool) -> (Level, &str) {
+    let s = line.trim_end();
+    if let Some((level, rest)) = s.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        let level = match level.trim() {
+            "ERROR" => Some(Level::Error),
+            "WARN" => Some(Level::Warn),
+            "DEBUG" => Some(Level::Debug),
+            "INFO" => Some(Level::Info),
+            _ => None,
+        };
+        if let Some(level) = level {
+            return (level, rest.trim_start());
+        }
+    }
+    (if stderr { Level::Warn } else { Level::Info }, s)
+}
+
 /// The message of a log line: after `[LEVEL]` and `file.cpp:LINE - ` when present.
 fn message(line: &str) -> &str {
     let s = line.trim();
@@ -197,6 +217,20 @@ fn is_decoding(msg: &str) -> bool {
     msg.strip_prefix("decoding ")
         .and_then(digits)
         .is_some_and(|(_, rest)| rest.starts_with(" latents"))
+}
+
+#[cfg(test)]
+mod log_line_tests {
+    use super::*;
+
+    #[test]
+    fn levels_come_from_the_line() {
+        let (l, m) = log_line("[WARN ] model.cpp:231  - file x not found", false);
+        assert_eq!((l, m), (Level::Warn, "model.cpp:231  - file x not found"));
+        assert_eq!(log_line("[ERROR] a.cpp:1 - boom", true).0, Level::Error);
+        assert_eq!(log_line("plain", true), (Level::Warn, "plain"));
+        assert_eq!(log_line("[x] plain", false), (Level::Info, "[x] plain"));
+    }
 }
 
 #[cfg(test)]
