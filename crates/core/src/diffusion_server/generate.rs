@@ -301,7 +301,13 @@ impl DiffusionServer {
         let job = match self.poll(backend, &id, claim).await {
             Ok(job) => job,
             Err(e) => {
-                self.stop_job(backend, &id).await;
+                let stuck = e.detail_code() == Some("BACKEND_JOB_STUCK");
+                let reason = if stuck {
+                    ReleaseReason::Stuck
+                } else {
+                    ReleaseReason::Cancel
+                };
+                self.stop_job(backend, &id, reason).await;
                 return Err(e);
             }
         };
@@ -411,7 +417,6 @@ impl DiffusionServer {
             &format!("sd-server backend job {id} showed no activity for {idle_ms} ms (limit {} ms) - releasing the backend", limit.as_millis()),
             Level::Error,
         );
-        lock(&self.backend).stop_reason = Some(ReleaseReason::Stuck);
         Error::server(
             format!("stable-diffusion.cpp backend job {id} showed no activity for {idle_ms} ms; the backend was released"),
             Some(json!({
@@ -424,18 +429,18 @@ impl DiffusionServer {
 
     /// A job that did not finish normally: a queued one is cancelled in sd-server; one that
     /// is generating cannot be (sd.cpp has no mid-image cancel), so the backend is released.
-    async fn stop_job(&self, backend: &Arc<Backend>, id: &str) {
+    /// `reason`: `stuck` releases at once; `cancel` tries sd-server's cancel first.
+    async fn stop_job(&self, backend: &Arc<Backend>, id: &str, reason: ReleaseReason) {
         if backend.exit().is_some() {
             return;
         }
-        let queued =
-            matches!(backend.client().job(id).await, Ok(j) if j.status == JobStatus::Queued);
-        if queued && backend.client().cancel(id).await.is_ok_and(|c| c.cancelled) {
-            return;
+        if reason == ReleaseReason::Cancel {
+            let queued =
+                matches!(backend.client().job(id).await, Ok(j) if j.status == JobStatus::Queued);
+            if queued && backend.client().cancel(id).await.is_ok_and(|c| c.cancelled) {
+                return;
+            }
         }
-        let reason = lock(&self.backend)
-            .stop_reason
-            .unwrap_or(ReleaseReason::Cancel);
         let _ = self.release_backend(reason, false).await;
     }
 

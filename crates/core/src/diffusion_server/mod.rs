@@ -244,9 +244,16 @@ impl DiffusionServer {
                 _ => s.start_claimed = true,
             }
         }
+        let previous = lock(&self.state).config.clone();
         let result = self.start_claimed(config).await;
         lock(&self.state).start_claimed = false;
         if let Err(e) = &result {
+            // Nothing of a failed start stays: not its configuration, not a front.
+            {
+                let mut s = lock(&self.state);
+                s.config = previous;
+                (s.front, s.prepared, s.port, s.started_at) = (None, None, 0, None);
+            }
             self.set_status(ServerStatus::Stopped);
             let _ = self
                 .log
