@@ -4,11 +4,13 @@
 //! 0.25/0.26 do.
 //!
 //! `state` (status, backend slot, generation claim), `residency` (ensure/release the backend,
-//! idle timer, crashes), `generate` (one image: job, polling, watchdog, progress; batches),
+//! idle timer, crashes), `generate` (one image: flags, backend, progress; batches), `job` (one
+//! sd-server job: submit, polling, watchdog, cancel),
 //! `http` (the front's host: background generations in the registry).
 
 mod generate;
 mod http;
+mod job;
 mod residency;
 mod state;
 
