@@ -60,3 +60,18 @@ where
         },
     );
 }
+
+/// A server's event sink for core: each event becomes `(name, payload)` for the facade's
+/// listener, called as `call` does (`reply` says who hears a throw).
+pub fn event_sink<E: 'static, P: 'static>(
+    on_event: Callback<(String, P)>,
+    to_js: fn(E) -> (&'static str, P),
+) -> std::sync::Arc<dyn Fn(E, Reply) + Send + Sync>
+where
+    FnArgs<(String, P)>: JsValuesTupleIntoVec,
+{
+    std::sync::Arc::new(move |e, reply| {
+        let (name, payload) = to_js(e);
+        call(&on_event, (name.to_string(), payload), reply);
+    })
+}

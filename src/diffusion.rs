@@ -11,7 +11,7 @@ use crate::models::NativeModelManager;
 use genai_core::diffusion::{
     optimizations::FlagOverrides, registry::Registry, request, ImageProgress,
 };
-use genai_core::diffusion::{DiffusionServerConfig, ReleaseReason, UsageMode};
+use genai_core::diffusion::{DiffusionServerConfig, ImageRequest, ReleaseReason, UsageMode};
 use genai_core::diffusion_server::{DiffusionEvent, DiffusionServer, EventSink, ProgressFn};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -61,7 +61,7 @@ fn progress_fn(f: Option<ProgressCallback>) -> Option<ProgressFn> {
 }
 
 /// An `ImageGenerationConfig` without `onProgress` (the facade passes it apart), checked by core.
-fn image_request(env: &Env, config: &Object) -> Result<genai_core::diffusion::ImageRequest> {
+fn image_request(env: &Env, config: &Object) -> Result<ImageRequest> {
     let (fields, non_json) = crate::convert::js_fields(env, config)?;
     request::from_js(fields, &non_json).map_err(|e| js_error(env, &e.into()))
 }
@@ -83,11 +83,7 @@ impl NativeDiffusionServer {
         on_event: EventCallback,
         result_ttl_ms: Option<f64>,
     ) -> Self {
-        let sink = Arc::new(on_event);
-        let events: EventSink = Arc::new(move |e, reply| {
-            let (name, payload) = event(e);
-            callbacks::call(&sink, (name.to_string(), payload), reply);
-        });
+        let events: EventSink = callbacks::event_sink(on_event, event);
         let ttl = result_ttl_ms
             .filter(|ms| ms.is_finite() && *ms >= 0.0)
             .map(|ms| Duration::from_millis(ms as u64));
@@ -124,6 +120,23 @@ impl NativeDiffusionServer {
         promise(env, async move { inner.stop().await })
     }
 
+    /// An image call: the config checked by core on the JS thread, the work on tokio.
+    fn image_call<'env, T, Fut>(
+        &self,
+        env: &'env Env,
+        config: &Object<'env>,
+        on_progress: Option<ProgressCallback>,
+        run: impl FnOnce(Arc<DiffusionServer>, ImageRequest, Option<ProgressFn>) -> Fut,
+    ) -> Result<PromiseRaw<'env, T>>
+    where
+        T: ToNapiValue + Send + 'static,
+        Fut: std::future::Future<Output = genai_core::Result<T>> + Send + 'static,
+    {
+        let request = image_request(env, config)?;
+        let work = run(self.inner.clone(), request, progress_fn(on_progress));
+        promise(env, work)
+    }
+
     #[napi(
         ts_args_type = "config: Omit<ImageGenerationConfig, 'onProgress'>, onProgress?: ((currentStep: number, totalSteps: number, stage: ImageGenerationStage, percentage?: number) => void) | undefined | null",
         ts_return_type = "Promise<ImageGenerationResult>"
@@ -134,12 +147,14 @@ impl NativeDiffusionServer {
         config: Object<'env>,
         on_progress: Option<ProgressCallback>,
     ) -> Result<PromiseRaw<'env, ImageGenerationResult>> {
-        let request = image_request(env, &config)?;
-        let inner = self.inner.clone();
-        let report = progress_fn(on_progress);
-        promise(env, async move {
-            inner.generate_image(request, report).await.map(Into::into)
-        })
+        self.image_call(
+            env,
+            &config,
+            on_progress,
+            |inner, request, report| async move {
+                inner.generate_image(request, report).await.map(Into::into)
+            },
+        )
     }
 
     #[napi(
@@ -153,7 +168,6 @@ impl NativeDiffusionServer {
         on_progress: Option<ProgressCallback>,
         flag_overrides: Option<Object<'env>>,
     ) -> Result<PromiseRaw<'env, ImageGenerationResult>> {
-        let request = image_request(env, &config)?;
         let overrides = match flag_overrides {
             Some(o) => Some(
                 FlagOverrides::from_object(crate::convert::js_fields(env, &o)?.0)
@@ -161,14 +175,17 @@ impl NativeDiffusionServer {
             ),
             None => None,
         };
-        let inner = self.inner.clone();
-        let report = progress_fn(on_progress);
-        promise(env, async move {
-            inner
-                .execute_image_generation(request, report, overrides)
-                .await
-                .map(Into::into)
-        })
+        self.image_call(
+            env,
+            &config,
+            on_progress,
+            move |inner, request, report| async move {
+                inner
+                    .execute_image_generation(request, report, overrides)
+                    .await
+                    .map(Into::into)
+            },
+        )
     }
 
     #[napi(
@@ -181,15 +198,17 @@ impl NativeDiffusionServer {
         config: Object<'env>,
         on_progress: Option<ProgressCallback>,
     ) -> Result<PromiseRaw<'env, Vec<ImageGenerationResult>>> {
-        let request = image_request(env, &config)?;
-        let inner = self.inner.clone();
-        let report = progress_fn(on_progress);
-        promise(env, async move {
-            inner
-                .execute_batch_generation(request, report)
-                .await
-                .map(|v| v.into_iter().map(Into::into).collect())
-        })
+        self.image_call(
+            env,
+            &config,
+            on_progress,
+            |inner, request, report| async move {
+                inner
+                    .execute_batch_generation(request, report)
+                    .await
+                    .map(|v| v.into_iter().map(Into::into).collect())
+            },
+        )
     }
 
     #[napi]

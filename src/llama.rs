@@ -60,11 +60,7 @@ impl NativeLlamaServer {
         ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['ready', LlamaServerReadyState] | ['started' | 'restarted' | 'health-check-ok', ServerInfo] | ['stopped', null] | ['crashed', ProcessExit] | ['health-check-failed', HealthCheckFailed] | ['binary-log', BinaryLogEvent]) => void"
     )]
     pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
-        let sink = Arc::new(on_event);
-        let events: EventSink = Arc::new(move |e, reply| {
-            let (name, payload) = event(e);
-            callbacks::call(&sink, (name.to_string(), payload), reply);
-        });
+        let events: EventSink = callbacks::event_sink(on_event, event);
         NativeLlamaServer {
             inner: LlamaServer::new(models.shared(), crate::system::system(), events),
         }

@@ -1,7 +1,7 @@
 //! The diffusion server's values as JS objects (`#[napi(object)]`, so that binding.d.cts is
 //! typed), converted from core's types field for field.
 
-use crate::llama::{LogLevel, ServerStatus};
+use crate::llama::{LogLevel, ProcessExit, ServerStatus};
 use crate::servers::HealthStatus;
 use genai_core::diffusion as core;
 use genai_core::diffusion_server as server;
@@ -88,13 +88,7 @@ pub struct DiffusionBackendStatusEvent {
     #[napi(ts_type = "'absent' | 'starting' | 'ready' | 'busy' | 'stopping'")]
     pub previous: String,
     pub reason: Option<String>,
-    pub exit: Option<BackendExit>,
-}
-
-#[napi(object, use_nullable = true)]
-pub struct BackendExit {
-    pub code: Option<i32>,
-    pub signal: Option<String>,
+    pub exit: Option<ProcessExit>,
 }
 
 impl From<core::BackendStatusEvent> for DiffusionBackendStatusEvent {
@@ -103,7 +97,7 @@ impl From<core::BackendStatusEvent> for DiffusionBackendStatusEvent {
             state: e.state.as_str().into(),
             previous: e.previous.as_str().into(),
             reason: e.reason.map(|r| r.as_str().into()),
-            exit: e.exit.map(|(code, signal)| BackendExit { code, signal }),
+            exit: e.exit.map(|(code, signal)| ProcessExit { code, signal }),
         }
     }
 }
