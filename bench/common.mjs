@@ -25,14 +25,22 @@ export const LIBS = {
   'genai-electron@0.26.0': path.join(ROOT, 'node_modules', 'genai-electron', 'dist', 'index.js'),
 };
 
+/** `node` arguments that run `script` (an ES module's text) with the `electron` stand-in. */
+export function nodeArgs(script) {
+  return ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script];
+}
+
+/** The environment of a measured process: the stand-in's userData unless `env` says otherwise. */
+export function childEnv(env = {}) {
+  return { ...process.env, GENAI_ELECTRON_USER_DATA: stub, ...env };
+}
+
 /** Imports `entry` as `lib` in a fresh process, runs `body`, returns the last JSON line printed. */
 export function measure(entry, body, env = {}) {
   const script = `const __t0 = performance.now(); const lib = await import(${JSON.stringify(entry)});
 const importMs = performance.now() - __t0; ${body}`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(register)}`, '--input-type=module', '-e', script], {
-      env: { ...process.env, GENAI_ELECTRON_USER_DATA: stub, ...env },
-    });
+    const child = spawn(process.execPath, nodeArgs(script), { env: childEnv(env) });
     let out = '';
     let err = '';
     child.stdout.on('data', (d) => (out += d));

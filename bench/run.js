@@ -3,3 +3,4 @@ await import('./system.mjs');
 await import('./download.mjs');
 await import('./startup.mjs');
 await import('./logs.mjs');
+await import('./diffusion.mjs');

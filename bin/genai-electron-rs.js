@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { systemInfo, modelManager, llamaServer, StorageManager, fetchLocalGGUFMetadata, getArchField, formatBytes, PATHS } from '../index.js';
+import { generate, GENERATE_USAGE } from './generate.js';
 
 const USAGE = `Usage: genai-electron-rs <command> [options]
 
@@ -16,23 +17,26 @@ Commands:
   models delete <id>
   serve <model-id | file.gguf> [--port <n>|auto] [--threads <n>] [--context <n>] [--host <h>]
                                        Runs llama-server and streams its status; Ctrl-C stops it
+${GENERATE_USAGE}
 
 Environment:
   GENAI_ELECTRON_USER_DATA   where models, binaries and logs live (default: the OS data folder)
   GENAI_LLAMA_SERVER_PATH    the llama-server binary (default: <data folder>/binaries/llama)
+  GENAI_SD_SERVER_PATH       the sd-server binary (default: <data folder>/binaries/diffusion)
   HF_TOKEN                   sent to huggingface.co for gated repositories`;
 
 class UsageError extends Error {}
 
-/** `--flag value` pairs and bare words. */
+/** `--flag value` and `-X value` pairs, and bare words (`-1` is a word: a negative number). */
 function parseArgs(argv) {
   const flags = {};
   const words = [];
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i].startsWith('--')) {
-      const key = argv[i].slice(2);
+    const short = /^-[A-Za-z]$/.test(argv[i]);
+    if (argv[i].startsWith('--') || short) {
+      const key = argv[i].slice(short ? 1 : 2);
       const next = argv[i + 1];
-      flags[key] = next === undefined || next.startsWith('--') ? true : (i++, next);
+      flags[key] = next === undefined || next.startsWith('--') || /^-[A-Za-z]$/.test(next) ? true : (i++, next);
     } else words.push(argv[i]);
   }
   return { flags, words };
@@ -148,26 +152,29 @@ async function models([sub, ...rest]) {
 }
 
 /** A model id, or a GGUF file that is registered (once) under an id made from its name. */
-async function resolveModel(target) {
+async function resolveModel(target, type = 'llm') {
   if (!existsSync(target)) return target;
   const file = path.resolve(target);
-  const known = (await modelManager.listModels('llm')).find((m) => m.path === file);
+  const known = (await modelManager.listModels(type)).find((m) => m.path === file);
   if (known) return known.id;
   const name = path.basename(file).replace(/\.gguf$/i, '');
   const id = name.toLowerCase().replace(/\s+/g, '-').replace(/[^a-z0-9-]/g, '').replace(/-+/g, '-').replace(/^-|-$/g, '');
-  const { metadata } = await fetchLocalGGUFMetadata(file);
-  const g = (k) => getArchField(metadata, k);
   const storage = StorageManager.getInstance();
   await storage.initialize();
-  await storage.saveModelMetadata({
-    id, name, type: 'llm', size: statSync(file).size, path: file, downloadedAt: new Date().toISOString(),
+  const info = {
+    id, name, type, size: statSync(file).size, path: file, downloadedAt: new Date().toISOString(),
     source: { type: 'url', url: `file://${file}` }, supportsReasoning: false,
-    ggufMetadata: {
+  };
+  if (type === 'llm') {
+    const { metadata } = await fetchLocalGGUFMetadata(file);
+    const g = (k) => getArchField(metadata, k);
+    info.ggufMetadata = {
       version: metadata.version, architecture: metadata['general.architecture'], block_count: g('block_count'),
       context_length: g('context_length'), attention_head_count: g('attention.head_count'),
       attention_head_count_kv: g('attention.head_count_kv'), embedding_length: g('embedding_length'),
-    },
-  });
+    };
+  }
+  await storage.saveModelMetadata(info);
   console.log(`Registered ${file} as ${id}`);
   return id;
 }
@@ -208,6 +215,10 @@ async function main(argv) {
       return models(rest);
     case 'serve':
       return serve(rest);
+    case 'generate': {
+      const { flags, words } = parseArgs(rest);
+      return generate(words, flags, resolveModel, (m) => new UsageError(m));
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -16,6 +16,11 @@ GENAI_TEST_MODEL="$(bash scripts/assets.sh path model)"
 GENAI_TEST_LLAMA_SERVER="$(bash scripts/assets.sh path llama-server)"
 export GENAI_TEST_MODEL GENAI_TEST_LLAMA_SERVER
 python3 -c "import gguf" 2>/dev/null || python3 -m pip install --quiet "gguf==0.19.0"
+# stable-diffusion.cpp (built once, cached) and a random-weight SDXS model (needs gguf, above).
+GENAI_TEST_SD_SERVER="$(bash scripts/assets.sh path sd-server)"
+GENAI_TEST_SD_CLI="$(bash scripts/assets.sh path sd-cli)"
+GENAI_TEST_SD_MODEL="$(bash scripts/assets.sh path sd-model)"
+export GENAI_TEST_SD_SERVER GENAI_TEST_SD_CLI GENAI_TEST_SD_MODEL
 
 echo "== build the addon (debug)"
 npx napi build --platform --js binding.cjs --dts binding.d.cts --no-const-enum

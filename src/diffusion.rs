@@ -8,7 +8,9 @@ use crate::callbacks::{self, Callback};
 use crate::errors::{js_error, promise};
 use crate::json::Json;
 use crate::models::NativeModelManager;
-use genai_core::diffusion::{optimizations::Overrides, request, registry::Registry, ImageProgress};
+use genai_core::diffusion::{
+    optimizations::FlagOverrides, registry::Registry, request, ImageProgress,
+};
 use genai_core::diffusion::{DiffusionServerConfig, ReleaseReason, UsageMode};
 use genai_core::diffusion_server::{DiffusionEvent, DiffusionServer, EventSink, ProgressFn};
 use napi::bindgen_prelude::*;
@@ -16,7 +18,13 @@ use napi_derive::napi;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub type EventPayload = Either5<Vec<crate::llama::ServerStatus>, DiffusionServerInfo, Null, DiffusionBackendStatusEvent, DiffusionBinaryLog>;
+pub type EventPayload = Either5<
+    Vec<crate::llama::ServerStatus>,
+    DiffusionServerInfo,
+    Null,
+    DiffusionBackendStatusEvent,
+    DiffusionBinaryLog,
+>;
 pub type EventCallback = Callback<(String, EventPayload)>;
 /// `onProgress(currentStep, totalSteps, stage, percentage)`.
 pub type ProgressCallback = Callback<(u32, u32, String, Option<f64>)>;
@@ -29,7 +37,10 @@ fn event(e: DiffusionEvent) -> (&'static str, EventPayload) {
         DiffusionEvent::BackendStatus(s) => ("backend-status", Either5::D(s.into())),
         DiffusionEvent::BinaryLog { message, level } => (
             "binary-log",
-            Either5::E(DiffusionBinaryLog { message, level: level.into() }),
+            Either5::E(DiffusionBinaryLog {
+                message,
+                level: level.into(),
+            }),
         ),
     }
 }
@@ -37,18 +48,22 @@ fn event(e: DiffusionEvent) -> (&'static str, EventPayload) {
 fn progress_fn(f: Option<ProgressCallback>) -> Option<ProgressFn> {
     let f = Arc::new(f?);
     Some(Arc::new(move |p: ImageProgress| {
-        callbacks::notify(&f, (p.current_step, p.total_steps, p.stage.as_str().to_string(), p.percentage));
+        callbacks::notify(
+            &f,
+            (
+                p.current_step,
+                p.total_steps,
+                p.stage.as_str().to_string(),
+                p.percentage,
+            ),
+        );
     }))
 }
 
 /// An `ImageGenerationConfig` without `onProgress` (the facade passes it apart), checked by core.
 fn image_request(env: &Env, config: &Object) -> Result<genai_core::diffusion::ImageRequest> {
     let (fields, non_json) = crate::convert::js_fields(env, config)?;
-    if let Some(bad) = non_json.first() {
-        let e = request::RequestError::invalid(&bad.key, &format!("{} is not a valid value", bad.shown));
-        return Err(js_error(env, &e.into()));
-    }
-    request::from_object(fields).map_err(|e| js_error(env, &e.into()))
+    request::from_js(fields, &non_json).map_err(|e| js_error(env, &e.into()))
 }
 
 #[napi]
@@ -63,7 +78,11 @@ impl NativeDiffusionServer {
         constructor,
         ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['started', DiffusionServerInfo] | ['stopped', null] | ['backend-status', DiffusionBackendStatusEvent] | ['binary-log', DiffusionBinaryLog]) => void, resultTtlMs?: number | undefined | null"
     )]
-    pub fn new(models: &NativeModelManager, on_event: EventCallback, result_ttl_ms: Option<f64>) -> Self {
+    pub fn new(
+        models: &NativeModelManager,
+        on_event: EventCallback,
+        result_ttl_ms: Option<f64>,
+    ) -> Self {
         let sink = Arc::new(on_event);
         let events: EventSink = Arc::new(move |e, reply| {
             let (name, payload) = event(e);
@@ -82,13 +101,21 @@ impl NativeDiffusionServer {
         ts_args_type = "config: DiffusionServerConfig, envBinaryPath?: string | undefined | null",
         ts_return_type = "Promise<DiffusionServerInfo>"
     )]
-    pub fn start<'env>(&self, env: &'env Env, config: Object<'env>, env_binary_path: Option<String>) -> Result<PromiseRaw<'env, DiffusionServerInfo>> {
+    pub fn start<'env>(
+        &self,
+        env: &'env Env,
+        config: Object<'env>,
+        env_binary_path: Option<String>,
+    ) -> Result<PromiseRaw<'env, DiffusionServerInfo>> {
         let (fields, non_json) = crate::convert::js_fields(env, &config)?;
         let config = DiffusionServerConfig::from_js(fields, &non_json)
             .map_err(|e| js_error(env, &e))?
             .with_binary_fallback(env_binary_path);
         let inner = self.inner.clone();
-        promise(env, async move { inner.start(config).await.map(Into::into) })
+        promise(
+            env,
+            async move { inner.start(config).await.map(Into::into) },
+        )
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -101,27 +128,46 @@ impl NativeDiffusionServer {
         ts_args_type = "config: Omit<ImageGenerationConfig, 'onProgress'>, onProgress?: ((currentStep: number, totalSteps: number, stage: ImageGenerationStage, percentage?: number) => void) | undefined | null",
         ts_return_type = "Promise<ImageGenerationResult>"
     )]
-    pub fn generate_image<'env>(&self, env: &'env Env, config: Object<'env>, on_progress: Option<ProgressCallback>) -> Result<PromiseRaw<'env, ImageGenerationResult>> {
+    pub fn generate_image<'env>(
+        &self,
+        env: &'env Env,
+        config: Object<'env>,
+        on_progress: Option<ProgressCallback>,
+    ) -> Result<PromiseRaw<'env, ImageGenerationResult>> {
         let request = image_request(env, &config)?;
         let inner = self.inner.clone();
         let report = progress_fn(on_progress);
-        promise(env, async move { inner.generate_image(request, report).await.map(Into::into) })
+        promise(env, async move {
+            inner.generate_image(request, report).await.map(Into::into)
+        })
     }
 
     #[napi(
         ts_args_type = "config: Omit<ImageGenerationConfig, 'onProgress'>, onProgress?: ((currentStep: number, totalSteps: number, stage: ImageGenerationStage, percentage?: number) => void) | undefined | null, flagOverrides?: DiffusionOffloadCombo | undefined | null",
         ts_return_type = "Promise<ImageGenerationResult>"
     )]
-    pub fn execute_image_generation<'env>(&self, env: &'env Env, config: Object<'env>, on_progress: Option<ProgressCallback>, flag_overrides: Option<Object<'env>>) -> Result<PromiseRaw<'env, ImageGenerationResult>> {
+    pub fn execute_image_generation<'env>(
+        &self,
+        env: &'env Env,
+        config: Object<'env>,
+        on_progress: Option<ProgressCallback>,
+        flag_overrides: Option<Object<'env>>,
+    ) -> Result<PromiseRaw<'env, ImageGenerationResult>> {
         let request = image_request(env, &config)?;
         let overrides = match flag_overrides {
-            Some(o) => Some(Overrides::from_object(crate::convert::js_fields(env, &o)?.0).map_err(|e| js_error(env, &e))?),
+            Some(o) => Some(
+                FlagOverrides::from_object(crate::convert::js_fields(env, &o)?.0)
+                    .map_err(|e| js_error(env, &e))?,
+            ),
             None => None,
         };
         let inner = self.inner.clone();
         let report = progress_fn(on_progress);
         promise(env, async move {
-            inner.execute_image_generation(request, report, overrides).await.map(Into::into)
+            inner
+                .execute_image_generation(request, report, overrides)
+                .await
+                .map(Into::into)
         })
     }
 
@@ -129,7 +175,12 @@ impl NativeDiffusionServer {
         ts_args_type = "config: Omit<ImageGenerationConfig, 'onProgress'>, onProgress?: ((currentStep: number, totalSteps: number, stage: ImageGenerationStage, percentage?: number) => void) | undefined | null",
         ts_return_type = "Promise<ImageGenerationResult[]>"
     )]
-    pub fn execute_batch_generation<'env>(&self, env: &'env Env, config: Object<'env>, on_progress: Option<ProgressCallback>) -> Result<PromiseRaw<'env, Vec<ImageGenerationResult>>> {
+    pub fn execute_batch_generation<'env>(
+        &self,
+        env: &'env Env,
+        config: Object<'env>,
+        on_progress: Option<ProgressCallback>,
+    ) -> Result<PromiseRaw<'env, Vec<ImageGenerationResult>>> {
         let request = image_request(env, &config)?;
         let inner = self.inner.clone();
         let report = progress_fn(on_progress);
@@ -143,7 +194,9 @@ impl NativeDiffusionServer {
 
     #[napi]
     pub fn cancel_image_generation(&self, env: &Env, id: String) -> Result<()> {
-        self.inner.cancel_image_generation(&id).map_err(|e| js_error(env, &e))
+        self.inner
+            .cancel_image_generation(&id)
+            .map_err(|e| js_error(env, &e))
     }
 
     #[napi]
@@ -153,7 +206,12 @@ impl NativeDiffusionServer {
 
     /// `reason`: a `DiffusionBackendReleaseReason` (default `'explicit'`).
     #[napi(ts_return_type = "Promise<void>")]
-    pub fn release_backend<'env>(&self, env: &'env Env, reason: Option<String>, wait_for_in_flight: Option<bool>) -> Result<PromiseRaw<'env, ()>> {
+    pub fn release_backend<'env>(
+        &self,
+        env: &'env Env,
+        reason: Option<String>,
+        wait_for_in_flight: Option<bool>,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let reason = match reason.as_deref() {
             None => ReleaseReason::Explicit,
             Some(r) => ReleaseReason::parse(r).ok_or_else(|| {
@@ -161,7 +219,11 @@ impl NativeDiffusionServer {
             })?,
         };
         let inner = self.inner.clone();
-        promise(env, async move { inner.release_backend(reason, wait_for_in_flight == Some(true)).await })
+        promise(env, async move {
+            inner
+                .release_backend(reason, wait_for_in_flight == Some(true))
+                .await
+        })
     }
 
     #[napi]
@@ -204,14 +266,31 @@ impl NativeDiffusionServer {
         self.inner.log().path().to_string_lossy().into_owned()
     }
 
-    #[napi(ts_args_type = "requestMode: DiffusionUsageMode | undefined | null, llmWasOffloaded: boolean", ts_return_type = "DiffusionUsageMode")]
-    pub fn resolve_usage_mode(&self, request_mode: Option<String>, llm_was_offloaded: bool) -> String {
+    #[napi(
+        ts_args_type = "requestMode: DiffusionUsageMode | undefined | null, llmWasOffloaded: boolean",
+        ts_return_type = "DiffusionUsageMode"
+    )]
+    pub fn resolve_usage_mode(
+        &self,
+        request_mode: Option<String>,
+        llm_was_offloaded: bool,
+    ) -> String {
         let mode = request_mode.as_deref().and_then(UsageMode::parse);
-        self.inner.resolve_usage_mode(mode, llm_was_offloaded).as_str().into()
+        self.inner
+            .resolve_usage_mode(mode, llm_was_offloaded)
+            .as_str()
+            .into()
     }
 
-    #[napi(ts_args_type = "mode: DiffusionUsageMode", ts_return_type = "Promise<void>")]
-    pub fn settle_residency<'env>(&self, env: &'env Env, mode: String) -> Result<PromiseRaw<'env, ()>> {
+    #[napi(
+        ts_args_type = "mode: DiffusionUsageMode",
+        ts_return_type = "Promise<void>"
+    )]
+    pub fn settle_residency<'env>(
+        &self,
+        env: &'env Env,
+        mode: String,
+    ) -> Result<PromiseRaw<'env, ()>> {
         let mode = UsageMode::parse(&mode)
             .ok_or_else(|| Error::new(Status::InvalidArg, format!("Unknown usage mode: {mode}")))?;
         let inner = self.inner.clone();
@@ -232,8 +311,12 @@ impl NativeGenerationRegistry {
     pub fn new(max_result_age_ms: Option<f64>) -> Self {
         let age = max_result_age_ms
             .filter(|ms| ms.is_finite() && *ms >= 0.0)
-            .map_or(genai_core::diffusion::constants::IMAGE_RESULT_TTL, |ms| Duration::from_millis(ms as u64));
-        NativeGenerationRegistry { inner: Arc::new(Registry::new(age)) }
+            .map_or(genai_core::diffusion::constants::IMAGE_RESULT_TTL, |ms| {
+                Duration::from_millis(ms as u64)
+            });
+        NativeGenerationRegistry {
+            inner: Arc::new(Registry::new(age)),
+        }
     }
 
     #[napi(ts_args_type = "config: ImageGenerationConfig")]
@@ -271,7 +354,8 @@ impl NativeGenerationRegistry {
 
     #[napi]
     pub fn cleanup(&self, max_age_ms: f64) -> u32 {
-        self.inner.cleanup(Duration::from_millis(max_age_ms.max(0.0) as u64)) as u32
+        self.inner
+            .cleanup(Duration::from_millis(max_age_ms.max(0.0) as u64)) as u32
     }
 
     #[napi]

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 mod callbacks;
 mod constants;
 mod convert;
+mod diffusion;
 mod errors;
 mod json;
 mod llama;

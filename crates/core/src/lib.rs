@@ -5,6 +5,7 @@ pub mod callback;
 pub mod clock;
 pub mod defaults;
 pub mod diffusion;
+pub mod diffusion_server;
 pub mod download;
 pub mod error;
 pub mod files;

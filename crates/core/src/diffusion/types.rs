@@ -53,6 +53,14 @@ string_enum!(
     }
 );
 
+// (The enum is declared by `string_enum!`, which derives no Default.)
+#[allow(clippy::derivable_impls)]
+impl Default for BackendState {
+    fn default() -> Self {
+        BackendState::Absent
+    }
+}
+
 impl ReleaseReason {
     /// When two releases meet, the stronger reason is the one reported (upstream's ranking).
     pub fn rank(self) -> u8 {

@@ -20,7 +20,9 @@ pub(super) struct Host(pub Weak<DiffusionServer>);
 
 impl FrontHost for Host {
     fn is_running(&self) -> bool {
-        self.0.upgrade().is_some_and(|s| s.status() == ServerStatus::Running)
+        self.0
+            .upgrade()
+            .is_some_and(|s| s.status() == ServerStatus::Running)
     }
 
     fn is_busy(&self) -> bool {
@@ -28,7 +30,9 @@ impl FrontHost for Host {
     }
 
     fn backend_state(&self) -> BackendState {
-        self.0.upgrade().map_or(BackendState::Absent, |s| s.backend_info().state)
+        self.0
+            .upgrade()
+            .map_or(BackendState::Absent, |s| s.backend_info().state)
     }
 
     fn registry(&self) -> Arc<Registry> {
@@ -64,7 +68,9 @@ impl DiffusionServer {
         let generation = id.clone();
         tokio::spawn(async move {
             if let Some(server) = me.upgrade() {
-                server.run_http_generation(&generation, request, &claim, &registry).await;
+                server
+                    .run_http_generation(&generation, request, &claim, &registry)
+                    .await;
                 server.release_claim(&claim);
             }
         });
@@ -78,7 +84,10 @@ impl DiffusionServer {
         claim: &Arc<super::state::Claim>,
         registry: &Arc<Registry>,
     ) {
-        if registry.get(id).is_some_and(|g| g.status == GenerationStatus::Cancelled) {
+        if registry
+            .get(id)
+            .is_some_and(|g| g.status == GenerationStatus::Cancelled)
+        {
             return;
         }
         registry.update(id, |g| g.status = GenerationStatus::InProgress);
@@ -94,13 +103,22 @@ impl DiffusionServer {
         let result = if count > 1 {
             self.execute_batch(&request, Some(progress), claim).await
         } else {
-            self.execute_image(&request, Some(progress), None, claim)
-                .await
-                .map(|r| vec![r])
+            self.execute_image(
+                &request,
+                Some(progress),
+                None,
+                claim,
+                super::generate::SINGLE,
+            )
+            .await
+            .map(|r| vec![r])
         };
         let mode = self.resolve_usage_mode(request.usage_mode, false);
         let _ = self.settle_residency(mode).await;
-        if registry.get(id).is_some_and(|g| g.status == GenerationStatus::Cancelled) {
+        if registry
+            .get(id)
+            .is_some_and(|g| g.status == GenerationStatus::Cancelled)
+        {
             return;
         }
         match result {
@@ -162,7 +180,10 @@ impl DiffusionServer {
         if let Some(claim) = claim.filter(|c| c.id().as_deref() == Some(id)) {
             claim.request_cancel();
         }
-        let _ = self.log.write(&format!("Generation {id} cancelled"), crate::logs::Level::Info);
+        let _ = self.log.write(
+            &format!("Generation {id} cancelled"),
+            crate::logs::Level::Info,
+        );
         Ok(())
     }
 }
@@ -176,7 +197,9 @@ pub fn map_error_code(e: &Error) -> &'static str {
             "IMAGE_DECODE_FAILED" => return "IO_ERROR",
             "BACKEND_QUEUE_FULL" | "SERVER_BUSY" => return "SERVER_BUSY",
             "SD_SERVER_START_ABORTED" | "GENERATION_CANCELLED" => return "GENERATION_CANCELLED",
-            c if c.starts_with("BACKEND_") || c.starts_with("SD_SERVER_") => return "BACKEND_ERROR",
+            c if c.starts_with("BACKEND_") || c.starts_with("SD_SERVER_") => {
+                return "BACKEND_ERROR"
+            }
             _ => {}
         }
     }
@@ -185,7 +208,12 @@ pub fn map_error_code(e: &Error) -> &'static str {
         _ if m.contains("cancelled") => "GENERATION_CANCELLED",
         _ if m.contains("server is busy") => "SERVER_BUSY",
         _ if m.contains("not running") => "SERVER_NOT_RUNNING",
-        _ if m.contains("failed to spawn") || m.contains("exited with code") || m.contains("job failed") => "BACKEND_ERROR",
+        _ if m.contains("failed to spawn")
+            || m.contains("exited with code")
+            || m.contains("job failed") =>
+        {
+            "BACKEND_ERROR"
+        }
         _ if m.contains("failed to read") || m.contains("failed to decode") => "IO_ERROR",
         _ => "UNKNOWN_ERROR",
     }

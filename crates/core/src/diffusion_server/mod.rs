@@ -51,11 +51,17 @@ pub struct DiffusionServerInfo {
 /// What the supervisor tells its listeners (re-emitted with upstream's event names).
 #[derive(Debug, Clone, PartialEq)]
 pub enum DiffusionEvent {
-    Status { new: ServerStatus, old: ServerStatus },
+    Status {
+        new: ServerStatus,
+        old: ServerStatus,
+    },
     Started(DiffusionServerInfo),
     Stopped,
     BackendStatus(BackendStatusEvent),
-    BinaryLog { message: String, level: Level },
+    BinaryLog {
+        message: String,
+        level: Level,
+    },
 }
 
 pub type EventSink = Arc<dyn Fn(DiffusionEvent, Reply) + Send + Sync>;
@@ -71,6 +77,9 @@ pub struct DiffusionServer {
     registry: Mutex<Arc<Registry>>,
     /// Progress of the generation under way (fed by the backend's output).
     progress: Mutex<Option<generate::ProgressSink>>,
+    /// Told when the backend's output says an image is done, so that the job is read at once
+    /// instead of at the next 200 ms poll.
+    job_event: tokio::sync::Notify,
     /// Learned stage durations, for the percentage (kept across images, as upstream).
     estimates: Mutex<crate::diffusion::tracker::Estimates>,
     events: EventSink,
@@ -101,6 +110,7 @@ impl DiffusionServer {
             last_activity: AtomicU64::new(0),
             registry: Mutex::new(Arc::new(Registry::new(result_ttl))),
             progress: Mutex::new(None),
+            job_event: tokio::sync::Notify::new(),
             estimates: Mutex::new(Default::default()),
             events,
             log: Arc::new(LogFile::new(
@@ -166,7 +176,11 @@ impl DiffusionServer {
             health: HealthStatus::Unknown,
             pid: backend.pid,
             port: s.port,
-            model_id: s.config.as_ref().map(|c| c.model_id.clone()).unwrap_or_default(),
+            model_id: s
+                .config
+                .as_ref()
+                .map(|c| c.model_id.clone())
+                .unwrap_or_default(),
             started_at: s.started_at.clone(),
             busy: s.claim.is_some(),
             backend,
@@ -208,7 +222,11 @@ impl DiffusionServer {
                     return Err(Error::server(
                         format!(
                             "Server is already {}",
-                            if s.status == ServerStatus::Running { "running" } else { "starting" }
+                            if s.status == ServerStatus::Running {
+                                "running"
+                            } else {
+                                "starting"
+                            }
                         ),
                         Some(json!({ "suggestion": if s.status == ServerStatus::Running {
                             "Stop the server first with stop()" } else {
@@ -218,7 +236,9 @@ impl DiffusionServer {
                 _ if s.start_claimed => {
                     return Err(Error::server(
                         "Server is already starting",
-                        Some(json!({ "suggestion": "Wait for the current start() call to finish" })),
+                        Some(
+                            json!({ "suggestion": "Wait for the current start() call to finish" }),
+                        ),
                     ))
                 }
                 _ => s.start_claimed = true,
@@ -228,7 +248,9 @@ impl DiffusionServer {
         lock(&self.state).start_claimed = false;
         if let Err(e) = &result {
             self.set_status(ServerStatus::Stopped);
-            let _ = self.log.write(&format!("Failed to start: {e}"), Level::Error);
+            let _ = self
+                .log
+                .write(&format!("Failed to start: {e}"), Level::Error);
         }
         result
     }
@@ -317,11 +339,13 @@ impl DiffusionServer {
             return Err(Error::insufficient_resources(
                 format!(
                     "System cannot run model: {}",
-                    can.reason.clone().unwrap_or_else(|| "Insufficient resources".into())
+                    can.reason
+                        .clone()
+                        .unwrap_or_else(|| "Insufficient resources".into())
                 ),
                 json!({
                     "required": format!("Model size: {}GB", gib(model.size as f64)),
-                    "available": format!("Total RAM: {}GB", gib(total as f64)),
+                    "available": format!("Total RAM: {}GB", gib(total)),
                     "suggestion": can.suggestion.or(can.reason).unwrap_or_else(|| "Try a smaller model".into()),
                 }),
             ));
@@ -351,7 +375,10 @@ impl DiffusionServer {
         match config.port {
             Some(PortSetting::Auto(_)) => health::find_free_port(host),
             Some(PortSetting::Number(n)) => self.free_port(health::port_number(n)?, host).await,
-            None => self.free_port(defaults::DEFAULT_PORTS.diffusion, host).await,
+            None => {
+                self.free_port(defaults::DEFAULT_PORTS.diffusion, host)
+                    .await
+            }
         }
     }
 
@@ -369,7 +396,9 @@ impl DiffusionServer {
     /// Idempotent (stopped: only makes sure no backend is left).
     pub async fn stop(&self) -> Result<()> {
         if self.status() == ServerStatus::Stopped {
-            return self.release_backend(crate::diffusion::ReleaseReason::Stop, false).await;
+            return self
+                .release_backend(crate::diffusion::ReleaseReason::Stop, false)
+                .await;
         }
         self.set_status(ServerStatus::Stopping);
         let _ = self.log.write("Stopping diffusion server...", Level::Info);
@@ -399,13 +428,6 @@ impl DiffusionServer {
                 Some(json!({ "error": e.message })),
             )
         })
-    }
-
-    /// The synchronous exit hook: the backend dies with us (`process::kill_all` covers it too).
-    pub fn kill_now(&self) {
-        if let Some(h) = lock(&self.backend).handle.clone() {
-            h.kill();
-        }
     }
 }
 

@@ -59,7 +59,10 @@ impl DiffusionServer {
             };
             match resident {
                 Some((handle, true)) => return Ok((handle, false)),
-                Some((_, false)) => self.release_backend(ReleaseReason::FlagsChanged, false).await?,
+                Some((_, false)) => {
+                    self.release_backend(ReleaseReason::FlagsChanged, false)
+                        .await?
+                }
                 None => {
                     let _turn = self.transition.lock().await;
                     if lock(&self.backend).state != BackendState::Absent {
@@ -71,18 +74,28 @@ impl DiffusionServer {
         }
         Err(Error::server(
             "Could not settle the stable-diffusion.cpp backend state",
-            Some(json!({ "code": "BACKEND_STATE_UNSETTLED", "state": self.backend_info().state,
-                "suggestion": "Stop and restart the diffusion server" })),
+            Some(
+                json!({ "code": "BACKEND_STATE_UNSETTLED", "state": self.backend_info().state,
+                "suggestion": "Stop and restart the diffusion server" }),
+            ),
         ))
     }
 
-    async fn spawn_backend(&self, flags: BackendFlags, cancel: &CancellationToken) -> Result<Arc<Backend>> {
+    async fn spawn_backend(
+        &self,
+        flags: BackendFlags,
+        cancel: &CancellationToken,
+    ) -> Result<Arc<Backend>> {
         let prepared = lock(&self.state)
             .prepared
             .clone()
             .ok_or_else(|| not_running(self.status()))?;
         let model_args = args::model_args(&prepared.model)?;
-        let context_args = args::optimization_args(&flags, &prepared.binary);
+        let binary = prepared.binary.clone();
+        let dialect = tokio::task::spawn_blocking(move || args::detect_dialect(&binary))
+            .await
+            .unwrap_or(args::FlagDialect::Legacy);
+        let context_args = args::optimization_args(&flags, dialect);
         let start_cancel = cancel.child_token();
         lock(&self.backend).start_cancel = Some(start_cancel.clone());
         self.set_backend_state(BackendState::Starting, Some(StatusReason::Spawned), None);
@@ -98,7 +111,9 @@ impl DiffusionServer {
             port: None,
             ready_timeout: config
                 .startup_timeout
-                .map_or(Duration::from_millis(D.ready_timeout_ms), |ms| Duration::from_millis(ms as u64)),
+                .map_or(Duration::from_millis(D.ready_timeout_ms), |ms| {
+                    Duration::from_millis(ms as u64)
+                }),
             stop_timeout: Duration::from_millis(D.stop_timeout_ms),
             pid_record: self.pid_record.clone(),
         };
@@ -106,7 +121,9 @@ impl DiffusionServer {
             &format!(
                 "Starting sd-server backend: {} {}",
                 spec.binary.display(),
-                [spec.model_args.clone(), spec.context_args.clone()].concat().join(" ")
+                [spec.model_args.clone(), spec.context_args.clone()]
+                    .concat()
+                    .join(" ")
             ),
             Level::Info,
         );
@@ -118,7 +135,10 @@ impl DiffusionServer {
             Ok(h) => Arc::new(h),
             Err(e) => {
                 self.set_backend_state(BackendState::Absent, Some(StatusReason::StartFailed), None);
-                let _ = self.log.write(&format!("sd-server backend failed to start: {e}"), Level::Error);
+                let _ = self.log.write(
+                    &format!("sd-server backend failed to start: {e}"),
+                    Level::Error,
+                );
                 return Err(e);
             }
         };
@@ -133,7 +153,10 @@ impl DiffusionServer {
         self.watch_exit(handle.clone());
         self.set_backend_state(BackendState::Ready, Some(StatusReason::Ready), None);
         let _ = self.log.write(
-            &format!("sd-server backend ready on port {} ({} ms)", handle.port, handle.load_time_ms),
+            &format!(
+                "sd-server backend ready on port {} ({} ms)",
+                handle.port, handle.load_time_ms
+            ),
             Level::Info,
         );
         Ok(handle)
@@ -169,7 +192,11 @@ impl DiffusionServer {
 
     /// `releaseBackend({ reason, waitForInFlight })`: stops the backend (if any) and reports
     /// `absent` with the reason. A start under way is aborted; a stop under way is joined.
-    pub async fn release_backend(&self, reason: ReleaseReason, wait_for_in_flight: bool) -> Result<()> {
+    pub async fn release_backend(
+        &self,
+        reason: ReleaseReason,
+        wait_for_in_flight: bool,
+    ) -> Result<()> {
         lock(&self.backend).disarm_idle();
         if wait_for_in_flight {
             let claim = lock(&self.state).claim.clone();
@@ -199,12 +226,13 @@ impl DiffusionServer {
             b.handle.clone()
         };
         let reason = lock(&self.backend).stop_reason.unwrap_or(reason);
-        self.set_backend_state(BackendState::Stopping, Some(StatusReason::Release(reason)), None);
+        self.set_backend_state(
+            BackendState::Stopping,
+            Some(StatusReason::Release(reason)),
+            None,
+        );
         let stopped = match handle {
-            Some(h) => tokio::task::spawn_blocking(move || h.stop(Duration::from_millis(D.stop_timeout_ms)))
-                .await
-                .map_err(|e| Error::server(format!("Failed to stop the sd-server backend: {e}"), None))
-                .and_then(|r| r),
+            Some(h) => h.stop(Some(Duration::from_millis(D.stop_timeout_ms))).await,
             None => Ok(()),
         };
         if let Err(e) = &stopped {
@@ -218,16 +246,33 @@ impl DiffusionServer {
             b.clear();
             b.stop_reason.take().unwrap_or(reason)
         };
-        self.set_backend_state(BackendState::Absent, Some(StatusReason::Release(reason)), None);
+        self.set_backend_state(
+            BackendState::Absent,
+            Some(StatusReason::Release(reason)),
+            None,
+        );
         stopped
     }
 
     /// `resolveUsageMode(requestMode, llmWasOffloaded)`: the request's mode, else the server's,
     /// else `single` when the LLM had to make room and `burst` otherwise.
-    pub fn resolve_usage_mode(&self, request: Option<UsageMode>, llm_was_offloaded: bool) -> UsageMode {
+    pub fn resolve_usage_mode(
+        &self,
+        request: Option<UsageMode>,
+        llm_was_offloaded: bool,
+    ) -> UsageMode {
         request
-            .or_else(|| lock(&self.state).config.as_ref().and_then(|c| c.fixed_usage_mode()))
-            .unwrap_or(if llm_was_offloaded { UsageMode::Single } else { UsageMode::Burst })
+            .or_else(|| {
+                lock(&self.state)
+                    .config
+                    .as_ref()
+                    .and_then(|c| c.fixed_usage_mode())
+            })
+            .unwrap_or(if llm_was_offloaded {
+                UsageMode::Single
+            } else {
+                UsageMode::Burst
+            })
     }
 
     /// `settleResidency(mode)`: `single` releases the backend now; `burst` arms the idle timer.
@@ -257,7 +302,9 @@ impl DiffusionServer {
             tokio::time::sleep(Duration::from_millis(idle_ms as u64)).await;
             if let Some(server) = me.upgrade() {
                 lock(&server.backend).idle_timer = None;
-                let _ = server.release_backend(ReleaseReason::IdleTimeout, false).await;
+                let _ = server
+                    .release_backend(ReleaseReason::IdleTimeout, false)
+                    .await;
             }
         });
         b.idle_timer = Some(task.abort_handle());

@@ -1,7 +1,9 @@
 //! The supervisor's state: the front's status, the resident backend, the one generation slot.
 
 use crate::diffusion::backend::Backend;
-use crate::diffusion::{BackendFlags, BackendInfo, BackendState, DiffusionServerConfig, ReleaseReason};
+use crate::diffusion::{
+    BackendFlags, BackendInfo, BackendState, DiffusionServerConfig, ReleaseReason,
+};
 use crate::llama_server::ServerStatus;
 use crate::models::ModelInfo;
 use std::path::PathBuf;
@@ -28,12 +30,6 @@ pub(super) struct BackendSlot {
     pub start_cancel: Option<CancellationToken>,
     /// The idle-release timer of `burst` mode.
     pub idle_timer: Option<tokio::task::AbortHandle>,
-}
-
-impl Default for BackendState {
-    fn default() -> Self {
-        BackendState::Absent
-    }
 }
 
 impl BackendSlot {

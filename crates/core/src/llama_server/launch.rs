@@ -4,7 +4,7 @@
 
 use super::state::{cancelled_by_stop, lock, Capacity};
 use super::types::{LlamaServerReadyState, ServerEvent, ServerInfo, ServerStatus};
-use super::{orphans, LlamaServer};
+use super::LlamaServer;
 use crate::callback::Reply;
 use crate::defaults;
 use crate::llama::{self, ResolvedConfig};
@@ -57,7 +57,7 @@ impl LlamaServer {
             s.child = Some(child.clone());
             s.config = Some(resolved.clone());
         }
-        self.write_pid_record(child.pid);
+        self.pid_record.write(child.pid);
         let _ = self.log.write(
             &format!(
                 "Process spawned with PID {}, waiting for health check...",
@@ -149,7 +149,7 @@ impl LlamaServer {
                 let _ = log.write(&message, level);
             }
             Event::Exited(exit) => {
-                orphans::drop_record_if_gone(&record);
+                record.drop_if_gone();
                 let Some(new) = lock(&state).record_exit(&exit) else {
                     return;
                 };

@@ -18,11 +18,11 @@ mod validation;
 mod watchdog;
 
 pub use state::StartClaim;
-pub use validation::{check_binary, check_model_files, validate_phase1};
 pub use types::{
     ExitReason, HealthCheckFailed, LlamaServerReadyState, ServerEvent, ServerExit, ServerInfo,
     ServerStatus,
 };
+pub use validation::{check_binary, check_model_files, validate_phase1};
 
 use crate::defaults;
 use crate::llama::LlamaServerConfig;
@@ -45,7 +45,7 @@ pub type EventSink = Arc<dyn Fn(ServerEvent, crate::callback::Reply) + Send + Sy
 pub struct LlamaServer {
     me: std::sync::Weak<LlamaServer>,
     /// `<userData>/config/children/llama-server.json`: the running child, for orphan reaping.
-    pid_record: PathBuf,
+    pid_record: crate::process::PidRecord,
     runtime: Mutex<Option<tokio::runtime::Handle>>,
     state: Arc<Mutex<State>>,
     events: EventSink,
@@ -60,7 +60,9 @@ impl LlamaServer {
         let paths = models.storage.paths.clone();
         Arc::new_cyclic(|me| LlamaServer {
             me: me.clone(),
-            pid_record: paths.config.join("children").join("llama-server.json"),
+            pid_record: crate::process::PidRecord::new(
+                paths.config.join("children").join("llama-server.json"),
+            ),
             runtime: Mutex::new(None),
             log: Arc::new(LogFile::new(
                 &paths.logs.join("llama-server.log"),

@@ -136,17 +136,26 @@ pub async fn validate_phase1(
     force: bool,
     log: &(dyn Fn(&str, Level) + Send + Sync),
 ) -> Result<()> {
-    log(&format!("Using {name} binary: {}", binary.display()), Level::Info);
+    log(
+        &format!("Using {name} binary: {}", binary.display()),
+        Level::Info,
+    );
     let key = std::fs::metadata(binary)
         .map(|m| (binary.to_path_buf(), m.len(), m.modified().ok()))
         .ok();
     let known = key.as_ref().is_some_and(|k| validated().contains(k));
     if known && !force {
-        log("Using cached validation result (binary verified)", Level::Info);
+        log(
+            "Using cached validation result (binary verified)",
+            Level::Info,
+        );
         return Ok(());
     }
     if force {
-        log("Force validation requested, re-running tests...", Level::Info);
+        log(
+            "Force validation requested, re-running tests...",
+            Level::Info,
+        );
     }
     log("Phase 1: Testing binary basic validation...", Level::Info);
     let path = binary.to_path_buf();

@@ -10,10 +10,12 @@
 //! - `signals`: [`Signal`], signal names from libc's numbers, signalling a group or a pid.
 //! - `manager`: `ProcessManager`'s calls on any pid (`is_running`, `terminate`).
 //! - `identity`: a process beyond its pid (start time, executable), liveness, orphan reaping.
+//! - `record`: [`PidRecord`], the file naming a running child, for reaping it after our crash.
 //! - `windows_job`: the Windows kill-on-close job and TerminateProcess.
 
 mod identity;
 mod manager;
+mod record;
 mod signals;
 mod spawn;
 #[cfg(test)]
@@ -23,7 +25,11 @@ mod windows_job;
 
 pub use identity::{identity, is_alive, reap_orphan, Identity};
 pub use manager::{is_running, kill_refused, terminate};
+pub use record::PidRecord;
 pub use signals::{signal_group, signal_name, signal_number, signal_pid, Signal};
+/// The line splitter of every child's output, for tests that feed it chunks directly.
+#[cfg(test)]
+pub(crate) use spawn::pump;
 pub use spawn::{kill_all, spawn};
 
 use std::path::PathBuf;

@@ -77,23 +77,39 @@ fn die_with_parent(cmd: &mut Command) {
     }
 }
 
-/// Reads a stream as lines, splitting on `\n` and `\r`, lossily decoding invalid UTF-8.
-fn pump(stream: impl Read, send: impl Fn(String)) {
+/// Reads a stream as lines, splitting on `\n` and `\r` as soon as either arrives (a progress bar
+/// redrawn after `\r` is a line when the next `\r` comes, not when a `\n` ends the whole bar),
+/// lossily decoding invalid UTF-8; the partial last line is sent at the end.
+pub(crate) fn pump(stream: impl Read, send: impl Fn(String)) {
     let mut reader = BufReader::with_capacity(64 * 1024, stream);
-    let mut buf = Vec::new();
+    let mut line = Vec::new();
+    let flush = |line: &mut Vec<u8>| {
+        if !line.is_empty() {
+            send(String::from_utf8_lossy(line).into_owned());
+            line.clear();
+        }
+    };
     loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                for part in buf.split(|&b| b == b'\n' || b == b'\r') {
-                    if !part.is_empty() {
-                        send(String::from_utf8_lossy(part).into_owned());
-                    }
+        let chunk = match reader.fill_buf() {
+            Ok([]) => break,
+            Ok(chunk) => chunk,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        };
+        let n = chunk.len();
+        match chunk.iter().rposition(|&b| b == b'\n' || b == b'\r') {
+            None => line.extend_from_slice(chunk),
+            Some(end) => {
+                for part in chunk[..end].split(|&b| b == b'\n' || b == b'\r') {
+                    line.extend_from_slice(part);
+                    flush(&mut line);
                 }
+                line.extend_from_slice(&chunk[end + 1..]);
             }
         }
+        reader.consume(n);
     }
+    flush(&mut line);
 }
 
 /// Spawns `spec` and reports its output lines and its exit through `events`.
@@ -161,6 +177,13 @@ fn exit_of(status: std::process::ExitStatus) -> Exit {
         code: status.code(),
         signal,
     }
+}
+
+/// Whether `pid` is a child this process spawned and has not seen exit.
+pub(super) fn is_live_child(pid: u32) -> bool {
+    LIVE.lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .contains(&pid)
 }
 
 /// Kills every live child group at once (for a synchronous exit hook). Returns how many.

@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: the real test assets (fetched and cached by
-//! scripts/assets.sh), the llama.cpp Python reader used as an oracle, and `alive(pid)` on every OS.
+//! scripts/assets.sh; stable-diffusion.cpp's through the environment), the llama.cpp Python
+//! reader used as an oracle, and `alive(pid)` on every OS.
 #![allow(dead_code)]
 
 pub mod alive;
@@ -39,6 +40,23 @@ pub fn smollm_path() -> PathBuf {
 /// llama.cpp's llama-server, built from the llama.cpp source on PyPI.
 pub fn llama_server_path() -> PathBuf {
     asset("GENAI_TEST_LLAMA_SERVER", "llama-server")
+}
+
+/// stable-diffusion.cpp's sd-server and the random-weight SDXS model (`$GENAI_TEST_SD_SERVER`,
+/// `$GENAI_TEST_SD_MODEL`, which scripts/test.sh exports from scripts/assets.sh); `None`, with
+/// the reason printed, when either is unset, so that a test can skip.
+pub fn sd_assets(test: &str) -> Option<(PathBuf, PathBuf)> {
+    let server = std::env::var_os("GENAI_TEST_SD_SERVER");
+    let model = std::env::var_os("GENAI_TEST_SD_MODEL");
+    match (server, model) {
+        (Some(s), Some(m)) => Some((PathBuf::from(s), PathBuf::from(m))),
+        _ => {
+            println!(
+                "{test}: skipped, GENAI_TEST_SD_SERVER and GENAI_TEST_SD_MODEL must be set (bash scripts/assets.sh path sd-server / sd-model)"
+            );
+            None
+        }
+    }
 }
 
 /// The header as llama.cpp's own `gguf` Python package reads it.
