@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { ROOT, alive, tempDir, until } from './helpers.mjs';
+import * as upDefaults from '../node_modules/genai-electron/dist/config/defaults.js';
 import { SD_SERVER, SMALL, registerModels, pngSize, progressRecorder, expectProgressRules } from './support/diffusion.mjs';
 
 process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-diffusion-jest-');
@@ -54,10 +55,12 @@ test('start errors are typed and change nothing; no image without a running serv
   expect(noBinary).toBeInstanceOf(BinaryError);
   expect(noBinary.message).toContain(missing);
   await expectIdle();
-  const holder = net.createServer();
+  const sockets = [];
+  const holder = net.createServer((sock) => sockets.push(sock)); // accepts, never answers
   await new Promise((r) => holder.listen(0, '127.0.0.1', r));
   const taken = holder.address().port;
   const busy = await diffusionServer.start({ modelId: 'sdxs', port: taken }).catch((e) => e);
+  sockets.forEach((sock) => sock.destroy());
   await new Promise((r) => holder.close(r));
   expect(busy).toBeInstanceOf(PortInUseError);
   expect(busy.message).toBe(`Port ${taken} is already in use`);
@@ -110,6 +113,7 @@ test('start → a real 64×64 PNG with progress in stage order; burst keeps the 
   // A batch on the same backend: upstream's seed rule (seed + i) and one overall percentage.
   const batch = progressRecorder();
   const images = await diffusionServer.executeBatchGeneration({ prompt: 'foxes', ...SMALL, seed: 7, count: 2, onProgress: batch.onProgress });
+  expect(images).toBeInstanceOf(Array);
   expect(images.map((r) => r.seed)).toEqual([7, 8]);
   for (const r of images) expect(pngSize(r.image)).toEqual({ width: 64, height: 64 });
   const pcts = batch.calls.map((c) => c.pct);
@@ -164,13 +168,50 @@ test('stop() ends the backend and the front; idempotent', async () => {
   events.off();
 });
 
+test('the diffusion constants equal upstream\'s, frozen, in its key order', () => {
+  for (const name of ['DIFFUSION_COMPONENT_FLAGS', 'DIFFUSION_COMPONENT_ORDER', 'DIFFUSION_VRAM_THRESHOLDS', 'DIFFUSION_BACKEND_DEFAULTS']) {
+    expect([name, api[name]]).toEqual([name, upDefaults[name]]);
+    expect([name, Object.keys(api[name])]).toEqual([name, Object.keys(upDefaults[name])]);
+    expect([name, Object.isFrozen(api[name])]).toEqual([name, true]);
+  }
+  expect(api.DIFFUSION_COMPONENT_ORDER).toBeInstanceOf(Array);
+});
+
+test('GenerationRegistry: upstream\'s methods; a finished generation expires after maxResultAgeMs', async () => {
+  const registry = new api.GenerationRegistry({ maxResultAgeMs: 50, cleanupIntervalMs: 1000 });
+  const id = registry.create({ prompt: 'kept', width: 64, onProgress: () => {} });
+  expect(id).toMatch(/^gen_/);
+  const state = registry.get(id);
+  expect(state).toEqual({ id, status: 'pending', createdAt: expect.any(Number), updatedAt: state.createdAt, config: { prompt: 'kept', width: 64 } });
+  registry.update(id, { status: 'in_progress', progress: { currentStep: 1, totalSteps: 2, stage: 'diffusion', percentage: 40 } });
+  expect(registry.get(id)).toEqual(expect.objectContaining({ status: 'in_progress', progress: expect.objectContaining({ percentage: 40 }) }));
+  registry.update('gen_0_unknown', { status: 'error' }); // nothing
+  const other = registry.create({ prompt: 'other' });
+  expect(registry.getAllIds()).toEqual([id, other]);
+  expect(registry.size()).toBe(2);
+  registry.update(id, { status: 'complete' });
+  expect(registry.cleanup(60000)).toBe(0);
+  await new Promise((r) => setTimeout(r, 120));
+  expect(registry.get(id)).toBeNull(); // expired on read, before any cleanup
+  expect(registry.size()).toBe(1); // the pending one stays
+  registry.delete(other);
+  expect(registry.getAllIds()).toEqual([]);
+  registry.create({ prompt: 'x' });
+  registry.clear();
+  expect(registry.size()).toBe(0);
+  registry.destroy();
+});
+
 describe('the sd-server dies with its Node process', () => {
   // The parent's server is stopped here: one backend per userData at a time.
   const script = (ending) => `
     const { diffusionServer } = require('genai-electron-rs');
     diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 1 })
       .then(() => diffusionServer.generateImage({ prompt: 'x', width: 64, height: 64, steps: 1 }))
-      .then(() => { console.log('PID ' + diffusionServer.getPid()); ${ending} });`;
+      .then(() => {
+        console.log('PID ' + diffusionServer.getPid());
+        process.stdin.once('data', () => { ${ending} }); // once the parent has seen it alive
+      });`;
   const run = async (ending, signal) => {
     const child = spawn(process.execPath, ['-e', script(ending)], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '' } });
     let out = '';
@@ -181,14 +222,15 @@ describe('the sd-server dies with its Node process', () => {
     const pid = Number(/PID (\d+)/.exec(out)?.[1]);
     if (!pid) throw new Error(`the child made no image: ${err}`);
     expect(alive(pid)).toBe(true);
-    if (signal) {
-      expect(child.exitCode).toBe(null); // a running server keeps Node alive
-      child.kill(signal);
-    }
-    if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    expect(child.exitCode).toBe(null); // a running server keeps Node alive
+    const exited = new Promise((r) => child.once('exit', r));
+    if (signal) child.kill(signal);
+    else child.stdin.write('go\n');
+    await exited;
     await until(() => !alive(pid), 5000);
   };
 
   test('SIGKILL', () => run('', 'SIGKILL'), 90000);
+  test('an uncaught exception', () => run('throw new Error("boom")'), 90000);
   test('process.exit()', () => run('process.exit(0)'), 90000);
 });

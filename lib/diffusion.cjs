@@ -10,7 +10,7 @@ const { installExitHook } = require('./process.cjs');
 const C = native.constants();
 // Copied into this realm's objects and frozen (see lib/helpers.cjs), in upstream's shapes.
 const DIFFUSION_COMPONENT_FLAGS = Object.freeze(Object.fromEntries(C.diffusionComponents));
-const DIFFUSION_COMPONENT_ORDER = Object.freeze(C.diffusionComponents.map(([role]) => role));
+const DIFFUSION_COMPONENT_ORDER = Object.freeze(Array.from(C.diffusionComponents, ([role]) => role));
 const DIFFUSION_VRAM_THRESHOLDS = Object.freeze({ ...C.diffusionVramThresholds });
 const DIFFUSION_BACKEND_DEFAULTS = Object.freeze({ ...C.diffusionBackendDefaults });
 
@@ -144,8 +144,9 @@ class DiffusionServerManager extends ServerManager {
     return withProgress((rest, onProgress) => this.#native.executeImageGeneration(rest, onProgress, flagOverrides), config);
   }
 
-  executeBatchGeneration(config) {
-    return withProgress((rest, onProgress) => this.#native.executeBatchGeneration(rest, onProgress), config);
+  async executeBatchGeneration(config) {
+    const images = await withProgress((rest, onProgress) => this.#native.executeBatchGeneration(rest, onProgress), config);
+    return Array.from(images); // an array of this realm
   }
 
   isHealthy() {

@@ -60,10 +60,10 @@ export function expectProgressRules(calls, { loading = true } = {}) {
 }
 
 /**
- * A raw HTTP/1.1 exchange on 127.0.0.1 (Host headers and bodies no fetch would send): the status
- * code and the body of the answer. `head` is everything before the body.
+ * A raw HTTP/1.1 exchange on 127.0.0.1 (Host headers and Content-Lengths no fetch would send): the
+ * status code and the body of the answer. `head` is the request line and headers.
  */
-export function rawRequest(port, head, body = '') {
+export function rawRequest(port, head) {
   return new Promise((resolve, reject) => {
     const sock = net.connect(port, '127.0.0.1');
     let data = '';
@@ -77,6 +77,5 @@ export function rawRequest(port, head, body = '') {
     }
     // No half-close: the server closes after its answer (`Connection: close`).
     sock.write(`${head}\r\nConnection: close\r\n\r\n`);
-    if (body) sock.write(body);
   });
 }
