@@ -14,15 +14,18 @@ const { nativeManager, ...models } = modelsModule;
 const servers = require('./lib/servers.cjs');
 const { ServerManager, LlamaServerManager } = require('./lib/llama.cjs');
 const { ProcessManager } = require('./lib/process.cjs');
+const diffusion = require('./lib/diffusion.cjs');
 
 module.exports = {
   systemInfo: system.SystemInfo.getInstance(),
   modelManager: models.ModelManager.getInstance(),
   llamaServer: new LlamaServerManager(),
+  diffusionServer: new diffusion.DiffusionServerManager(),
   ...system,
   ...models,
   ServerManager,
   LlamaServerManager,
+  ...diffusion,
   ProcessManager,
   ...servers,
   ...helpers,

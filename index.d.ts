@@ -537,6 +537,215 @@ export declare class LlamaServerManager extends ServerManager {
 export declare const llamaServer: LlamaServerManager;
 
 // ---------------------------------------------------------------------------------------------
+// Image generation: diffusionServer (offload calibration is not here yet)
+
+export type ImageSampler =
+  | 'euler_a'
+  | 'euler'
+  | 'heun'
+  | 'dpm2'
+  | 'dpm++2s_a'
+  | 'dpm++2m'
+  | 'dpm++2mv2'
+  | 'lcm'
+  | 'er_sde'
+  | 'euler_cfg_pp'
+  | 'euler_a_cfg_pp';
+
+export type ImageGenerationStage = 'loading' | 'diffusion' | 'decoding';
+
+export interface ImageGenerationProgress {
+  currentStep: number;
+  totalSteps: number;
+  stage: ImageGenerationStage;
+  percentage?: number;
+  currentImage?: number;
+  totalImages?: number;
+}
+
+export interface ImageGenerationConfig {
+  prompt: string;
+  negativePrompt?: string;
+  width?: number;
+  height?: number;
+  steps?: number;
+  cfgScale?: number;
+  seed?: number;
+  sampler?: ImageSampler;
+  count?: number;
+  usageMode?: DiffusionUsageMode;
+  onProgress?: (currentStep: number, totalSteps: number, stage: ImageGenerationStage, percentage?: number) => void;
+}
+
+export type DiffusionUsageMode = 'burst' | 'single';
+export type DiffusionBackendState = 'absent' | 'starting' | 'ready' | 'busy' | 'stopping';
+export type DiffusionBackendReleaseReason =
+  | 'single'
+  | 'idle-timeout'
+  | 'explicit'
+  | 'flags-changed'
+  | 'cancel'
+  | 'stuck'
+  | 'crashed'
+  | 'stop'
+  | 'shutdown'
+  | 'llm-start'
+  | 'calibration';
+
+export interface DiffusionBackendInfo {
+  state: DiffusionBackendState;
+  pid?: number;
+  startedAt?: string;
+  loadTimeMs?: number;
+  lastUsedAt?: string;
+  flags?: {
+    clipOnCpu: boolean;
+    vaeOnCpu: boolean;
+    offloadToCpu: boolean;
+    diffusionFlashAttention: boolean;
+  };
+}
+
+export interface DiffusionBackendStatusEvent {
+  state: DiffusionBackendState;
+  previous: DiffusionBackendState;
+  reason?: DiffusionBackendReleaseReason | 'spawned' | 'ready' | 'job' | 'start-failed';
+  exit?: {
+    code: number | null;
+    signal: NodeJS.Signals | null;
+  };
+}
+
+export interface ImageGenerationResult {
+  image: Buffer;
+  format: 'png';
+  timeTaken: number;
+  seed: number;
+  width: number;
+  height: number;
+}
+
+export interface DiffusionServerConfig {
+  modelId: string;
+  port?: number | 'auto';
+  host?: string;
+  allowedOrigins?: string[];
+  startupTimeout?: number;
+  usageMode?: DiffusionUsageMode | 'auto';
+  idleTimeoutMs?: number;
+  jobActivityTimeoutMs?: number;
+  threads?: number;
+  gpuLayers?: number;
+  forceValidation?: boolean;
+  clipOnCpu?: boolean;
+  vaeOnCpu?: boolean;
+  batchSize?: number;
+  offloadToCpu?: boolean;
+  diffusionFlashAttention?: boolean;
+  /** Addition: the sd-server binary; else `$GENAI_SD_SERVER_PATH`, else `binaries/diffusion/`. */
+  binaryPath?: string;
+}
+
+export interface DiffusionServerInfo {
+  status: ServerStatus;
+  health: HealthStatus;
+  pid?: number;
+  port: number;
+  modelId: string;
+  startedAt?: string;
+  error?: string;
+  busy?: boolean;
+  backend?: DiffusionBackendInfo;
+}
+
+export type GenerationStatus = 'pending' | 'in_progress' | 'complete' | 'error' | 'cancelled';
+
+export interface GenerationState {
+  id: string;
+  status: GenerationStatus;
+  createdAt: number;
+  updatedAt: number;
+  config: ImageGenerationConfig;
+  progress?: ImageGenerationProgress;
+  result?: {
+    images: {
+      image: string;
+      seed: number;
+      width: number;
+      height: number;
+    }[];
+    format: 'png';
+    timeTaken: number;
+  };
+  error?: {
+    message: string;
+    code: string;
+  };
+}
+
+export interface DiffusionOffloadCombo {
+  label?: string;
+  clipOnCpu?: boolean;
+  vaeOnCpu?: boolean;
+  offloadToCpu?: boolean;
+  diffusionFlashAttention?: boolean;
+}
+
+/**
+ * The image server: a loopback HTTP API (`/health`, `/v1/images/generations`) from `start()` to
+ * `stop()`, and behind it a persistent sd-server started with the first image, kept warm
+ * (`burst`) or released after each image (`single`). Events: `status`, `started`, `stopped`,
+ * `backend-status` (DiffusionBackendStatusEvent), `binary-log`.
+ */
+export declare class DiffusionServerManager extends ServerManager {
+  /** One model manager and one system detection per process are used whatever is passed; the
+   * resource orchestrator (`llamaServer`) is not wired yet. */
+  constructor(modelManager?: ModelManager, systemInfo?: SystemInfo, llamaServer?: LlamaServerManager);
+  start(config: DiffusionServerConfig): Promise<ServerInfo>;
+  stop(): Promise<void>;
+  getActiveGenerationId(): string | undefined;
+  cancelImageGeneration(id: string): Promise<void>;
+  releaseBackend(options?: { reason?: DiffusionBackendReleaseReason; waitForInFlight?: boolean }): Promise<void>;
+  getBackendInfo(): DiffusionBackendInfo;
+  /** The LLM/diffusion resource orchestrator is not part of this package yet: always `undefined`. */
+  getOrchestrator(): undefined;
+  resolveUsageMode(requestMode: DiffusionUsageMode | undefined, llmWasOffloaded: boolean): DiffusionUsageMode;
+  settleResidency(mode: DiffusionUsageMode): Promise<void>;
+  generateImage(config: ImageGenerationConfig): Promise<ImageGenerationResult>;
+  isHealthy(): Promise<boolean>;
+  /** The sd-server backend's pid, while there is one. */
+  getPid(): number | undefined;
+  getInfo(): DiffusionServerInfo;
+  getConfig(): ServerConfig | undefined;
+  getLogPath(): string | undefined;
+  executeImageGeneration(config: ImageGenerationConfig, flagOverrides?: DiffusionOffloadCombo): Promise<ImageGenerationResult>;
+  executeBatchGeneration(config: ImageGenerationConfig): Promise<ImageGenerationResult[]>;
+  /** Addition (as ChildProcess#unref): a running server no longer keeps Node alive; its backend is killed when Node exits. */
+  unref(): this;
+  /** Addition: a running server keeps Node alive again (the default). */
+  ref(): this;
+}
+
+export declare const diffusionServer: DiffusionServerManager;
+
+/**
+ * The HTTP API's generations. Finished ones are dropped `maxResultAgeMs` after their last update
+ * and never returned after that (enforced on read: no timer, `cleanupIntervalMs` is accepted).
+ */
+export declare class GenerationRegistry {
+  constructor(config?: { maxResultAgeMs?: number; cleanupIntervalMs?: number });
+  create(config: ImageGenerationConfig): string;
+  get(id: string): GenerationState | null;
+  update(id: string, updates: Partial<GenerationState>): void;
+  delete(id: string): void;
+  getAllIds(): string[];
+  size(): number;
+  cleanup(maxAgeMs: number): number;
+  destroy(): void;
+  clear(): void;
+}
+
+// ---------------------------------------------------------------------------------------------
 // Helpers
 
 export declare function calculateSHA256(filePath: string): Promise<string>;
@@ -594,6 +803,22 @@ export declare const DEFAULT_TIMEOUTS: {
   readonly serverStart: 120000;
   readonly serverStop: 10000;
   readonly healthCheck: 5000;
+};
+export declare const DIFFUSION_COMPONENT_FLAGS: Record<DiffusionComponentRole, string>;
+export declare const DIFFUSION_COMPONENT_ORDER: readonly DiffusionComponentRole[];
+export declare const DIFFUSION_VRAM_THRESHOLDS: {
+  readonly clipOnCpuHeadroomBytes: number;
+  readonly vaeOnCpuHeadroomBytes: number;
+  readonly modelOverheadMultiplier: 1.2;
+};
+export declare const DIFFUSION_BACKEND_DEFAULTS: {
+  readonly idleTimeoutMs: 300000;
+  readonly jobPollIntervalMs: 200;
+  readonly jobRequestTimeoutMs: 10000;
+  readonly readyTimeoutMs: 120000;
+  readonly stopTimeoutMs: 10000;
+  readonly maxTransientPollFailures: 3;
+  readonly jobActivityTimeoutMs: 600000;
 };
 
 // ---------------------------------------------------------------------------------------------

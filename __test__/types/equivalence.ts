@@ -3,6 +3,7 @@
 // error. Extend it with every export that later work adds.
 import type * as Up from 'genai-electron';
 import type * as Rs from '../../index.js';
+import type { EventEmitter } from 'node:events';
 
 /** Exact equality (not just mutual assignability): differs on optional/readonly/any. */
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
@@ -165,3 +166,54 @@ check<Equals<Up.ServerEvent, Rs.ServerEvent>>();
 type SharedServer = 'restart' | 'getStatus' | 'getPort' | 'getPid' | 'isRunning' | 'isStopped' | 'isStarting' | 'isStopping' | 'hasCrashed' | 'getLogs' | 'getStructuredLogs' | 'clearLogs' | 'stop' | 'getInfo' | 'isHealthy' | 'getHealthStatus';
 check<Equals<Pick<Up.LlamaServerManager, SharedServer>, Pick<Rs.LlamaServerManager, SharedServer>>>();
 check<[Parameters<Up.LlamaServerManager['start']>[0]] extends [Parameters<Rs.LlamaServerManager['start']>[0]] ? true : false>();
+
+// --- image generation (diffusionServer; offload calibration is not here yet)
+check<Equals<Up.ImageSampler, Rs.ImageSampler>>();
+check<Equals<Up.ImageGenerationStage, Rs.ImageGenerationStage>>();
+check<Equals<Up.ImageGenerationProgress, Rs.ImageGenerationProgress>>();
+check<Equals<Up.ImageGenerationConfig, Rs.ImageGenerationConfig>>();
+check<Equals<Up.ImageGenerationResult, Rs.ImageGenerationResult>>();
+// DiffusionServerConfig gains the optional binaryPath: everything else is identical.
+check<Mutual<Up.DiffusionServerConfig, Rs.DiffusionServerConfig>>();
+check<Equals<Up.DiffusionServerConfig, Omit<Rs.DiffusionServerConfig, 'binaryPath'>>>();
+check<Equals<Up.DiffusionServerInfo, Rs.DiffusionServerInfo>>();
+check<Equals<Up.DiffusionUsageMode, Rs.DiffusionUsageMode>>();
+check<Equals<Up.DiffusionBackendState, Rs.DiffusionBackendState>>();
+check<Equals<Up.DiffusionBackendReleaseReason, Rs.DiffusionBackendReleaseReason>>();
+check<Equals<Up.DiffusionBackendInfo, Rs.DiffusionBackendInfo>>();
+check<Equals<Up.DiffusionBackendStatusEvent, Rs.DiffusionBackendStatusEvent>>();
+check<Equals<Up.GenerationStatus, Rs.GenerationStatus>>();
+check<Equals<Up.GenerationState, Rs.GenerationState>>();
+check<Equals<Up.DiffusionOffloadCombo, Rs.DiffusionOffloadCombo>>();
+check<Equals<typeof Up.DIFFUSION_COMPONENT_FLAGS, typeof Rs.DIFFUSION_COMPONENT_FLAGS>>();
+check<Equals<typeof Up.DIFFUSION_COMPONENT_ORDER, typeof Rs.DIFFUSION_COMPONENT_ORDER>>();
+check<Equals<typeof Up.DIFFUSION_VRAM_THRESHOLDS, typeof Rs.DIFFUSION_VRAM_THRESHOLDS>>();
+check<Equals<typeof Up.DIFFUSION_BACKEND_DEFAULTS, typeof Rs.DIFFUSION_BACKEND_DEFAULTS>>();
+
+// DiffusionServerManager: every public member but calibrate/isCalibrating (not here yet),
+// getOrchestrator (no orchestrator yet: `undefined`, which upstream's type accepts), start (its
+// config gains binaryPath) and our unref/ref additions is identical, the inherited ServerManager
+// members included. EventEmitter's members return `this` (each class itself): both are
+// EventEmitters of the same declaration.
+type DiffusionOwn = 'calibrate' | 'isCalibrating' | 'getOrchestrator' | 'start' | 'unref' | 'ref' | keyof EventEmitter;
+type DiffusionShared<T> = Omit<Surface<T>, DiffusionOwn>;
+check<Equals<DiffusionShared<Up.DiffusionServerManager>, DiffusionShared<Rs.DiffusionServerManager>>>();
+check<Equals<Up.DiffusionServerManager extends EventEmitter ? true : false, Rs.DiffusionServerManager extends EventEmitter ? true : false>>();
+check<Equals<Exclude<keyof Rs.DiffusionServerManager, keyof Up.DiffusionServerManager>, 'unref' | 'ref'>>();
+check<Equals<Exclude<keyof Up.DiffusionServerManager, keyof Rs.DiffusionServerManager>, 'calibrate' | 'isCalibrating'>>();
+check<Mutual<Parameters<Up.DiffusionServerManager['start']>, Parameters<Rs.DiffusionServerManager['start']>>>();
+check<Equals<ReturnType<Up.DiffusionServerManager['start']>, ReturnType<Rs.DiffusionServerManager['start']>>>();
+check<[Rs.DiffusionServerManager['getOrchestrator']] extends [Up.DiffusionServerManager['getOrchestrator']] ? true : false>();
+check<Equals<typeof Up.diffusionServer, Up.DiffusionServerManager>>();
+check<Equals<typeof Rs.diffusionServer, Rs.DiffusionServerManager>>();
+// Constructor: three optional parameters, each the same manager (compared by its shared surface).
+type UpCtor = ConstructorParameters<typeof Up.DiffusionServerManager>;
+type RsCtor = ConstructorParameters<typeof Rs.DiffusionServerManager>;
+check<Equals<UpCtor['length'], 0 | 1 | 2 | 3>>();
+check<Equals<RsCtor['length'], 0 | 1 | 2 | 3>>();
+check<Equals<Surface<NonNullable<UpCtor[0]>>, Surface<NonNullable<RsCtor[0]>>>>();
+check<Equals<SysSurface<NonNullable<UpCtor[1]>>, SysSurface<NonNullable<RsCtor[1]>>>>();
+check<Equals<Pick<NonNullable<UpCtor[2]>, SharedServer>, Pick<NonNullable<RsCtor[2]>, SharedServer>>>();
+
+// GenerationRegistry: constructor parameters and instance surface.
+check<Equals<Ctor<typeof Up.GenerationRegistry>, Ctor<typeof Rs.GenerationRegistry>>>();

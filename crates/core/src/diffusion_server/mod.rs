@@ -23,7 +23,7 @@ use crate::logs::{Level, LogFile, Rotation};
 use crate::models::{ModelManager, ModelType};
 use crate::system::sizing::{CanRunOptions, ModelView};
 use crate::system::SystemInfo;
-use crate::{defaults, Error, ErrorCode, Result};
+use crate::{defaults, Error, Result};
 use serde::Serialize;
 use serde_json::json;
 use state::{lock, Prepared, State};
@@ -323,15 +323,12 @@ impl DiffusionServer {
     fn prepare(&self, config: &DiffusionServerConfig) -> Result<Prepared> {
         let model = self.models.storage.find(&config.model_id)?;
         if model.model_type != ModelType::Diffusion {
-            return Err(Error::new(
-                ErrorCode::ModelNotFound,
-                format!(
-                    "Model {} is not a diffusion model (type: {})",
-                    config.model_id,
-                    model.model_type.as_str()
-                ),
-                Some(json!({ "modelId": config.model_id })),
-            ));
+            // Upstream passes this sentence as ModelNotFoundError's model id (message and details).
+            return Err(Error::model_not_found(&format!(
+                "Model {} is not a diffusion model (type: {})",
+                config.model_id,
+                model.model_type.as_str()
+            )));
         }
         crate::llama_server::check_model_files(&model)?;
         let view = ModelView::from_json(&serde_json::to_value(&model).unwrap_or_default());

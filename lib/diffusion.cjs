@@ -1,0 +1,236 @@
+'use strict';
+// DiffusionServerManager (`diffusionServer`) and GenerationRegistry over the native supervisor
+// (crates/core diffusion_server): events re-emitted with genai-electron's names and payloads,
+// `onProgress` passed apart from the JSON config, the diffusion constants from the core.
+const native = require('./native.cjs');
+const { ServerManager } = require('./llama.cjs');
+const { nativeManager } = require('./models.cjs');
+const { installExitHook } = require('./process.cjs');
+
+const C = native.constants();
+// Copied into this realm's objects and frozen (see lib/helpers.cjs), in upstream's shapes.
+const DIFFUSION_COMPONENT_FLAGS = Object.freeze(Object.fromEntries(C.diffusionComponents));
+const DIFFUSION_COMPONENT_ORDER = Object.freeze(Array.from(C.diffusionComponents, ([role]) => role));
+const DIFFUSION_VRAM_THRESHOLDS = Object.freeze({ ...C.diffusionVramThresholds });
+const DIFFUSION_BACKEND_DEFAULTS = Object.freeze({ ...C.diffusionBackendDefaults });
+
+/** `IMAGE_RESULT_TTL_MS` read as upstream does (`parseInt`); unset or unusable: core's default. */
+function resultTtlFromEnv() {
+  const raw = process.env.IMAGE_RESULT_TTL_MS;
+  return raw ? Number.parseInt(raw, 10) : undefined;
+}
+
+/** `{ onProgress, ...rest }`: the callback crosses apart (a function is not JSON). */
+function splitProgress(config) {
+  if (config === null || typeof config !== 'object') return [config, undefined];
+  const { onProgress, ...rest } = config;
+  return [rest, onProgress];
+}
+
+/**
+ * Progress calls and the result reach JS through separate native queues: when both are pending
+ * together the result may run first. One turn of the event loop delivers the calls the core made
+ * before it returned, so the caller's `await` sees the final `onProgress(…, 100)` first, as upstream.
+ */
+async function withProgress(run, config) {
+  const [rest, onProgress] = splitProgress(config);
+  const result = await run(rest, onProgress);
+  if (typeof onProgress === 'function') await new Promise((resolve) => setImmediate(resolve));
+  return result;
+}
+
+class DiffusionServerManager extends ServerManager {
+  #native;
+  #keepAlive; // a running server keeps Node alive, as upstream's HTTP server does
+  #unref = false;
+
+  /**
+   * The arguments are upstream's; this package has one model manager and one system detection
+   * per process, which the native supervisor uses. `llamaServer` (the resource orchestrator)
+   * is not wired yet: `getOrchestrator()` is undefined.
+   * `IMAGE_RESULT_TTL_MS` is read here, from `process.env` as JS sees it.
+   */
+  constructor(_modelManager, _systemInfo, _llamaServer) {
+    super();
+    this.#native = new native.NativeDiffusionServer(
+      nativeManager(),
+      (name, payload) => this.#onEvent(name, payload),
+      resultTtlFromEnv(),
+    );
+  }
+
+  #onEvent(name, payload) {
+    if (name === 'status') {
+      const [status, old] = payload;
+      if (status === 'running') this.#hold(true);
+      this.emit('status', status, old);
+    } else if (name === 'stopped') {
+      this.#hold(false); // the last event of a stop
+      this.emit('stopped');
+    } else this.emit(name, payload);
+  }
+
+  #hold(hold) {
+    if (hold && !this.#unref) this.#keepAlive ??= setInterval(() => {}, 1 << 30);
+    if (!hold || this.#unref) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+
+  /** Addition (as ChildProcess#unref): a running server no longer keeps Node alive. */
+  unref() {
+    this.#unref = true;
+    this.#hold(false);
+    return this;
+  }
+
+  /** Addition: undo `unref()`; a running server keeps Node alive again (the default). */
+  ref() {
+    this.#unref = false;
+    this.#hold(this.isRunning());
+    return this;
+  }
+
+  /**
+   * The binary: `config.binaryPath`, else `$GENAI_SD_SERVER_PATH`, else `binaries/diffusion/`
+   * (core decides; the variable is read here, where `process.env` is what the app set).
+   */
+  start(config) {
+    installExitHook();
+    return this.#native.start({ ...config }, process.env.GENAI_SD_SERVER_PATH);
+  }
+
+  stop() {
+    return this.#native.stop();
+  }
+
+  getActiveGenerationId() {
+    return this.#native.activeGenerationId() ?? undefined;
+  }
+
+  /** Cancels a generation of the HTTP API (sync in the core; a rejection here, as upstream). */
+  async cancelImageGeneration(id) {
+    this.#native.cancelImageGeneration(id);
+  }
+
+  releaseBackend(options = {}) {
+    return this.#native.releaseBackend(options?.reason, options?.waitForInFlight);
+  }
+
+  getBackendInfo() {
+    return this.#native.backendInfo();
+  }
+
+  /** The LLM/diffusion resource orchestrator is not part of this package yet. */
+  getOrchestrator() {
+    return undefined;
+  }
+
+  resolveUsageMode(requestMode, llmWasOffloaded) {
+    return this.#native.resolveUsageMode(requestMode, llmWasOffloaded);
+  }
+
+  settleResidency(mode) {
+    return this.#native.settleResidency(mode);
+  }
+
+  /** One image; `config.onProgress(currentStep, totalSteps, stage, percentage)`. */
+  generateImage(config) {
+    return withProgress((rest, onProgress) => this.#native.generateImage(rest, onProgress), config);
+  }
+
+  executeImageGeneration(config, flagOverrides) {
+    return withProgress((rest, onProgress) => this.#native.executeImageGeneration(rest, onProgress, flagOverrides), config);
+  }
+
+  async executeBatchGeneration(config) {
+    const images = await withProgress((rest, onProgress) => this.#native.executeBatchGeneration(rest, onProgress), config);
+    return Array.from(images); // an array of this realm
+  }
+
+  isHealthy() {
+    return this.#native.isHealthy();
+  }
+
+  getPid() {
+    return this.#native.pid() ?? undefined;
+  }
+
+  getStatus() {
+    return this.#native.status();
+  }
+
+  getPort() {
+    return this.#native.port();
+  }
+
+  getInfo() {
+    return this.#native.info();
+  }
+
+  getConfig() {
+    return this.#native.config() ?? undefined;
+  }
+
+  getLogPath() {
+    return this.#native.logPath();
+  }
+}
+
+/**
+ * The HTTP API's generations. The TTL is enforced on read (an expired result is never returned,
+ * and `create` sweeps), so no timer runs: `cleanupIntervalMs` is accepted and `destroy()` has
+ * nothing to stop.
+ */
+class GenerationRegistry {
+  #native;
+
+  constructor(config = {}) {
+    this.#native = new native.NativeGenerationRegistry(config?.maxResultAgeMs);
+  }
+
+  /** `config.onProgress`, a function, is not kept (an HTTP generation reports through `progress`). */
+  create(config) {
+    return this.#native.create(splitProgress(config)[0]);
+  }
+
+  get(id) {
+    return this.#native.get(id);
+  }
+
+  update(id, updates) {
+    this.#native.update(id, updates);
+  }
+
+  delete(id) {
+    this.#native.delete(id);
+  }
+
+  getAllIds() {
+    return Array.from(this.#native.getAllIds()); // an array of this realm
+  }
+
+  size() {
+    return this.#native.size();
+  }
+
+  cleanup(maxAgeMs) {
+    return this.#native.cleanup(maxAgeMs);
+  }
+
+  destroy() {}
+
+  clear() {
+    this.#native.clear();
+  }
+}
+
+module.exports = {
+  DiffusionServerManager,
+  GenerationRegistry,
+  DIFFUSION_COMPONENT_FLAGS,
+  DIFFUSION_COMPONENT_ORDER,
+  DIFFUSION_VRAM_THRESHOLDS,
+  DIFFUSION_BACKEND_DEFAULTS,
+};
