@@ -195,8 +195,14 @@ impl DiffusionServer {
         s.status == ServerStatus::Running && s.front.is_some()
     }
 
+    /// A throwing `backend-status` listener is ignored, as upstream's try/catch does; the other
+    /// events are the host's (a throw is Node's uncaught exception, as for any emitter).
     fn emit(&self, event: DiffusionEvent) {
-        (self.events)(event, Reply::Nobody);
+        let reply = match event {
+            DiffusionEvent::BackendStatus(_) => crate::callback::channel().0,
+            _ => Reply::Nobody,
+        };
+        (self.events)(event, reply);
     }
 
     fn set_status(&self, new: ServerStatus) {
