@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
-import { ROOT, alive, tempDir, until } from './helpers.mjs';
+import { ROOT, alive, runNodeAsync, tempDir, until } from './helpers.mjs';
 import * as upDefaults from '../node_modules/genai-electron/dist/config/defaults.js';
 import { SD_SERVER, SMALL, registerModels, pngSize, progressRecorder, expectProgressRules } from './support/diffusion.mjs';
 
@@ -231,6 +231,19 @@ describe('the sd-server dies with its Node process', () => {
   };
 
   test('SIGKILL', () => run('', 'SIGKILL'), 90000);
+  // In a process of its own: Jest would only log an uncaught exception, a plain Node dies of it.
+  test('a backend-status listener that throws is ignored, as upstream\'s try/catch does', async () => {
+    const code = `
+      const { diffusionServer } = require('genai-electron-rs');
+      diffusionServer.on('backend-status', () => { throw new Error('a listener bug'); });
+      diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 1 })
+        .then(() => diffusionServer.generateImage({ prompt: 'x', width: 64, height: 64, steps: 1 }))
+        .then((img) => diffusionServer.stop().then(() => console.log('IMAGE ' + img.width)));`;
+    const r = await runNodeAsync(['-e', code]);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('IMAGE 64');
+    expect(r.status).toBe(0);
+  }, 90000);
   test('an uncaught exception', () => run('throw new Error("boom")'), 90000);
   test('process.exit()', () => run('process.exit(0)'), 90000);
 });
