@@ -100,6 +100,19 @@ test('DELETE mid-way cancels: slot free, the next job works; 409 once complete, 
   expect(unknown).toEqual({ status: 404, body: { error: { message: expect.any(String), code: expect.any(String) } } });
 });
 
+test('DELETE while the backend is still loading: cancelled, the backend state settles, the next job works', async () => {
+  await diffusionServer.releaseBackend(); // the next job starts a backend
+  const { id } = await (await post({ prompt: 'early', ...SMALL })).json();
+  await until(async () => (await health()).backend === 'starting', 30000);
+  const del = await fetch(`${base}/v1/images/generations/${id}`, { method: 'DELETE' });
+  expect(del.status).toBe(200);
+  await until(async () => !(await health()).busy, 30000);
+  expect((await getGeneration(id)).body.status).toBe('cancelled');
+  expect((await health()).backend).toBe('absent'); // not stuck in 'starting'
+  const next = await (await post({ prompt: 'after an early cancel', ...SMALL })).json();
+  expect((await pollToEnd(next.id)).final.status).toBe('complete');
+});
+
 test('sd-server killed mid-job: that job fails with BACKEND_ERROR, the front stays up, the next job gets a new backend', async () => {
   const { id } = await (await post({ prompt: 'doomed', width: 64, height: 64, steps: 150 })).json();
   await untilDiffusing(id);

@@ -152,6 +152,34 @@ test('single releases the backend after its image; releaseBackend() ends a warm 
   events.off();
 });
 
+test('of two calls made one after the other the first wins; bad input rejects, never throws', async () => {
+  const first = diffusionServer.generateImage({ prompt: 'first', ...SMALL });
+  const second = diffusionServer.generateImage({ prompt: 'second', ...SMALL });
+  const busy = await second.catch((e) => e);
+  expect(busy).toBeInstanceOf(ServerError);
+  expect(busy.message).toBe('Server error: Server is busy generating another image');
+  // waitForInFlight: resolves once the image under way is done (the image itself succeeds).
+  const released = diffusionServer.releaseBackend({ waitForInFlight: true });
+  expect(pngSize((await first).image)).toEqual({ width: 64, height: 64 });
+  await released;
+  expect(diffusionServer.getBackendInfo().state).toBe('absent');
+
+  let thrown;
+  let pending;
+  try {
+    pending = diffusionServer.start({ modelId: 'sdxs', bogus: 1 }); // already running, and a bad field
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeUndefined();
+  expect(await pending.catch((e) => e)).toBeInstanceOf(ServerError);
+  const bad = diffusionServer.generateImage({ prompt: 'x', width: 5000 });
+  expect(await bad.catch((e) => e.details)).toEqual(expect.objectContaining({ code: 'INVALID_REQUEST', field: 'width' }));
+  const reason = await diffusionServer.releaseBackend({ reason: 'whenever' }).catch((e) => e);
+  expect(reason).toBeInstanceOf(ServerError);
+  expect(diffusionServer.getStatus()).toBe('running');
+});
+
 test('stop() ends the backend and the front; idempotent', async () => {
   await diffusionServer.generateImage({ prompt: 'last', ...SMALL });
   const pid = diffusionServer.getPid();

@@ -96,12 +96,13 @@ class DiffusionServerManager extends ServerManager {
    * The binary: `config.binaryPath`, else `$GENAI_SD_SERVER_PATH`, else `binaries/diffusion/`
    * (core decides; the variable is read here, where `process.env` is what the app set).
    */
-  start(config) {
+  // async: a bad config or a second start() rejects (as upstream's async methods), never throws.
+  async start(config) {
     installExitHook();
     return this.#native.start({ ...config }, process.env.GENAI_SD_SERVER_PATH);
   }
 
-  stop() {
+  async stop() {
     return this.#native.stop();
   }
 
@@ -114,7 +115,7 @@ class DiffusionServerManager extends ServerManager {
     this.#native.cancelImageGeneration(id);
   }
 
-  releaseBackend(options = {}) {
+  async releaseBackend(options = {}) {
     return this.#native.releaseBackend(options?.reason, options?.waitForInFlight);
   }
 
@@ -131,7 +132,7 @@ class DiffusionServerManager extends ServerManager {
     return this.#native.resolveUsageMode(requestMode, llmWasOffloaded);
   }
 
-  settleResidency(mode) {
+  async settleResidency(mode) {
     return this.#native.settleResidency(mode);
   }
 

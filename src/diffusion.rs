@@ -12,7 +12,7 @@ use genai_core::diffusion::{
     optimizations::FlagOverrides, registry::Registry, request, ImageProgress,
 };
 use genai_core::diffusion::{DiffusionServerConfig, ImageRequest, ReleaseReason, UsageMode};
-use genai_core::diffusion_server::{DiffusionEvent, DiffusionServer, EventSink, ProgressFn};
+use genai_core::diffusion_server::{DiffusionEvent, DiffusionServer, EventSink, ProgressFn, Slot};
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -107,11 +107,11 @@ impl NativeDiffusionServer {
         let config = DiffusionServerConfig::from_js(fields, &non_json)
             .map_err(|e| js_error(env, &e))?
             .with_binary_fallback(env_binary_path);
+        let claim = self.inner.claim_start().map_err(|e| js_error(env, &e))?;
         let inner = self.inner.clone();
-        promise(
-            env,
-            async move { inner.start(config).await.map(Into::into) },
-        )
+        promise(env, async move {
+            inner.start(claim, config).await.map(Into::into)
+        })
     }
 
     #[napi(ts_return_type = "Promise<void>")]
@@ -120,20 +120,22 @@ impl NativeDiffusionServer {
         promise(env, async move { inner.stop().await })
     }
 
-    /// An image call: the config checked by core on the JS thread, the work on tokio.
+    /// An image call: the config checked by core and the generation slot taken here, on the
+    /// JS thread (of two calls, the first wins, as upstream); the work on tokio.
     fn image_call<'env, T, Fut>(
         &self,
         env: &'env Env,
         config: &Object<'env>,
         on_progress: Option<ProgressCallback>,
-        run: impl FnOnce(Arc<DiffusionServer>, ImageRequest, Option<ProgressFn>) -> Fut,
+        run: impl FnOnce(Arc<DiffusionServer>, Slot, ImageRequest, Option<ProgressFn>) -> Fut,
     ) -> Result<PromiseRaw<'env, T>>
     where
         T: ToNapiValue + Send + 'static,
         Fut: std::future::Future<Output = genai_core::Result<T>> + Send + 'static,
     {
         let request = image_request(env, config)?;
-        let work = run(self.inner.clone(), request, progress_fn(on_progress));
+        let slot = self.inner.claim_slot().map_err(|e| js_error(env, &e))?;
+        let work = run(self.inner.clone(), slot, request, progress_fn(on_progress));
         promise(env, work)
     }
 
@@ -151,8 +153,11 @@ impl NativeDiffusionServer {
             env,
             &config,
             on_progress,
-            |inner, request, report| async move {
-                inner.generate_image(request, report).await.map(Into::into)
+            |inner, slot, request, report| async move {
+                inner
+                    .generate_image(slot, request, report)
+                    .await
+                    .map(Into::into)
             },
         )
     }
@@ -179,9 +184,9 @@ impl NativeDiffusionServer {
             env,
             &config,
             on_progress,
-            move |inner, request, report| async move {
+            move |inner, slot, request, report| async move {
                 inner
-                    .execute_image_generation(request, report, overrides)
+                    .execute_image_generation(slot, request, report, overrides)
                     .await
                     .map(Into::into)
             },
@@ -202,9 +207,9 @@ impl NativeDiffusionServer {
             env,
             &config,
             on_progress,
-            |inner, request, report| async move {
+            |inner, slot, request, report| async move {
                 inner
-                    .execute_batch_generation(request, report)
+                    .execute_batch_generation(slot, request, report)
                     .await
                     .map(|v| v.into_iter().map(Into::into).collect())
             },
@@ -234,7 +239,11 @@ impl NativeDiffusionServer {
         let reason = match reason.as_deref() {
             None => ReleaseReason::Explicit,
             Some(r) => ReleaseReason::parse(r).ok_or_else(|| {
-                Error::new(Status::InvalidArg, format!("Unknown release reason: {r}"))
+                let e = genai_core::Error::server(
+                    format!("Unknown release reason: {r}"),
+                    Some(serde_json::json!({ "reason": r, "validReasons": ReleaseReason::ALL.iter().map(|r| r.as_str()).collect::<Vec<_>>() })),
+                );
+                js_error(env, &e)
             })?,
         };
         let inner = self.inner.clone();

@@ -221,6 +221,15 @@ impl ProgressTracker {
     }
 
     /// Whether the caller should call [`tick`](Self::tick) every [`TICK_INTERVAL`].
+    /// The stage as upstream names it (`loading`, `diffusion`, `decoding`).
+    pub fn stage(&self) -> ImageStage {
+        match self.stage {
+            Stage::Loading => ImageStage::Loading,
+            Stage::Diffusion => ImageStage::Diffusion,
+            Stage::Vae => ImageStage::Decoding,
+        }
+    }
+
     pub fn ticking(&self) -> bool {
         !self.finished && self.stage == Stage::Vae && self.vae.end.is_none()
     }

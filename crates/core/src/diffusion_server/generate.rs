@@ -4,12 +4,12 @@
 
 use super::state::{lock, Claim};
 use super::{now_ms, DiffusionServer};
-use crate::diffusion::backend::Stream;
+use crate::diffusion::backend::{Backend, Stream};
 use crate::diffusion::client::SdImageRequest;
 use crate::diffusion::progress::{self, StdoutEvent};
 use crate::diffusion::tracker::{BatchProgress, ProgressTracker, Report};
 use crate::diffusion::{
-    optimizations, BackendState, ImageProgress, ImageRequest, ImageResult, StatusReason,
+    optimizations, BackendFlags, BackendState, ImageProgress, ImageRequest, ImageResult,
 };
 use crate::llama_server::ServerStatus;
 use crate::logs::Level;
@@ -38,47 +38,41 @@ impl ProgressSink {
 }
 
 impl DiffusionServer {
-    /// The backend's output: every line to the log (bars excepted), progress events to the
-    /// generation under way, and each line counts as activity for the stuck-job watchdog.
-    pub(super) fn line_sink(&self) -> crate::diffusion::backend::LineFn {
+    /// The backend's output: every line to the log (bars excepted, sd.cpp's own level kept);
+    /// for the current backend (`epoch`), progress events to the generation under way, and
+    /// each line counts as activity for the stuck-job watchdog.
+    pub(super) fn line_sink(&self, epoch: u64) -> crate::diffusion::backend::LineFn {
         let me = self.me.clone();
         Arc::new(move |line: &str, stream: Stream| {
             let Some(server) = me.upgrade() else { return };
-            server.last_activity.store(now_ms(), Ordering::Relaxed);
             if !progress::is_progress_bar(line) {
-                let level = if stream == Stream::Stderr {
-                    Level::Warn
-                } else {
-                    Level::Info
-                };
-                let _ = server.log.write(line, level);
+                let (level, text) = progress::log_line(line, stream == Stream::Stderr);
+                let _ = server.log.write(text, level);
             }
-            let events = progress::parse_line(line);
-            if events
-                .iter()
-                .any(|e| matches!(e, StdoutEvent::Marker(progress::Marker::Completed)))
-            {
-                server.job_event.notify_one();
-            }
-            if events.is_empty() {
+            if server.backend_epoch.load(Ordering::SeqCst) != epoch {
                 return;
             }
-            for event in events {
+            server.last_activity.store(now_ms(), Ordering::Relaxed);
+            for event in progress::parse_line(line) {
+                if event == StdoutEvent::Marker(progress::Marker::Completed) {
+                    server.job_event.notify_one();
+                }
                 server.track(|t, now| t.on_event(event, now));
             }
         })
     }
 
-    /// `generateImage(config)`: one image (`count` is for the HTTP API and batches), then the
-    /// residency settles (`single` releases the backend, `burst` arms the idle timer).
+    /// `generateImage(config)` in a taken slot: one image (`count` is for the HTTP API and
+    /// batches), then the residency settles (`single` releases the backend, `burst` arms the
+    /// idle timer).
     pub async fn generate_image(
         &self,
+        slot: Slot,
         request: ImageRequest,
         on_progress: Option<ProgressFn>,
     ) -> Result<ImageResult> {
-        let claim = self.claim()?;
         let result = self
-            .execute_image(&request, on_progress, None, &claim, SINGLE)
+            .execute_image(&request, on_progress, None, &slot.claim, SINGLE)
             .await;
         let mode = self.resolve_usage_mode(request.usage_mode, false);
         if let Err(e) = self.settle_residency(mode).await {
@@ -86,48 +80,46 @@ impl DiffusionServer {
                 .log
                 .write(&format!("Residency settle failed: {e}"), Level::Warn);
         }
-        self.release_claim(&claim);
+        drop(slot);
         result
     }
 
-    /// `executeImageGeneration(config, flagOverrides)`: one image, without the residency
-    /// settling `generateImage` adds (the slot is still taken: one generation at a time).
+    /// `executeImageGeneration(config, flagOverrides)` in a taken slot: one image, without the
+    /// residency settling `generateImage` adds.
     pub async fn execute_image_generation(
         &self,
+        slot: Slot,
         request: ImageRequest,
         on_progress: Option<ProgressFn>,
         overrides: Option<optimizations::FlagOverrides>,
     ) -> Result<ImageResult> {
-        let claim = self.claim()?;
-        let result = self
-            .execute_image(&request, on_progress, overrides.as_ref(), &claim, SINGLE)
-            .await;
-        self.release_claim(&claim);
-        result
+        self.execute_image(
+            &request,
+            on_progress,
+            overrides.as_ref(),
+            &slot.claim,
+            SINGLE,
+        )
+        .await
     }
 
-    /// `executeBatchGeneration(config)`: `count` images in turn, in one slot.
+    /// `executeBatchGeneration(config)` in a taken slot: `count` images in turn.
     pub async fn execute_batch_generation(
         &self,
+        slot: Slot,
         request: ImageRequest,
         on_progress: Option<ProgressFn>,
     ) -> Result<Vec<ImageResult>> {
-        let claim = self.claim()?;
-        let result = self.execute_batch(&request, on_progress, &claim).await;
-        self.release_claim(&claim);
-        result
+        self.execute_batch(&request, on_progress, &slot.claim).await
     }
 
-    /// Takes the one generation slot (upstream's busy error when it is taken).
-    pub(super) fn claim(&self) -> Result<Arc<Claim>> {
+    /// Takes the one generation slot, at once (the caller's thread: of two calls made one
+    /// after the other, the first wins, as upstream's synchronous claim), with upstream's
+    /// errors. The idle timer is disarmed: a warm backend stays for this generation.
+    pub fn claim_slot(&self) -> Result<Slot> {
         let mut s = lock(&self.state);
         if s.status != ServerStatus::Running {
-            return Err(Error::server(
-                "Server is not running",
-                Some(
-                    json!({ "code": "SERVER_NOT_RUNNING", "suggestion": "Start the server first with start()" }),
-                ),
-            ));
+            return Err(super::not_running(s.status));
         }
         if s.claim.is_some() {
             return Err(Error::server(
@@ -139,16 +131,21 @@ impl DiffusionServer {
         }
         let claim = Claim::new();
         s.claim = Some(claim.clone());
-        Ok(claim)
+        drop(s);
+        lock(&self.backend).disarm_idle();
+        Ok(Slot {
+            server: self.me.clone(),
+            claim,
+        })
     }
 
-    pub(super) fn release_claim(&self, claim: &Arc<Claim>) {
+    fn release_claim(&self, claim: &Arc<Claim>) {
         let mut s = lock(&self.state);
         if s.claim.as_ref().is_some_and(|c| Arc::ptr_eq(c, claim)) {
             s.claim = None;
         }
         drop(s);
-        let _ = claim.done.send(true);
+        claim.done.send_replace(true);
     }
 
     /// `executeImageGeneration(config, flagOverrides)` within a claim.
@@ -161,12 +158,10 @@ impl DiffusionServer {
         batch: BatchProgress,
     ) -> Result<ImageResult> {
         let begun = Instant::now();
-        let prepared = lock(&self.state).prepared.clone().ok_or_else(|| {
-            Error::server(
-                "Server is not running",
-                Some(json!({ "code": "SERVER_NOT_RUNNING" })),
-            )
-        })?;
+        let prepared = lock(&self.state)
+            .prepared
+            .clone()
+            .ok_or_else(|| super::not_running(self.status()))?;
         let seed = match request.seed {
             Some(s) if s >= 0 => s,
             _ => random_seed(),
@@ -233,22 +228,10 @@ impl DiffusionServer {
             .ok();
         let flags =
             optimizations::resolve(&prepared.config, overrides, &prepared.model, gpu.as_ref());
-        let _ = self
-            .log
-            .write(&format!("VRAM optimizations: {flags:?}"), Level::Info);
-        if !matches!(
-            self.backend_info().state,
-            BackendState::Ready | BackendState::Busy
-        ) {
-            self.track(|t, now| {
-                t.spawning(now);
-                None
-            });
-        }
-        let (backend, _spawned) = tokio::select! {
-            r = self.ensure_backend(flags, &claim.cancel) => r?,
-            _ = claim.cancel.cancelled() => return Err(cancelled()),
-        };
+        let auto = optimizations::auto_flags(&prepared.model, gpu.as_ref());
+        let line = optimizations::describe(&flags, &auto, prepared.config.batch_size);
+        let _ = self.log.write(&line, Level::Info);
+        let backend = self.busy_backend(flags, claim).await?;
         let batch = prepared.config.batch_size.map(|b| b as u32);
         let body = SdImageRequest::from_request(request, seed, batch);
         let _ = self.log.write(
@@ -263,18 +246,33 @@ impl DiffusionServer {
             ),
             Level::Info,
         );
-        self.set_backend_state(BackendState::Busy, Some(StatusReason::Job), None);
-        lock(&self.backend).disarm_idle();
         let result = self.job_to_png(&backend, &body, claim).await;
-        {
-            let mut b = lock(&self.backend);
-            if b.state == BackendState::Busy {
-                b.last_used_at = Some(crate::clock::iso_now());
-                drop(b);
-                self.set_backend_state(BackendState::Ready, Some(StatusReason::Job), None);
+        self.move_backend(&backend, BackendState::Busy, BackendState::Ready);
+        result
+    }
+
+    /// A backend with `flags`, moved to `busy` for this job. One that is released between
+    /// `ensure_backend` and the move (idle timer, a release) is not used: another is started.
+    async fn busy_backend(&self, flags: BackendFlags, claim: &Arc<Claim>) -> Result<Arc<Backend>> {
+        for _ in 0..3 {
+            let backend = self
+                .ensure_backend(flags, &claim.cancel)
+                .await
+                .map_err(|e| if claim.cancelled() { cancelled() } else { e })?;
+            if claim.cancelled() {
+                return Err(cancelled());
+            }
+            if self.move_backend(&backend, BackendState::Ready, BackendState::Busy) {
+                return Ok(backend);
             }
         }
-        result
+        Err(Error::server(
+            "Could not settle the stable-diffusion.cpp backend state",
+            Some(
+                json!({ "code": "BACKEND_STATE_UNSETTLED", "state": self.backend_info().state,
+                "suggestion": "Stop and restart the diffusion server" }),
+            ),
+        ))
     }
 
     /// `executeBatchGeneration(config)`: `count` images in turn; seeds `seed + i` (random ones
@@ -303,6 +301,24 @@ impl DiffusionServer {
             );
         }
         Ok(images)
+    }
+}
+
+/// The one generation slot, taken by `claim_slot()`; given back when dropped (also when the
+/// generation's task panics or its future is dropped).
+pub struct Slot {
+    server: std::sync::Weak<DiffusionServer>,
+    pub(super) claim: Arc<Claim>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        match self.server.upgrade() {
+            Some(server) => server.release_claim(&self.claim),
+            None => {
+                self.claim.done.send_replace(true);
+            }
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 //! The front's host: HTTP generations run in the background under a registry entry, with the
 //! same slot, cancel and residency rules as `generateImage`.
 
+use super::generate::{ProgressFn, Slot, SINGLE};
 use super::state::lock;
-use super::{generate::ProgressFn, DiffusionServer};
+use super::DiffusionServer;
 use crate::diffusion::front::{ApiRefusal, FrontHost};
 use crate::diffusion::registry::Registry;
 use crate::diffusion::{
     ApiError, BackendState, EncodedImage, GenerationResult, GenerationStatus, ImageProgress,
-    ImageRequest,
+    ImageRequest, ImageResult,
 };
 use crate::llama_server::ServerStatus;
 use crate::{Error, Result};
@@ -47,10 +48,10 @@ impl FrontHost for Host {
         server.submit(request)
     }
 
-    fn cancel(&self, id: &str) {
-        if let Some(server) = self.0.upgrade() {
-            let _ = server.cancel_image_generation(id);
-        }
+    fn cancel(&self, id: &str) -> Option<GenerationStatus> {
+        let server = self.0.upgrade()?;
+        server.cancel_image_generation(id).ok()?;
+        server.registry().get(id).map(|g| g.status)
     }
 }
 
@@ -61,18 +62,18 @@ impl DiffusionServer {
             return Err(ApiRefusal::NotRunning);
         }
         let registry = self.registry();
-        let claim = self.claim().map_err(|_| ApiRefusal::Busy)?;
+        let slot = self.claim_slot().map_err(|_| ApiRefusal::Busy)?;
         let id = registry.create(request.clone());
-        *lock(&claim.id) = Some(id.clone());
+        *lock(&slot.claim.id) = Some(id.clone());
         let me = self.me.clone();
         let generation = id.clone();
         tokio::spawn(async move {
             if let Some(server) = me.upgrade() {
                 server
-                    .run_http_generation(&generation, request, &claim, &registry)
+                    .run_http_generation(&generation, request, &slot, &registry)
                     .await;
-                server.release_claim(&claim);
             }
+            drop(slot); // given back (also if this task panics: the slot is dropped then too)
         });
         Ok(id)
     }
@@ -81,110 +82,109 @@ impl DiffusionServer {
         &self,
         id: &str,
         request: ImageRequest,
-        claim: &Arc<super::state::Claim>,
+        slot: &Slot,
         registry: &Arc<Registry>,
     ) {
-        if registry
-            .get(id)
-            .is_some_and(|g| g.status == GenerationStatus::Cancelled)
-        {
-            return;
+        let mut started = false;
+        registry.update(id, |g| {
+            if g.status == GenerationStatus::Pending {
+                g.status = GenerationStatus::InProgress;
+                started = true;
+            }
+        });
+        if !started {
+            return; // cancelled before it began
         }
-        registry.update(id, |g| g.status = GenerationStatus::InProgress);
         let begun = Instant::now();
-        let count = request.count.unwrap_or(1).max(1);
         let progress: ProgressFn = {
-            let registry = registry.clone();
-            let id = id.to_string();
-            Arc::new(move |p: ImageProgress| {
-                registry.update(&id, |g| g.progress = Some(p));
-            })
+            let (registry, id) = (registry.clone(), id.to_string());
+            Arc::new(move |p: ImageProgress| registry.update(&id, |g| g.progress = Some(p)))
         };
-        let result = if count > 1 {
+        let claim = &slot.claim;
+        let result = if request.count.unwrap_or(1) > 1 {
             self.execute_batch(&request, Some(progress), claim).await
         } else {
-            self.execute_image(
-                &request,
-                Some(progress),
-                None,
-                claim,
-                super::generate::SINGLE,
-            )
-            .await
-            .map(|r| vec![r])
+            let one = self
+                .execute_image(&request, Some(progress), None, claim, SINGLE)
+                .await;
+            one.map(|r| vec![r])
         };
         let mode = self.resolve_usage_mode(request.usage_mode, false);
         let _ = self.settle_residency(mode).await;
-        if registry
-            .get(id)
-            .is_some_and(|g| g.status == GenerationStatus::Cancelled)
-        {
-            return;
-        }
-        match result {
-            Ok(images) => {
-                let images = images
-                    .into_iter()
-                    .map(|r| EncodedImage {
-                        image: base64::engine::general_purpose::STANDARD.encode(&r.image),
-                        seed: r.seed,
-                        width: r.width,
-                        height: r.height,
-                    })
-                    .collect();
-                let result = GenerationResult {
-                    images,
-                    format: "png".into(),
-                    time_taken: begun.elapsed().as_millis() as u64,
-                };
-                registry.update(id, |g| {
-                    g.status = GenerationStatus::Complete;
-                    g.result = Some(result);
-                });
-            }
-            Err(e) => {
-                let code = map_error_code(&e);
-                let status = if claim.cancelled() || code == "GENERATION_CANCELLED" {
-                    GenerationStatus::Cancelled
-                } else {
-                    GenerationStatus::Error
-                };
-                registry.update(id, |g| {
-                    g.status = status;
-                    if status == GenerationStatus::Error {
-                        g.error = Some(ApiError {
-                            message: e.message.clone(),
-                            code: code.to_string(),
-                        });
-                    }
-                });
-            }
-        }
+        let cancelled = claim.cancelled();
+        registry.update(id, |g| record_outcome(g, result, begun, cancelled));
     }
 
     /// `cancelImageGeneration(id)`: a finished one is left as it is; an unknown id is an error.
+    /// The check and the change are one step, so a generation that ends meanwhile keeps its
+    /// result (and the HTTP API says 409).
     pub fn cancel_image_generation(&self, id: &str) -> Result<()> {
         let registry = self.registry();
-        let Some(state) = registry.get(id) else {
+        let mut found = false;
+        let mut won = false;
+        registry.update(id, |g| {
+            found = true;
+            if !g.status.is_terminal() {
+                g.status = GenerationStatus::Cancelled;
+                won = true;
+            }
+        });
+        if !found {
             return Err(Error::server(
                 format!("Generation not found: {id}"),
                 Some(json!({ "code": "GENERATION_NOT_FOUND",
                     "suggestion": "The generation may have expired from the registry or the ID is wrong" })),
             ));
-        };
-        if state.status.is_terminal() {
-            return Ok(());
         }
-        registry.update(id, |g| g.status = GenerationStatus::Cancelled);
         let claim = lock(&self.state).claim.clone();
-        if let Some(claim) = claim.filter(|c| c.id().as_deref() == Some(id)) {
+        if let Some(claim) = claim.filter(|c| won && c.id().as_deref() == Some(id)) {
             claim.request_cancel();
         }
-        let _ = self.log.write(
-            &format!("Generation {id} cancelled"),
-            crate::logs::Level::Info,
-        );
         Ok(())
+    }
+}
+
+/// The entry's end: `complete` with the images, `error` with upstream's code, or `cancelled`;
+/// an entry already cancelled (by a DELETE) stays so.
+fn record_outcome(
+    g: &mut crate::diffusion::GenerationState,
+    result: Result<Vec<ImageResult>>,
+    begun: Instant,
+    cancelled: bool,
+) {
+    if g.status == GenerationStatus::Cancelled {
+        return;
+    }
+    match result {
+        Ok(images) => {
+            let images = images
+                .into_iter()
+                .map(|r| EncodedImage {
+                    image: base64::engine::general_purpose::STANDARD.encode(&r.image),
+                    seed: r.seed,
+                    width: r.width,
+                    height: r.height,
+                })
+                .collect();
+            g.status = GenerationStatus::Complete;
+            g.result = Some(GenerationResult {
+                images,
+                format: "png".into(),
+                time_taken: begun.elapsed().as_millis() as u64,
+            });
+        }
+        Err(e) => {
+            let code = map_error_code(&e);
+            if cancelled || code == "GENERATION_CANCELLED" {
+                g.status = GenerationStatus::Cancelled;
+            } else {
+                g.status = GenerationStatus::Error;
+                g.error = Some(ApiError {
+                    message: e.message.clone(),
+                    code: code.to_string(),
+                });
+            }
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::{generate::cancelled, now_ms, DiffusionServer};
 use crate::diffusion::backend::Backend;
 use crate::diffusion::client::{JobStatus, SdImageRequest, SdJob};
 use crate::diffusion::constants::DIFFUSION_BACKEND_DEFAULTS as D;
-use crate::diffusion::{png, ReleaseReason};
+use crate::diffusion::{png, ImageStage, ReleaseReason};
 use crate::logs::Level;
 use crate::{Error, Result};
 use serde_json::json;
@@ -25,6 +25,8 @@ impl DiffusionServer {
         claim: &Arc<Claim>,
     ) -> Result<(Vec<u8>, u32, u32)> {
         let client = backend.client();
+        // A permit left by an earlier image's "done" line must not speed up this one's polling.
+        let _ = futures_util::FutureExt::now_or_never(self.job_event.notified());
         let id = tokio::select! {
             r = client.submit(body) => r?,
             e = backend.wait_exit() => return Err(backend.exit_error(e)),
@@ -53,12 +55,9 @@ impl DiffusionServer {
             _ => return Err(job_failed(backend, &job)),
         }
         let image = first_image(&job)?;
-        let (width, height) = png::dimensions(&image).ok_or_else(|| {
-            Error::server(
-                "Failed to decode generated image: not a PNG",
-                Some(json!({ "code": "IMAGE_DECODE_FAILED", "jobId": id })),
-            )
-        })?;
+        // The size is the PNG's; upstream falls back to the one asked for.
+        let asked = (body.width.unwrap_or(512), body.height.unwrap_or(512));
+        let (width, height) = png::dimensions(&image).unwrap_or(asked);
         Ok((image, width, height))
     }
 
@@ -153,10 +152,13 @@ impl DiffusionServer {
             &format!("sd-server backend job {id} showed no activity for {idle_ms} ms (limit {} ms) - releasing the backend", limit.as_millis()),
             Level::Error,
         );
+        let stage = lock(&self.progress)
+            .as_ref()
+            .map_or(ImageStage::Loading, |p| p.tracker.stage());
         Error::server(
             format!("stable-diffusion.cpp backend job {id} showed no activity for {idle_ms} ms; the backend was released"),
             Some(json!({
-                "code": "BACKEND_JOB_STUCK", "jobId": id, "idleMs": idle_ms, "timeoutMs": limit.as_millis() as u64,
+                "code": "BACKEND_JOB_STUCK", "jobId": id, "idleMs": idle_ms, "timeoutMs": limit.as_millis() as u64, "stage": stage,
                 "args": backend.args.join(" "), "backendStderrTail": backend.stderr_tail(),
                 "suggestion": "The backend stopped reporting progress and was killed. Retry the image; raise DiffusionServerConfig.jobActivityTimeoutMs (or set it to 0 to disable the watchdog) if this hardware legitimately goes that long without output.",
             })),

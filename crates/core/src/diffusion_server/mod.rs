@@ -32,7 +32,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use generate::ProgressFn;
+pub use generate::{ProgressFn, Slot};
 
 /// `DiffusionServerInfo` (`getInfo()`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -74,11 +74,16 @@ pub struct DiffusionServer {
     backend: Mutex<state::BackendSlot>,
     /// Serialises backend starts and stops.
     transition: tokio::sync::Mutex<()>,
+    /// Serialises `start()` and `stop()`.
+    lifecycle: tokio::sync::Mutex<()>,
     /// Milliseconds since the epoch of the backend's last sign of life (output, job status).
     last_activity: AtomicU64,
     registry: Mutex<Arc<Registry>>,
     /// Progress of the generation under way (fed by the backend's output).
     progress: Mutex<Option<generate::ProgressSink>>,
+    /// Counts backend starts: output of an older backend (a flags change, a crash) does not move
+    /// the progress of the current one.
+    backend_epoch: AtomicU64,
     /// Told when the backend's output says an image is done, so that the job is read at once
     /// instead of at the next 200 ms poll.
     job_event: tokio::sync::Notify,
@@ -109,7 +114,9 @@ impl DiffusionServer {
             state: Mutex::new(State::default()),
             backend: Mutex::new(state::BackendSlot::default()),
             transition: tokio::sync::Mutex::new(()),
+            lifecycle: tokio::sync::Mutex::new(()),
             last_activity: AtomicU64::new(0),
+            backend_epoch: AtomicU64::new(0),
             registry: Mutex::new(Arc::new(Registry::new(result_ttl))),
             progress: Mutex::new(None),
             job_event: tokio::sync::Notify::new(),
@@ -220,47 +227,48 @@ impl DiffusionServer {
         });
     }
 
-    /// `start(config)`: checks the model, the binary and the port, then serves the front; the
-    /// backend starts with the first image. The config comes from `DiffusionServerConfig::from_js`.
-    pub async fn start(&self, config: DiffusionServerConfig) -> Result<DiffusionServerInfo> {
-        {
-            let mut s = lock(&self.state);
-            match s.status {
-                ServerStatus::Running | ServerStatus::Starting => {
-                    return Err(Error::server(
-                        format!(
-                            "Server is already {}",
-                            if s.status == ServerStatus::Running {
-                                "running"
-                            } else {
-                                "starting"
-                            }
-                        ),
-                        Some(json!({ "suggestion": if s.status == ServerStatus::Running {
-                            "Stop the server first with stop()" } else {
-                            "Wait for the current start() call to finish" } })),
-                    ));
-                }
-                _ if s.start_claimed => {
-                    return Err(Error::server(
-                        "Server is already starting",
-                        Some(
-                            json!({ "suggestion": "Wait for the current start() call to finish" }),
-                        ),
-                    ))
-                }
-                _ => s.start_claimed = true,
-            }
+    /// One `start()` at a time, taken at once on the caller's thread (of two calls made one
+    /// after the other, the first wins; the second gets upstream's error).
+    pub fn claim_start(&self) -> Result<StartClaim> {
+        let mut s = lock(&self.state);
+        let running = s.status == ServerStatus::Running;
+        if running || s.status == ServerStatus::Starting || s.start_claimed {
+            let (what, suggestion) = if running {
+                ("running", "Stop the server first with stop()")
+            } else {
+                ("starting", "Wait for the current start() call to finish")
+            };
+            return Err(Error::server(
+                format!("Server is already {what}"),
+                Some(json!({ "suggestion": suggestion })),
+            ));
         }
-        let previous = lock(&self.state).config.clone();
+        s.start_claimed = true;
+        Ok(StartClaim(self.me.clone()))
+    }
+
+    /// `start(config)` with the claim: checks the model, the binary and the port, then serves
+    /// the front; the backend starts with the first image. The config comes from
+    /// `DiffusionServerConfig::from_js`. Waits for a `stop()` under way. A failed start leaves
+    /// everything as it was.
+    pub async fn start(
+        &self,
+        claim: StartClaim,
+        config: DiffusionServerConfig,
+    ) -> Result<DiffusionServerInfo> {
+        let _life = self.lifecycle.lock().await;
+        let (previous, started_at) = {
+            let s = lock(&self.state);
+            (s.config.clone(), s.started_at.clone())
+        };
         let result = self.start_claimed(config).await;
-        lock(&self.state).start_claimed = false;
+        drop(claim);
         if let Err(e) = &result {
-            // Nothing of a failed start stays: not its configuration, not a front.
             {
                 let mut s = lock(&self.state);
                 s.config = previous;
-                (s.front, s.prepared, s.port, s.started_at) = (None, None, 0, None);
+                s.started_at = started_at;
+                (s.front, s.prepared, s.port) = (None, None, 0);
             }
             self.set_status(ServerStatus::Stopped);
             let _ = self
@@ -271,7 +279,15 @@ impl DiffusionServer {
     }
 
     async fn start_claimed(&self, config: DiffusionServerConfig) -> Result<DiffusionServerInfo> {
-        let prepared = self.prepare(&config)?;
+        // Files, GPU detection: off the async threads.
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| not_running(ServerStatus::Stopped))?;
+        let checked = config.clone();
+        let prepared = tokio::task::spawn_blocking(move || me.prepare(&checked))
+            .await
+            .map_err(|e| Error::server(format!("Failed to start diffusion-server: {e}"), None))??;
         self.set_status(ServerStatus::Starting);
         lock(&self.state).config = Some(config.clone());
         *lock(&self.registry) = Arc::new(Registry::new(self.result_ttl));
@@ -407,6 +423,7 @@ impl DiffusionServer {
     /// `stop()`: cancels the generation under way, releases the backend, closes the front.
     /// Idempotent (stopped: only makes sure no backend is left).
     pub async fn stop(&self) -> Result<()> {
+        let _life = self.lifecycle.lock().await;
         if self.status() == ServerStatus::Stopped {
             return self
                 .release_backend(crate::diffusion::ReleaseReason::Stop, false)
@@ -443,9 +460,29 @@ impl DiffusionServer {
     }
 }
 
+/// A `start()` under way (see `claim_start`); the claim ends when this is dropped.
+pub struct StartClaim(std::sync::Weak<DiffusionServer>);
+
+impl Drop for StartClaim {
+    fn drop(&mut self) {
+        if let Some(server) = self.0.upgrade() {
+            lock(&server.state).start_claimed = false;
+        }
+    }
+}
+
 /// A generation's time in ms, and `Date.now()`.
 fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// upstream's "Server is not running" (`details.code` says so for the HTTP API's mapping).
+pub(super) fn not_running(status: ServerStatus) -> Error {
+    Error::server(
+        "Server is not running",
+        Some(json!({ "code": "SERVER_NOT_RUNNING", "status": status,
+            "suggestion": "Start the server first with start()" })),
+    )
 }

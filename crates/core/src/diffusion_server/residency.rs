@@ -2,7 +2,7 @@
 //! they change), kept warm (`burst`, released after `idleTimeoutMs`) or released after the image
 //! (`single`), released on request (the strongest reason is reported), and noticed when it dies.
 
-use super::state::lock;
+use super::state::{lock, Prepared};
 use super::{DiffusionEvent, DiffusionServer};
 use crate::diffusion::backend::{self as sd, Backend, BackendSpec};
 use crate::diffusion::constants::DIFFUSION_BACKEND_DEFAULTS as D;
@@ -14,6 +14,7 @@ use crate::logs::Level;
 use crate::process::Exit;
 use crate::{Error, Result};
 use serde_json::json;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -37,16 +38,38 @@ impl DiffusionServer {
         }));
     }
 
+    /// `from` → `to` only while `handle` is still the backend in the slot (it may have died and
+    /// been cleared meanwhile: then nothing changes and `false` comes back).
+    pub(super) fn move_backend(
+        &self,
+        handle: &Arc<Backend>,
+        from: BackendState,
+        to: BackendState,
+    ) -> bool {
+        {
+            let mut b = lock(&self.backend);
+            let ours = b.handle.as_ref().is_some_and(|h| Arc::ptr_eq(h, handle));
+            if !ours || b.state != from {
+                return false;
+            }
+            if to == BackendState::Ready {
+                b.last_used_at = Some(crate::clock::iso_now());
+            }
+        }
+        self.set_backend_state(to, Some(StatusReason::Job), None);
+        true
+    }
+
     /// The backend with `flags`, started if absent (or restarted with other flags). `cancel`
-    /// aborts a start under way. `true` when this call started it.
+    /// aborts a start under way (`SD_SERVER_START_ABORTED`).
     pub(super) async fn ensure_backend(
         &self,
         flags: BackendFlags,
         cancel: &CancellationToken,
-    ) -> Result<(Arc<Backend>, bool)> {
+    ) -> Result<Arc<Backend>> {
         for _ in 0..8 {
             if self.status() != ServerStatus::Running {
-                return Err(not_running(self.status()));
+                return Err(super::not_running(self.status()));
             }
             let resident = {
                 let b = lock(&self.backend);
@@ -58,7 +81,7 @@ impl DiffusionServer {
                 }
             };
             match resident {
-                Some((handle, true)) => return Ok((handle, false)),
+                Some((handle, true)) => return Ok(handle),
                 Some((_, false)) => {
                     self.release_backend(ReleaseReason::FlagsChanged, false)
                         .await?
@@ -68,7 +91,7 @@ impl DiffusionServer {
                     if lock(&self.backend).state != BackendState::Absent {
                         continue; // someone else started or is stopping it
                     }
-                    return self.spawn_backend(flags, cancel).await.map(|h| (h, true));
+                    return self.spawn_backend(flags, cancel).await;
                 }
             }
         }
@@ -81,55 +104,28 @@ impl DiffusionServer {
         ))
     }
 
+    /// Called with the `transition` lock held. `starting` and the abort token are published
+    /// before the first await, so that a release from now on aborts this start.
     async fn spawn_backend(
         &self,
         flags: BackendFlags,
         cancel: &CancellationToken,
     ) -> Result<Arc<Backend>> {
-        let prepared = lock(&self.state)
-            .prepared
-            .clone()
-            .ok_or_else(|| not_running(self.status()))?;
-        let model_args = args::model_args(&prepared.model)?;
-        let binary = prepared.binary.clone();
-        let dialect = tokio::task::spawn_blocking(move || args::detect_dialect(&binary))
-            .await
-            .unwrap_or(args::FlagDialect::Legacy);
-        let context_args = args::optimization_args(&flags, dialect);
         let start_cancel = cancel.child_token();
         lock(&self.backend).start_cancel = Some(start_cancel.clone());
+        let epoch = self.backend_epoch.fetch_add(1, Ordering::SeqCst) + 1;
         self.set_backend_state(BackendState::Starting, Some(StatusReason::Spawned), None);
-        let _ = std::fs::create_dir_all(&self.loras_dir);
-        let config = &prepared.config;
-        let spec = BackendSpec {
-            binary: prepared.binary.clone(),
-            model_args,
-            context_args,
-            threads: config.threads.map(|t| t as u32),
-            lora_dir: self.loras_dir.clone(),
-            host: crate::defaults::LOOPBACK_HOST.to_string(),
-            port: None,
-            ready_timeout: config
-                .startup_timeout
-                .map_or(Duration::from_millis(D.ready_timeout_ms), |ms| {
-                    Duration::from_millis(ms as u64)
-                }),
-            stop_timeout: Duration::from_millis(D.stop_timeout_ms),
-            pid_record: self.pid_record.clone(),
-        };
-        let _ = self.log.write(
-            &format!(
-                "Starting sd-server backend: {} {}",
-                spec.binary.display(),
-                [spec.model_args.clone(), spec.context_args.clone()]
-                    .concat()
-                    .join(" ")
-            ),
-            Level::Info,
-        );
+        self.track(|t, now| {
+            t.spawning(now);
+            None
+        });
         let started = crate::clock::iso_now();
         let begun = Instant::now();
-        let result = sd::start(spec, self.line_sink(), start_cancel).await;
+        let prepared = lock(&self.state).prepared.clone(); // (no guard across the await)
+        let result = match prepared {
+            Some(prepared) => self.launch(&prepared, flags, epoch, start_cancel).await,
+            None => Err(super::not_running(self.status())),
+        };
         lock(&self.backend).start_cancel = None;
         let handle = match result {
             Ok(h) => Arc::new(h),
@@ -160,6 +156,50 @@ impl DiffusionServer {
             Level::Info,
         );
         Ok(handle)
+    }
+
+    /// The argv (flags in the binary's dialect) and the child, ready to take jobs.
+    async fn launch(
+        &self,
+        prepared: &Prepared,
+        flags: BackendFlags,
+        epoch: u64,
+        start_cancel: CancellationToken,
+    ) -> Result<Backend> {
+        let model_args = crate::diffusion::args::model_args(&prepared.model)?;
+        let binary = prepared.binary.clone();
+        let dialect = tokio::task::spawn_blocking(move || args::detect_dialect(&binary))
+            .await
+            .unwrap_or(args::FlagDialect::Legacy);
+        let config = &prepared.config;
+        let spec = BackendSpec {
+            binary: prepared.binary.clone(),
+            model_args,
+            context_args: args::optimization_args(&flags, dialect),
+            threads: config.threads.filter(|t| *t > 0.0).map(|t| t as u32),
+            lora_dir: self.loras_dir.clone(),
+            host: crate::defaults::LOOPBACK_HOST.to_string(),
+            port: None,
+            ready_timeout: config
+                .startup_timeout
+                .map_or(Duration::from_millis(D.ready_timeout_ms), |ms| {
+                    Duration::from_millis(ms as u64)
+                }),
+            stop_timeout: Duration::from_millis(D.stop_timeout_ms),
+            pid_record: self.pid_record.clone(),
+        };
+        let _ = std::fs::create_dir_all(&self.loras_dir);
+        let _ = self.log.write(
+            &format!(
+                "Starting sd-server backend: {} {}",
+                spec.binary.display(),
+                [spec.model_args.clone(), spec.context_args.clone()]
+                    .concat()
+                    .join(" ")
+            ),
+            Level::Info,
+        );
+        sd::start(spec, self.line_sink(epoch), start_cancel).await
     }
 
     /// A backend that ends by itself (killed, crashed) is forgotten and reported (`crashed`);
@@ -210,31 +250,49 @@ impl DiffusionServer {
             if let Some(c) = &b.start_cancel {
                 c.cancel();
             }
-            let stronger = b.stop_reason.is_none_or(|r| reason.rank() > r.rank());
-            if stronger {
+            if b.stop_reason.is_none_or(|r| reason.rank() > r.rank()) {
                 b.stop_reason = Some(reason);
             }
         }
         let _turn = self.transition.lock().await;
-        let handle = {
-            let b = lock(&self.backend);
-            if b.state == BackendState::Absent || b.handle.is_none() {
-                drop(b);
-                lock(&self.backend).stop_reason = None;
-                return Ok(());
+        self.stop_backend(reason, None).await
+    }
+
+    /// Stops the backend; the caller holds the `transition` lock. `only_idle`: only if that
+    /// backend is still the one, and `ready` (a generation that moved it to `busy` first wins;
+    /// one that comes later finds it `stopping` and starts another).
+    async fn stop_backend(
+        &self,
+        reason: ReleaseReason,
+        only_idle: Option<&Arc<Backend>>,
+    ) -> Result<()> {
+        let (handle, reason, previous) = {
+            let mut b = lock(&self.backend);
+            if let Some(idle) = only_idle {
+                let same = b.handle.as_ref().is_some_and(|h| Arc::ptr_eq(h, idle));
+                if !same || b.state != BackendState::Ready {
+                    return Ok(());
+                }
             }
-            b.handle.clone()
+            let reason = b.stop_reason.take().unwrap_or(reason);
+            let Some(handle) = b.handle.clone() else {
+                // Nothing runs (no start is under way either: the transition lock is ours),
+                // whatever the state says.
+                let previous = std::mem::replace(&mut b.state, BackendState::Absent);
+                drop(b);
+                if previous != BackendState::Absent {
+                    self.announce(previous, BackendState::Absent, reason, None);
+                }
+                return Ok(());
+            };
+            let previous = std::mem::replace(&mut b.state, BackendState::Stopping);
+            b.stop_reason = Some(reason);
+            (handle, reason, previous)
         };
-        let reason = lock(&self.backend).stop_reason.unwrap_or(reason);
-        self.set_backend_state(
-            BackendState::Stopping,
-            Some(StatusReason::Release(reason)),
-            None,
-        );
-        let stopped = match handle {
-            Some(h) => h.stop(Some(Duration::from_millis(D.stop_timeout_ms))).await,
-            None => Ok(()),
-        };
+        self.announce(previous, BackendState::Stopping, reason, None);
+        let stopped = handle
+            .stop(Some(Duration::from_millis(D.stop_timeout_ms)))
+            .await;
         if let Err(e) = &stopped {
             let _ = self.log.write(
                 &format!("Failed to stop the sd-server backend cleanly: {e}"),
@@ -252,6 +310,21 @@ impl DiffusionServer {
             None,
         );
         stopped
+    }
+
+    fn announce(
+        &self,
+        previous: BackendState,
+        state: BackendState,
+        reason: ReleaseReason,
+        exit: Option<Exit>,
+    ) {
+        self.emit(DiffusionEvent::BackendStatus(BackendStatusEvent {
+            state,
+            previous,
+            reason: Some(StatusReason::Release(reason)),
+            exit: exit.map(|e| (e.code, e.signal_name())),
+        }));
     }
 
     /// `resolveUsageMode(requestMode, llmWasOffloaded)`: the request's mode, else the server's,
@@ -286,6 +359,8 @@ impl DiffusionServer {
         }
     }
 
+    /// After `idleTimeoutMs` without a generation, the backend is released (`idle-timeout`). A
+    /// generation that takes the slot first disarms it; one that comes while it fires wins.
     fn arm_idle_timer(&self) {
         let idle_ms = lock(&self.state)
             .config
@@ -294,27 +369,27 @@ impl DiffusionServer {
             .unwrap_or(D.idle_timeout_ms as f64);
         let mut b = lock(&self.backend);
         b.disarm_idle();
+        let Some(handle) = b.handle.clone() else {
+            return;
+        };
         if b.state != BackendState::Ready || !idle_ms.is_finite() || idle_ms <= 0.0 {
             return;
         }
+        let token = CancellationToken::new();
+        b.idle_timer = Some(token.clone());
         let me = self.me.clone();
-        let task = tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(idle_ms as u64)).await;
-            if let Some(server) = me.upgrade() {
-                lock(&server.backend).idle_timer = None;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(idle_ms as u64)) => {}
+                _ = token.cancelled() => return,
+            }
+            let Some(server) = me.upgrade() else { return };
+            let _turn = server.transition.lock().await;
+            if !token.is_cancelled() && lock(&server.state).claim.is_none() {
                 let _ = server
-                    .release_backend(ReleaseReason::IdleTimeout, false)
+                    .stop_backend(ReleaseReason::IdleTimeout, Some(&handle))
                     .await;
             }
         });
-        b.idle_timer = Some(task.abort_handle());
     }
-}
-
-fn not_running(status: ServerStatus) -> Error {
-    Error::server(
-        "Server is not running",
-        Some(json!({ "code": "SERVER_NOT_RUNNING", "status": status,
-            "suggestion": "Start the server first with start()" })),
-    )
 }

@@ -28,8 +28,9 @@ pub(super) struct BackendSlot {
     pub stop_reason: Option<ReleaseReason>,
     /// Cancels a start under way (a release while it starts aborts it).
     pub start_cancel: Option<CancellationToken>,
-    /// The idle-release timer of `burst` mode.
-    pub idle_timer: Option<tokio::task::AbortHandle>,
+    /// Cancels the idle-release timer of `burst` mode (a token, not an abort: a release that
+    /// has begun runs to its end).
+    pub idle_timer: Option<CancellationToken>,
 }
 
 impl BackendSlot {
@@ -55,7 +56,7 @@ impl BackendSlot {
 
     pub fn disarm_idle(&mut self) {
         if let Some(t) = self.idle_timer.take() {
-            t.abort();
+            t.cancel();
         }
     }
 }

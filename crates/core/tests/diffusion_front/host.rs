@@ -168,11 +168,12 @@ impl FrontHost for TestHost {
         }
         Ok(id)
     }
-    fn cancel(&self, id: &str) {
+    fn cancel(&self, id: &str) -> Option<GenerationStatus> {
         self.calls.lock().unwrap().push(format!("cancel {id}"));
         self.registry
             .update(id, |s| s.status = GenerationStatus::Cancelled);
         self.slot.lock().unwrap().take();
+        Some(GenerationStatus::Cancelled)
     }
 }
 

@@ -25,7 +25,7 @@ pub use guard::{is_loopback_bind_address, is_loopback_host_header, resolve_allow
 pub use reply::stringify;
 
 use super::registry::Registry;
-use super::{BackendState, ImageRequest};
+use super::{BackendState, GenerationStatus, ImageRequest};
 use crate::{Error, Result};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -50,8 +50,10 @@ pub trait FrontHost: Send + Sync + 'static {
     fn registry(&self) -> Arc<Registry>;
     /// Claims the slot, creates the registry entry, starts the work in the background; the id.
     fn submit(&self, request: ImageRequest) -> std::result::Result<String, ApiRefusal>;
-    /// `cancelImageGeneration(id)` (the entry exists and is not terminal when the front calls it).
-    fn cancel(&self, id: &str);
+    /// `cancelImageGeneration(id)` (the entry exists and is not terminal when the front calls
+    /// it): the status the generation has afterwards (`cancelled`, or `complete`/`error` when it
+    /// ended first), `None` when it is gone.
+    fn cancel(&self, id: &str) -> Option<GenerationStatus>;
 }
 
 /// Why `submit` refused: 503 `SERVER_NOT_RUNNING` / `SERVER_BUSY` with upstream's messages.

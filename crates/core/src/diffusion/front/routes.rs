@@ -348,21 +348,19 @@ fn cancel(shared: &Shared, id: &str) -> Reply {
     let Some(state) = shared.host.registry().get(id) else {
         return not_found();
     };
-    match state.status {
-        GenerationStatus::Complete | GenerationStatus::Error => error_reply(
+    // The generation may end while it is being cancelled: the host says who won.
+    let status = match state.status {
+        s if s.is_terminal() => Some(s),
+        _ => shared.host.cancel(id),
+    };
+    match status {
+        None => not_found(),
+        Some(s @ (GenerationStatus::Complete | GenerationStatus::Error)) => error_reply(
             StatusCode::CONFLICT,
             "ALREADY_TERMINAL",
-            &format!(
-                "Generation is already {} and cannot be cancelled",
-                state.status
-            ),
+            &format!("Generation is already {s} and cannot be cancelled"),
         ),
-        status => {
-            if !status.is_terminal() {
-                shared.host.cancel(id);
-            }
-            json_reply(StatusCode::OK, &json!({ "id": id, "status": "cancelled" }))
-        }
+        Some(_) => json_reply(StatusCode::OK, &json!({ "id": id, "status": "cancelled" })),
     }
 }
 
