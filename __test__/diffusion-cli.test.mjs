@@ -38,6 +38,9 @@ test('generate: bad input is a usage error or a typed error, exit codes 2 and 1'
   const noOut = await runNodeAsync([CLI, 'generate', 'x', '--model', SD_MODEL], { env });
   expect(noOut.status).toBe(2);
   expect(noOut.stderr).toMatch(/^generate needs -o <out\.png>/);
+  const zero = await runNodeAsync([CLI, 'generate', 'x', '--model', SD_MODEL, '-o', path.join(dir, 'x.png'), '--count', '0'], { env });
+  expect(zero.status).toBe(2);
+  expect(zero.stderr).toMatch(/^--count must be a whole number from 1 to 5/);
   const unknown = await runNodeAsync([CLI, 'generate', 'x', '--model', 'nope', '-o', path.join(dir, 'x.png')], { env });
   expect(unknown.status).toBe(1);
   expect(unknown.stderr).toMatch(/Model not found: nope/);

@@ -48,6 +48,7 @@ export async function generate(words, flags, resolveModel, usage) {
   if (typeof out !== 'string') throw usage('generate needs -o <out.png>');
   const num = (v) => (v === undefined ? undefined : Number(v));
   const count = num(flags.count) ?? 1;
+  if (!Number.isInteger(count) || count < 1 || count > 5) throw usage('--count must be a whole number from 1 to 5');
   const request = {
     prompt,
     width: num(flags.W ?? flags.width),

@@ -89,9 +89,11 @@ impl DiffusionServerConfig {
         if let Some(bad) = non_json.first() {
             return Err(checks::non_json(bad));
         }
-        for key in ["threads", "startupTimeout", "batchSize"] {
+        for key in ["startupTimeout", "batchSize"] {
             checks::positive_int(&config, key, false)?;
         }
+        // 0 threads: sd.cpp's own default (physical cores), as upstream passes no `-t` then.
+        whole_non_negative(&config, "threads")?;
         checks::positive_int(&config, "gpuLayers", true)?;
         // 0 turns the idle release and the stuck-job watchdog off, as upstream.
         for key in ["idleTimeoutMs", "jobActivityTimeoutMs"] {
@@ -124,6 +126,18 @@ fn non_negative(config: &Map<String, Value>, key: &str) -> Result<()> {
             format!("Invalid {key}: {v}"),
             Some(
                 json!({ "field": key, "value": v, "suggestion": format!("Use a number of milliseconds (0 turns it off) for {key}") }),
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn whole_non_negative(config: &Map<String, Value>, key: &str) -> Result<()> {
+    match config.get(key).filter(|v| !v.is_null()) {
+        Some(v) if !v.as_f64().is_some_and(|n| n >= 0.0 && n.fract() == 0.0) => Err(Error::server(
+            format!("Invalid {key}: {v}"),
+            Some(
+                json!({ "field": key, "value": v, "suggestion": format!("Use a whole number (0: sd.cpp's default) for {key}") }),
             ),
         )),
         _ => Ok(()),
