@@ -5,16 +5,28 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { ROOT, alive, runNodeAsync, tempDir, until } from './helpers.mjs';
 import * as upDefaults from '../node_modules/genai-electron/dist/config/defaults.js';
-import { SD_SERVER, SMALL, registerModels, pngSize, progressRecorder, expectProgressRules } from './support/diffusion.mjs';
+import { SD_MODEL, SD_SERVER, SMALL, registerModels, pngSize, progressRecorder, expectProgressRules } from './support/diffusion.mjs';
 
 process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-diffusion-jest-');
 process.env.GENAI_SD_SERVER_PATH = SD_SERVER;
 const api = await import('../index.js');
 const { diffusionServer, ServerError, ModelNotFoundError, PortInUseError, BinaryError } = api;
 
-beforeAll(() => registerModels(api));
+/** Every file and folder below userData, relative. */
+const tree = (dir = process.env.GENAI_ELECTRON_USER_DATA, rel = '') =>
+  readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = rel ? `${rel}/${e.name}` : e.name;
+    return e.isDirectory() ? [`${p}/`, ...tree(path.join(dir, e.name), p)] : [p];
+  });
+let before;
+
+beforeAll(async () => {
+  await registerModels(api);
+  before = new Set(tree());
+});
 afterAll(() => diffusionServer.stop());
 
 /** Every event from now on, as `[name, ...args]`; `off()` detaches. */
@@ -75,6 +87,23 @@ test('start errors are typed and change nothing; no image without a running serv
   expect(notFound.details).toEqual(expect.objectContaining({ code: 'GENERATION_NOT_FOUND' }));
 });
 
+test('a backend that cannot start: the image fails with a ServerError carrying sd.cpp\'s own error lines', async () => {
+  const file = path.join(api.PATHS.models.diffusion, 'broken.gguf');
+  writeFileSync(file, Buffer.alloc(4096, 7)); // not a model sd.cpp knows
+  const storage = api.StorageManager.getInstance();
+  await storage.saveModelMetadata({ id: 'broken', name: 'broken', type: 'diffusion', size: 4096, path: file, downloadedAt: new Date().toISOString(), source: { type: 'url', url: 'http://127.0.0.1/broken.gguf' } });
+  await diffusionServer.start({ modelId: 'broken', port: 'auto', threads: 1 });
+  const err = await diffusionServer.generateImage({ prompt: 'x', ...SMALL }).catch((e) => e);
+  expect(err).toBeInstanceOf(ServerError);
+  expect(err.details).toEqual(expect.objectContaining({ code: 'SD_SERVER_EXITED', exitCode: 1 }));
+  expect(err.details.stderr).toMatch(/new_sd_ctx_t failed/); // sd.cpp's own line
+  expect(diffusionServer.getBackendInfo()).toEqual({ state: 'absent' });
+  expect(diffusionServer.getInfo().busy).toBe(false);
+  expect(await diffusionServer.isHealthy()).toBe(true); // the front is fine
+  await diffusionServer.stop();
+  await api.modelManager.deleteModel('broken');
+});
+
 test('start → a real 64×64 PNG with progress in stage order; burst keeps the model loaded; a batch', async () => {
   const events = record();
   const info = await diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 2, usageMode: 'burst' });
@@ -100,7 +129,7 @@ test('start → a real 64×64 PNG with progress in stage order; burst keeps the 
   expect(backendMoves(events)).toEqual(['absent->starting:spawned', 'starting->ready:ready', 'ready->busy:job', 'busy->ready:job']);
 
   // The second image: the same process, the model is not loaded again.
-  const loads = async () => (await diffusionServer.getLogs(100000)).filter((l) => l.includes('loading model from')).length;
+  const loads = async () => (await diffusionServer.getLogs(100000)).filter((l) => l.includes('loading model from') && l.includes(path.basename(SD_MODEL))).length;
   expect(await loads()).toBe(1);
   const second = progressRecorder();
   const again = await diffusionServer.generateImage({ prompt: 'a blue fox', ...SMALL, onProgress: second.onProgress });
@@ -194,6 +223,10 @@ test('stop() ends the backend and the front; idempotent', async () => {
   expect(names).toEqual(['status:running->stopping', 'backend:stopping:stop', 'backend:absent:stop', 'status:stopping->stopped', 'stopped']);
   await diffusionServer.stop();
   events.off();
+  // Everything this file's servers wrote is in logs/ and temp/ (the pid record).
+  const written = tree().filter((p) => !before.has(p));
+  expect(written.filter((p) => !p.startsWith('logs/') && !p.startsWith('temp/'))).toEqual([]);
+  expect(written).toEqual(expect.arrayContaining(['logs/diffusion-server.log']));
 });
 
 test('the diffusion constants equal upstream\'s, frozen, in its key order', () => {

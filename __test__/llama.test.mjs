@@ -147,7 +147,7 @@ linuxOnly('a llama-server left by a crashed earlier run is reaped at the next st
     const ticks = Number(readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ')[19]);
     return btime + Math.floor(ticks / 100);
   };
-  const record = path.join(api.PATHS.config, 'children', 'llama-server.json');
+  const record = path.join(api.PATHS.temp, 'children', 'llama-server.json');
   mkdirSync(path.dirname(record), { recursive: true });
   // A record whose executable does not match the live process: left alone.
   writeFileSync(record, JSON.stringify({ pid: bystander.pid, startTime: startTime(bystander.pid), exe: LLAMA }));

@@ -438,7 +438,7 @@ async fn an_orphan_from_an_earlier_run_is_reaped_at_the_next_start() {
         .unwrap()
         .parent()
         .unwrap()
-        .join("config/children/llama-server.json");
+        .join("temp/children/llama-server.json");
     std::fs::create_dir_all(record.parent().unwrap()).unwrap();
     std::fs::write(&record, serde_json::to_vec(&identity).unwrap()).unwrap();
 

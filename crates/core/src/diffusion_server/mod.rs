@@ -128,7 +128,7 @@ impl DiffusionServer {
             )),
             binaries_dir: paths.binaries.diffusion.clone(),
             loras_dir: paths.loras.clone(),
-            pid_record: paths.config.join("children").join("sd-server.json"),
+            pid_record: paths.temp.join("children").join("sd-server.json"),
             result_ttl,
             models,
             system,

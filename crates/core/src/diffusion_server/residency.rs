@@ -188,7 +188,6 @@ impl DiffusionServer {
             stop_timeout: Duration::from_millis(D.stop_timeout_ms),
             pid_record: self.pid_record.clone(),
         };
-        let _ = std::fs::create_dir_all(&self.loras_dir);
         let _ = self.log.write(
             &format!(
                 "Starting sd-server backend: {} {}",

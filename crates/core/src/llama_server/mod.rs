@@ -44,7 +44,7 @@ pub type EventSink = Arc<dyn Fn(ServerEvent, crate::callback::Reply) + Send + Sy
 
 pub struct LlamaServer {
     me: std::sync::Weak<LlamaServer>,
-    /// `<userData>/config/children/llama-server.json`: the running child, for orphan reaping.
+    /// `<userData>/temp/children/llama-server.json`: the running child, for orphan reaping.
     pid_record: crate::process::PidRecord,
     runtime: Mutex<Option<tokio::runtime::Handle>>,
     state: Arc<Mutex<State>>,
@@ -61,7 +61,7 @@ impl LlamaServer {
         Arc::new_cyclic(|me| LlamaServer {
             me: me.clone(),
             pid_record: crate::process::PidRecord::new(
-                paths.config.join("children").join("llama-server.json"),
+                paths.temp.join("children").join("llama-server.json"),
             ),
             runtime: Mutex::new(None),
             log: Arc::new(LogFile::new(

@@ -1,4 +1,4 @@
-//! The pid record (`<userData>/config/children/llama-server.json`, a `process::PidRecord`): the
+//! The pid record (`<userData>/temp/children/llama-server.json`, a `process::PidRecord`): the
 //! running child's identity, so that a llama-server left running by an earlier run that died
 //! without cleaning up (possible where the OS has no parent-death signal) is killed before a new
 //! one starts.

@@ -1,4 +1,4 @@
-//! A pid record (`<userData>/config/children/<server>.json`): a running child's identity, so that
+//! A pid record (`<userData>/temp/children/<server>.json`): a running child's identity, so that
 //! a child left running by an earlier run that died without cleaning up (possible where the OS
 //! has no parent-death signal) is killed before a new one starts. One implementation for every
 //! server we supervise; each has its own record file.

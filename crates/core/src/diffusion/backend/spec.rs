@@ -21,7 +21,7 @@ pub struct BackendSpec {
     pub port: Option<u16>,
     pub ready_timeout: Duration,
     pub stop_timeout: Duration,
-    /// `<userData>/config/children/sd-server.json`.
+    /// `<userData>/temp/children/sd-server.json`.
     pub pid_record: PathBuf,
 }
 
