@@ -96,7 +96,9 @@ describe('modelManager', () => {
   });
 
   test('cancel, then download again: it resumes and completes', async () => {
-    server.setFaults({ stallAfter: 40_000_000, times: 1 });
+    // Every request stalls (not only the first): on a machine so loaded that the cancel comes
+    // after the 20 s low-speed limit, a resume must not complete the download behind its back.
+    server.setFaults({ stallAfter: 40_000_000, times: 100 });
     const url = server.url(`/${NAME}`);
     const pending = modelManager.downloadModel({ source: 'url', url, name: 'Resumable', type: 'llm' });
     const partial = path.join(api.PATHS.models.llm, `${NAME}.partial`);
@@ -111,6 +113,7 @@ describe('modelManager', () => {
     expect(await modelManager.listModels()).toEqual([]);
     expect(modelManager.isDownloading()).toBe(false);
 
+    server.setFaults({});
     server.takeSent();
     const info = await modelManager.downloadModel({ source: 'url', url, name: 'Resumable', type: 'llm', checksum: SHA });
     expect(server.takeSent()).toBeLessThan(DATA.length - 30_000_000 + 4_000_000); // rest + metadata prefix
