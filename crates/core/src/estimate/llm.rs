@@ -290,13 +290,12 @@ fn output(hp: &Hparams, plan: &LlmPlan) -> Usage {
 }
 
 /// The estimate of what llama-server allocates for this model and plan. Without a usable
-/// tensor table: upstream's `estimateLLMUsage` (`size × 1.2` plus the KV cache when the
-/// metadata has the layer count, split by the share of offloaded layers).
+/// tensor table: upstream's formula ([`estimate_llm_upstream`]).
 pub fn estimate_llm(header: Option<&Header>, file_size: u64, plan: &LlmPlan) -> LlmEstimate {
     let hp = header.and_then(Hparams::read);
     let sizes = header.and_then(tensor_sizes);
     let (Some(hp), Some(sizes)) = (hp.as_ref(), sizes) else {
-        return file_size_estimate(header, hp.as_ref(), file_size, plan);
+        return estimate_llm_upstream(header, file_size, plan);
     };
     let weights = weights(&sizes, hp, plan.gpu_layers);
     let kv = kv(hp, plan);
@@ -312,28 +311,30 @@ pub fn estimate_llm(header: Option<&Header>, file_size: u64, plan: &LlmPlan) -> 
     }
 }
 
-fn file_size_estimate(
+/// Upstream's `estimateLLMUsage`: `size × 1.2` plus, when the metadata has the layer count,
+/// `context × layers × kv_heads × head_dim × (k + v bytes)` (no sliding window, no padding),
+/// split by the share of offloaded layers (`getLayerCountWithFallback` without metadata).
+pub fn estimate_llm_upstream(
     header: Option<&Header>,
-    hp: Option<&Hparams>,
     file_size: u64,
     plan: &LlmPlan,
 ) -> LlmEstimate {
-    // getLayerCountWithFallback: block_count, else round(size / 150 MiB) within 24..=120.
-    let layers = header
-        .and_then(|h| arch_num(h, "block_count"))
-        .filter(|n| *n >= 1.0)
+    let hp = header.and_then(Hparams::read);
+    let layers = hp
+        .as_ref()
+        .map(|hp| f64::from(hp.n_layer))
         .unwrap_or_else(|| {
             (file_size as f64 / (150.0 * 1024.0 * 1024.0))
                 .round()
                 .clamp(24.0, 120.0)
         });
     let ratio = (f64::from(plan.gpu_layers) / layers).min(1.0);
-    let split = |bytes: u64| Usage {
-        ram: (bytes as f64 * (1.0 - ratio)).round() as u64,
-        vram: (bytes as f64 * ratio).round() as u64,
+    let split = |bytes: f64| Usage {
+        ram: (bytes * (1.0 - ratio)).round() as u64,
+        vram: (bytes * ratio).round() as u64,
     };
-    let weights = split(file_size_usage(file_size));
-    let kv = split(hp.map_or(0, |hp| kv(hp, plan).sum()));
+    let weights = split(file_size_usage(file_size) as f64);
+    let kv = split(hp.as_ref().map_or(0.0, |hp| upstream_kv(hp, plan)));
     LlmEstimate {
         weights,
         kv,
@@ -342,6 +343,13 @@ fn file_size_estimate(
         total: weights + kv,
         basis: Basis::FileSize,
     }
+}
+
+fn upstream_kv(hp: &Hparams, plan: &LlmPlan) -> f64 {
+    let bk = ggml::bytes_per_element(&plan.cache_type_k).unwrap_or(2.0);
+    let bv = ggml::bytes_per_element(&plan.cache_type_v).unwrap_or(2.0);
+    let heads: f64 = hp.n_head_kv.iter().sum();
+    f64::from(plan.context) * heads * hp.head_k * (bk + bv)
 }
 
 #[cfg(test)]

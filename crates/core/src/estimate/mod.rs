@@ -8,7 +8,7 @@ pub mod ggml;
 pub mod llm;
 
 pub use diffusion::{estimate_diffusion, DiffusionEstimate};
-pub use llm::{estimate_llm, LlmEstimate, LlmPlan};
+pub use llm::{estimate_llm, estimate_llm_upstream, LlmEstimate, LlmPlan};
 
 use crate::gguf::Header;
 
