@@ -95,7 +95,8 @@ fn swa(h: &Header, n_layer: u32) -> (u64, Vec<bool>) {
         .get("general.architecture")
         .and_then(Value::as_str)
         .unwrap_or("");
-    let Some(window) = arch_num(h, "attention.sliding_window").filter(|w| *w > 0.0) else {
+    let Some(window) = arch_num(h, "attention.sliding_window").filter(|w| *w >= 1.0 && *w < 4e9)
+    else {
         return none;
     };
     let key = format!("{arch}.attention.sliding_window_pattern");

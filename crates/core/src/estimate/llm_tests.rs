@@ -201,3 +201,45 @@ fn without_metadata_it_is_upstreams_formula() {
     assert_eq!(k.basis, Basis::FileSize);
     assert_eq!(k.kv.ram, 4 * 4 * 64 * 4 * 2048);
 }
+
+fn set(h: &mut crate::gguf::Header, key: &str, v: Value) {
+    h.metadata.retain(|(k, _)| k != key);
+    h.metadata.push((key.into(), v));
+}
+
+#[test]
+fn hostile_metadata_neither_panics_nor_overflows() {
+    for v in [
+        Value::F64(f64::NAN),
+        Value::F64(-5.0),
+        Value::F64(1e300),
+        Value::U64(u64::MAX),
+    ] {
+        let mut h = llama("gemma3", 6, false, &[]);
+        for key in [
+            "sliding_window",
+            "head_count_kv",
+            "key_length",
+            "value_length",
+        ] {
+            set(&mut h, &format!("gemma3.attention.{key}"), v.clone());
+        }
+        set(&mut h, "gemma3.vocab_size", v.clone());
+        let p = LlmPlan {
+            context: u32::MAX,
+            parallel: 0,
+            ubatch: 0,
+            batch: 0,
+            ..plan(0, u32::MAX)
+        };
+        let e = estimate_llm(Some(&h), u64::MAX, &p);
+        assert!(e.total.sum() >= e.weights.sum());
+    }
+    // A block count out of range is no tensor estimate.
+    let mut h = llama("llama", 2, false, &[]);
+    set(&mut h, "llama.block_count", Value::U64(u64::MAX));
+    assert_eq!(
+        estimate_llm(Some(&h), 10, &plan(2048, 0)).basis,
+        Basis::FileSize
+    );
+}
