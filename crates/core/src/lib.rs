@@ -8,6 +8,7 @@ pub mod diffusion;
 pub mod diffusion_server;
 pub mod download;
 pub mod error;
+pub mod estimate;
 pub mod files;
 pub mod gguf;
 pub mod health;
