@@ -4,3 +4,4 @@ await import('./download.mjs');
 await import('./startup.mjs');
 await import('./logs.mjs');
 await import('./diffusion.mjs');
+await import('./estimate.mjs');
