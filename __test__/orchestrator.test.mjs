@@ -187,31 +187,9 @@ test('an sd-server killed mid-image still restores the LLM', async () => {
   await chat(before.port);
 }, 180000);
 
-test('burst with a resident backend: starting the LLM releases it when both do not fit, not when they do', async () => {
-  await orchestrator.waitForReload();
-  await llamaServer.stop();
-  // The LLM is not running: the image is made directly and the backend stays (burst).
-  await diffusionServer.generateImage({ prompt: 'a cat', ...SMALL, usageMode: 'burst' });
-  expect(diffusionServer.getBackendInfo().state).toBe('ready');
-
-  // Ample: the built-in hook is swapped for an ample orchestrator's; the backend stays.
-  const ample = new ResourceOrchestrator(systemInfo, llamaServer, diffusionServer, modelManager, { memoryBudgetBytes: AMPLE });
-  diffusionServer.unregisterPreStartHook();
-  const unregister = llamaServer.registerPreStartHook((ctx) => ample.prepareForLLMStart(ctx));
-  let moves = backendMoves();
-  try {
-    await llamaServer.start(LLM_CONFIG);
-  } finally {
-    unregister();
-    moves.off();
-  }
-  expect([...moves]).toEqual([]);
-  expect(diffusionServer.getBackendInfo().state).toBe('ready');
-  await llamaServer.stop();
-
-  // Tight (the built-in hook again): the backend is released before the LLM starts.
-  diffusionServer.unregisterPreStartHook = llamaServer.registerPreStartHook((ctx) => orchestrator.prepareForLLMStart(ctx));
-  moves = backendMoves();
+/** Starts the LLM; the moves of the backend during the start, and its state when the LLM began. */
+async function startLlmWatchingBackend() {
+  const moves = backendMoves();
   let backendAtStart;
   const seeStart = (status) => {
     if (status === 'starting') backendAtStart = diffusionServer.getBackendInfo().state;
@@ -223,9 +201,40 @@ test('burst with a resident backend: starting the LLM releases it when both do n
     llamaServer.off('status', seeStart);
     moves.off();
   }
-  expect([...moves]).toEqual(['ready->stopping:llm-start', 'stopping->absent:llm-start']);
-  expect(backendAtStart).toBe('absent');
+  return { moves: [...moves], backendAtStart };
+}
+
+/** The LLM stopped, and a burst image made directly: the backend stays resident. */
+async function residentBackend() {
+  await orchestrator.waitForReload();
+  await llamaServer.stop();
+  await diffusionServer.generateImage({ prompt: 'a cat', ...SMALL, usageMode: 'burst' });
+  expect(diffusionServer.getBackendInfo().state).toBe('ready');
+}
+
+test('burst with a resident backend: starting the LLM releases it when both do not fit, not when they do', async () => {
+  // Tight (the built-in orchestrator's hook): the backend is released before the LLM starts.
+  await residentBackend();
+  const tight = await startLlmWatchingBackend();
+  expect(tight.moves).toEqual(['ready->stopping:llm-start', 'stopping->absent:llm-start']);
+  expect(tight.backendAtStart).toBe('absent');
   expect(llamaServer.isRunning()).toBe(true);
+
+  // Ample: the built-in hook is swapped for an ample orchestrator's; the backend stays.
+  await residentBackend();
+  const ample = new ResourceOrchestrator(systemInfo, llamaServer, diffusionServer, modelManager, { memoryBudgetBytes: AMPLE });
+  diffusionServer.unregisterPreStartHook();
+  const unregister = llamaServer.registerPreStartHook((ctx) => ample.prepareForLLMStart(ctx));
+  try {
+    const roomy = await startLlmWatchingBackend();
+    expect(roomy.moves).toEqual([]);
+    expect(roomy.backendAtStart).toBe('ready');
+  } finally {
+    unregister();
+  }
+  expect(diffusionServer.getBackendInfo().state).toBe('ready');
+  expect(llamaServer.isRunning()).toBe(true);
+  await diffusionServer.releaseBackend();
 }, 180000);
 
 test('a pre-start hook that throws fails the start with its error', async () => {

@@ -33,7 +33,8 @@ class DiffusionServerManager extends ServerManager {
    * The arguments are upstream's; this package has one model manager and one system detection
    * per process, which the native supervisor uses. With `llamaServer`, a `ResourceOrchestrator`
    * is made (`getOrchestrator()`): every image goes through it, and its `prepareForLLMStart`
-   * is registered as `llamaServer`'s pre-start hook, as upstream.
+   * is registered as `llamaServer`'s pre-start hook, as upstream (in the core, after the start's
+   * claim: a `start()` claims synchronously as before).
    * `IMAGE_RESULT_TTL_MS` is read here, from `process.env` as JS sees it.
    */
   constructor(modelManager, systemInfo, llamaServer) {
@@ -45,9 +46,8 @@ class DiffusionServerManager extends ServerManager {
     );
     registerNative(this, this.#native);
     if (llamaServer) {
-      const orchestrator = attach(new ResourceOrchestrator(systemInfo, llamaServer, this, modelManager));
-      this.#orchestrator = orchestrator;
-      this.unregisterPreStartHook = llamaServer.registerPreStartHook((ctx) => orchestrator.prepareForLLMStart(ctx));
+      this.#orchestrator = new ResourceOrchestrator(systemInfo, llamaServer, this, modelManager);
+      this.unregisterPreStartHook = attach(this.#orchestrator);
     }
   }
 

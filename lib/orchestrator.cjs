@@ -47,10 +47,16 @@ async function withProgress(run, config) {
 /** Each orchestrator's native one (for `attach`, which is not part of the public class). */
 const orchestratorNatives = new WeakMap();
 
-/** Makes `orchestrator` its diffusion server's own: every image goes through it. */
+/**
+ * Makes `orchestrator` its diffusion server's own: every image goes through it, and its
+ * `prepareForLLMStart` becomes the LLM's pre-start hook, run in the core after the start's claim.
+ * Returns the function that unregisters the hook.
+ */
 function attach(orchestrator) {
-  orchestratorNatives.get(orchestrator).attach();
-  return orchestrator;
+  const handle = orchestratorNatives.get(orchestrator);
+  handle.attach();
+  const id = handle.registerPreStartHook();
+  return () => handle.unregisterPreStartHook(id);
 }
 
 class ResourceOrchestrator {

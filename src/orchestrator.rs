@@ -88,6 +88,18 @@ impl NativeOrchestrator {
         self.diffusion.set_orchestrator(Some(self.inner.clone()));
     }
 
+    /// Its `prepareForLLMStart` as the LLM's pre-start hook, run by the core after the start's
+    /// claim (so a JS `start()` still claims synchronously); the id unregisters it.
+    #[napi]
+    pub fn register_pre_start_hook(&self) -> f64 {
+        self.inner.register_pre_start_hook() as f64
+    }
+
+    #[napi]
+    pub fn unregister_pre_start_hook(&self, id: f64) {
+        self.inner.unregister_pre_start_hook(id as u64);
+    }
+
     #[napi]
     pub fn budget_bytes(&self) -> Option<f64> {
         self.inner.budget()

@@ -184,6 +184,26 @@ impl Orchestrator {
             .await
     }
 
+    /// Registers `prepare_for_llm_start` as the LLM's core pre-start hook (as upstream's
+    /// diffusion server registers it); the id unregisters it (`LlamaServer::unregister_pre_start_hook`).
+    pub fn register_pre_start_hook(&self) -> u64 {
+        let me = self.me.clone();
+        self.llama
+            .register_pre_start_hook(Arc::new(move |config: LlamaServerConfig| {
+                let me = me.clone();
+                Box::pin(async move {
+                    match me.upgrade() {
+                        Some(o) => o.prepare_for_llm_start(&config).await,
+                        None => Ok(()),
+                    }
+                })
+            }))
+    }
+
+    pub fn unregister_pre_start_hook(&self, id: u64) {
+        self.llama.unregister_pre_start_hook(id);
+    }
+
     /// `wouldNeedOffload()`.
     pub async fn would_need_offload(&self) -> bool {
         self.needs_offload(None).await
