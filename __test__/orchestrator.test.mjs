@@ -146,6 +146,21 @@ test('a batch through the built-in orchestrator offloads and restores the LLM to
   expect(llamaServer.getConfig()).toEqual(before);
 }, 180000);
 
+test('offloadLLM() then a backend release (explicit) reloads the LLM in the background; "single" does not', async () => {
+  const before = await llmUp();
+  await orchestrator.offloadLLM();
+  expect(llamaServer.isRunning()).toBe(false);
+  expect(orchestrator.getSavedState()).toEqual({ config: before, wasRunning: true, savedAt: expect.any(Date) });
+  orchestrator.onDiffusionBackendReleased('single'); // not a reason that restores the LLM
+  await orchestrator.waitForReload();
+  expect(llamaServer.isRunning()).toBe(false);
+  orchestrator.onDiffusionBackendReleased('explicit');
+  await orchestrator.waitForReload();
+  expect(llamaServer.isRunning()).toBe(true);
+  expect(llamaServer.getConfig()).toEqual(before);
+  expect(orchestrator.getSavedState()).toBeUndefined();
+}, 120000);
+
 test('cancel mid-image (HTTP API) still restores the LLM', async () => {
   const before = await llmUp();
   const base = `http://127.0.0.1:${diffusionServer.getPort()}`;

@@ -159,7 +159,8 @@ impl NativeOrchestrator {
     #[napi(ts_args_type = "reason: DiffusionBackendReleaseReason")]
     pub fn on_diffusion_backend_released(&self, reason: String) {
         if let Some(reason) = ReleaseReason::parse(&reason) {
-            self.inner.on_backend_released(reason);
+            // (a reload it starts is spawned on napi's tokio runtime: this runs on the JS thread)
+            within_runtime_if_available(|| self.inner.on_backend_released(reason));
         }
     }
 
