@@ -44,7 +44,12 @@ pub fn needs_offload(res: Resources, llm: Usage, diffusion: Usage, budget: Optio
 pub fn usage_llm(model: &ModelInfo, config: &LlamaServerConfig, gpu_layers: f64) -> Usage {
     let view = model.sizing_view();
     let total_layers = view.layer_count().max(1.0);
-    let kv = if view.has_gguf_metadata() {
+    let block_count = model
+        .gguf_metadata
+        .as_ref()
+        .and_then(|m| m.get("block_count"))
+        .and_then(serde_json::Value::as_f64);
+    let kv = if block_count.is_some_and(|b| b != 0.0 && !b.is_nan()) {
         let k = config.cache_type_k.as_deref().unwrap_or("f16");
         let v = config.cache_type_v.as_deref().unwrap_or("f16");
         config.context_size.unwrap_or(4096.0) * estimate_kv_bytes_per_token(&view, k, v)
@@ -58,11 +63,21 @@ pub fn usage_llm(model: &ModelInfo, config: &LlamaServerConfig, gpu_layers: f64)
             vram: 0.0,
         };
     }
+    let experts = view.expert_weights_bytes().unwrap_or(0.0);
+    let cpu_experts = match (
+        config.cpu_moe,
+        config.override_tensors.as_deref(),
+        config.n_cpu_moe,
+    ) {
+        (Some(true), _, _) | (_, Some("exps=CPU"), _) => experts,
+        (_, _, Some(n)) if n > 0.0 => experts * (n / total_layers).min(1.0),
+        _ => 0.0,
+    };
     let ratio = (gpu_layers / total_layers).min(1.0);
-    let on_gpu = size * OVERHEAD + kv;
+    let offloadable = (size - cpu_experts) * OVERHEAD + kv;
     Usage {
-        ram: on_gpu * (1.0 - ratio),
-        vram: on_gpu * ratio,
+        ram: offloadable * (1.0 - ratio) + cpu_experts * OVERHEAD,
+        vram: offloadable * ratio,
     }
 }
 
@@ -127,6 +142,45 @@ mod tests {
             u(3.0, 3.0),
             Some(100.0 * GB)
         ));
+    }
+
+    fn llm(size: u64, meta: serde_json::Value) -> ModelInfo {
+        ModelInfo::from_value(serde_json::json!({
+            "id": "m", "name": "m", "type": "llm", "size": size, "path": "/m.gguf",
+            "downloadedAt": "2026-01-01T00:00:00.000Z", "source": { "type": "url", "url": "http://x/m.gguf" },
+            "ggufMetadata": meta,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn llm_usage_is_upstreams_formula() {
+        // No block_count: no KV; weights × 1.2, split by the offloaded share of 30 layers.
+        let m = llm(1000, serde_json::json!({ "architecture": "llama" }));
+        let cpu = usage_llm(&m, &LlamaServerConfig::default(), 0.0);
+        assert_eq!((cpu.ram, cpu.vram), (1200.0, 0.0));
+        let m = llm(
+            1000,
+            serde_json::json!({ "architecture": "llama", "block_count": 10 }),
+        );
+        let c = LlamaServerConfig {
+            context_size: Some(0.0),
+            ..Default::default()
+        };
+        let half = usage_llm(&m, &c, 5.0);
+        assert_eq!((half.ram, half.vram), (600.0, 600.0));
+        // Experts kept on the CPU stay in RAM.
+        let moe = llm(
+            1000,
+            serde_json::json!({ "architecture": "llama", "block_count": 10, "expert_weights_bytes": 500 }),
+        );
+        let c = LlamaServerConfig {
+            context_size: Some(0.0),
+            cpu_moe: Some(true),
+            ..Default::default()
+        };
+        let u = usage_llm(&moe, &c, 10.0);
+        assert_eq!((u.ram, u.vram), (600.0, 600.0));
     }
 
     #[test]
