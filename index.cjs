@@ -15,12 +15,22 @@ const servers = require('./lib/servers.cjs');
 const { ServerManager, LlamaServerManager } = require('./lib/llama.cjs');
 const { ProcessManager } = require('./lib/process.cjs');
 const diffusion = require('./lib/diffusion.cjs');
+const { ResourceOrchestrator } = require('./lib/orchestrator.cjs');
+
+const systemInfo = system.SystemInfo.getInstance();
+const modelManager = models.ModelManager.getInstance();
+const llamaServer = new LlamaServerManager();
+// As upstream: the diffusion server knows the LLM, so its images go through the orchestrator.
+const diffusionServer = new diffusion.DiffusionServerManager(modelManager, systemInfo, llamaServer);
 
 module.exports = {
-  systemInfo: system.SystemInfo.getInstance(),
-  modelManager: models.ModelManager.getInstance(),
-  llamaServer: new LlamaServerManager(),
-  diffusionServer: new diffusion.DiffusionServerManager(),
+  systemInfo,
+  modelManager,
+  llamaServer,
+  diffusionServer,
+  /** Addition: `diffusionServer.getOrchestrator()`, the same instance. */
+  orchestrator: diffusionServer.getOrchestrator(),
+  ResourceOrchestrator,
   ...system,
   ...models,
   ServerManager,

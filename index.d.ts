@@ -522,6 +522,12 @@ export declare class LlamaServerManager extends ServerManager {
   /** `getInfo()` adds `exit?: ServerExit` after the process ended. */
   /** `binaryPath` (an addition) selects the llama-server binary; else `$GENAI_LLAMA_SERVER_PATH`. */
   start(config: LlamaServerConfig & { binaryPath?: string }): Promise<ServerInfo>;
+  /**
+   * Awaited (in order) before every `start()`; one that throws fails the start with its error.
+   * Returns the function that removes it. A reload by the orchestrator starts the server
+   * without the JS hooks.
+   */
+  registerPreStartHook(hook: LlamaPreStartHook): () => void;
   stop(): Promise<void>;
   getInfo(): ServerInfo;
   getConfig(): LlamaServerConfig | undefined;
@@ -698,17 +704,19 @@ export interface DiffusionOffloadCombo {
  * `backend-status` (DiffusionBackendStatusEvent), `binary-log`.
  */
 export declare class DiffusionServerManager extends ServerManager {
-  /** One model manager and one system detection per process are used whatever is passed; the
-   * resource orchestrator (`llamaServer`) is not wired yet. */
+  /** One model manager and one system detection per process are used whatever is passed. With
+   * `llamaServer`, a ResourceOrchestrator is made (`getOrchestrator()`), every image goes through
+   * it, and its `prepareForLLMStart` is registered as `llamaServer`'s pre-start hook. */
   constructor(modelManager?: ModelManager, systemInfo?: SystemInfo, llamaServer?: LlamaServerManager);
+  protected unregisterPreStartHook?: () => void;
   start(config: DiffusionServerConfig): Promise<ServerInfo>;
   stop(): Promise<void>;
   getActiveGenerationId(): string | undefined;
   cancelImageGeneration(id: string): Promise<void>;
   releaseBackend(options?: { reason?: DiffusionBackendReleaseReason; waitForInFlight?: boolean }): Promise<void>;
   getBackendInfo(): DiffusionBackendInfo;
-  /** The LLM/diffusion resource orchestrator is not part of this package yet: always `undefined`. */
-  getOrchestrator(): undefined;
+  /** The orchestrator made with `llamaServer` (the `diffusionServer` singleton has one). */
+  getOrchestrator(): ResourceOrchestrator | undefined;
   resolveUsageMode(requestMode: DiffusionUsageMode | undefined, llmWasOffloaded: boolean): DiffusionUsageMode;
   settleResidency(mode: DiffusionUsageMode): Promise<void>;
   generateImage(config: ImageGenerationConfig): Promise<ImageGenerationResult>;
@@ -727,6 +735,50 @@ export declare class DiffusionServerManager extends ServerManager {
 }
 
 export declare const diffusionServer: DiffusionServerManager;
+
+/** The LLM's state when the orchestrator stopped it for an image (its resolved config). */
+export interface SavedLLMState {
+  config: ServerConfig;
+  wasRunning: boolean;
+  savedAt: Date;
+}
+
+/** Addition: the orchestrator's fifth constructor argument. */
+export interface ResourceOrchestratorOptions {
+  /** Bytes treated as the VRAM (or the available RAM on a CPU machine) for every decision;
+   * default `GENAI_MEMORY_BUDGET_BYTES`. */
+  memoryBudgetBytes?: number;
+}
+
+/**
+ * One GPU (or one machine's RAM) shared by the LLM and image generation: before an image the
+ * LLM is stopped when both would not fit (75 % of VRAM with a GPU, else of the available RAM),
+ * and reloaded in the background after it with the same resolved config, once the memory the
+ * image used has come back. A reload that fails is emitted on `llamaServer` as
+ * `'reload-failed'` (the typed error), and `waitForReload()` rejects with it.
+ */
+export declare class ResourceOrchestrator {
+  constructor(
+    systemInfo: SystemInfo | undefined,
+    llamaServer: LlamaServerManager,
+    diffusionServer: DiffusionServerManager,
+    modelManager?: ModelManager,
+    options?: ResourceOrchestratorOptions,
+  );
+  orchestrateImageGeneration(config: ImageGenerationConfig): Promise<ImageGenerationResult>;
+  orchestrateBatchGeneration(config: ImageGenerationConfig): Promise<ImageGenerationResult[]>;
+  onDiffusionBackendReleased(reason: DiffusionBackendReleaseReason): void;
+  prepareForLLMStart(ctx: { config: LlamaServerConfig }): Promise<void>;
+  offloadLLM(): Promise<void>;
+  reloadLLM(): Promise<void>;
+  clearSavedState(): void;
+  getSavedState(): SavedLLMState | undefined;
+  waitForReload(): Promise<void>;
+  wouldNeedOffload(): Promise<boolean>;
+}
+
+/** Addition: `diffusionServer.getOrchestrator()`, the same instance. */
+export declare const orchestrator: ResourceOrchestrator;
 
 /**
  * The HTTP API's generations. Finished ones are dropped `maxResultAgeMs` after their last update

@@ -7,6 +7,8 @@ export const {
   modelManager,
   llamaServer,
   diffusionServer,
+  orchestrator,
+  ResourceOrchestrator,
   SystemInfo,
   getCPUInfo,
   getRecommendedThreads,

@@ -6,6 +6,7 @@ const native = require('./native.cjs');
 const { ServerManager } = require('./llama.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook } = require('./process.cjs');
+const { ResourceOrchestrator, attach, registerNative, splitProgress, withProgress } = require('./orchestrator.cjs');
 
 const C = native.constants();
 // Copied into this realm's objects and frozen (see lib/helpers.cjs), in upstream's shapes.
@@ -20,43 +21,34 @@ function resultTtlFromEnv() {
   return raw ? Number.parseInt(raw, 10) : undefined;
 }
 
-/** `{ onProgress, ...rest }`: the callback crosses apart (a function is not JSON). */
-function splitProgress(config) {
-  if (config === null || typeof config !== 'object') return [config, undefined];
-  const { onProgress, ...rest } = config;
-  return [rest, onProgress];
-}
-
-/**
- * Progress calls and the result reach JS through separate native queues: when both are pending
- * together the result may run first. One turn of the event loop delivers the calls the core made
- * before it returned, so the caller's `await` sees the final `onProgress(…, 100)` first, as upstream.
- */
-async function withProgress(run, config) {
-  const [rest, onProgress] = splitProgress(config);
-  const result = await run(rest, onProgress);
-  if (typeof onProgress === 'function') await new Promise((resolve) => setImmediate(resolve));
-  return result;
-}
-
 class DiffusionServerManager extends ServerManager {
   #native;
   #keepAlive; // a running server keeps Node alive, as upstream's HTTP server does
   #unref = false;
+  #orchestrator;
+  /** Upstream's (protected): removes the orchestrator's hook from `llamaServer`. */
+  unregisterPreStartHook;
 
   /**
    * The arguments are upstream's; this package has one model manager and one system detection
-   * per process, which the native supervisor uses. `llamaServer` (the resource orchestrator)
-   * is not wired yet: `getOrchestrator()` is undefined.
+   * per process, which the native supervisor uses. With `llamaServer`, a `ResourceOrchestrator`
+   * is made (`getOrchestrator()`): every image goes through it, and its `prepareForLLMStart`
+   * is registered as `llamaServer`'s pre-start hook, as upstream (in the core, after the start's
+   * claim: a `start()` claims synchronously as before).
    * `IMAGE_RESULT_TTL_MS` is read here, from `process.env` as JS sees it.
    */
-  constructor(_modelManager, _systemInfo, _llamaServer) {
+  constructor(modelManager, systemInfo, llamaServer) {
     super();
     this.#native = new native.NativeDiffusionServer(
       nativeManager(),
       (name, payload) => this.#onEvent(name, payload),
       resultTtlFromEnv(),
     );
+    registerNative(this, this.#native);
+    if (llamaServer) {
+      this.#orchestrator = new ResourceOrchestrator(systemInfo, llamaServer, this, modelManager);
+      this.unregisterPreStartHook = attach(this.#orchestrator);
+    }
   }
 
   #onEvent(name, payload) {
@@ -123,9 +115,8 @@ class DiffusionServerManager extends ServerManager {
     return this.#native.backendInfo();
   }
 
-  /** The LLM/diffusion resource orchestrator is not part of this package yet. */
   getOrchestrator() {
-    return undefined;
+    return this.#orchestrator;
   }
 
   resolveUsageMode(requestMode, llmWasOffloaded) {
@@ -136,7 +127,10 @@ class DiffusionServerManager extends ServerManager {
     return this.#native.settleResidency(mode);
   }
 
-  /** One image; `config.onProgress(currentStep, totalSteps, stage, percentage)`. */
+  /**
+   * One image, through the orchestrator when there is one;
+   * `config.onProgress(currentStep, totalSteps, stage, percentage)`.
+   */
   generateImage(config) {
     return withProgress((rest, onProgress) => this.#native.generateImage(rest, onProgress), config);
   }

@@ -7,6 +7,7 @@ const { LogManager } = require('./servers.cjs');
 const { GenaiElectronError, ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook } = require('./process.cjs');
+const { registerNative } = require('./orchestrator.cjs');
 
 /** Abstract in genai-electron: a subclass supplies these (a plain call here is a programming error). */
 const abstract = (name) => {
@@ -108,10 +109,25 @@ class LlamaServerManager extends ServerManager {
   #unref = false;
   #thrown; // { err }: the first listener throw during start()
   #linger; // a timer that keeps Node alive until the last event of an exit arrives
+  #preStartHooks = new Set();
 
   constructor() {
     super();
     this.#native = new native.NativeLlamaServer(nativeManager(), (name, payload) => this.#onEvent(name, payload));
+    registerNative(this, this.#native);
+  }
+
+  /**
+   * `registerPreStartHook(hook)`: `hook({ config, reason: 'start' })` is awaited before every
+   * `start()` (in registration order); one that throws fails the start with its error. Returns
+   * the function that removes it. (A reload by the orchestrator and an automatic restart start
+   * the server in the core, without JS hooks.)
+   */
+  registerPreStartHook(hook) {
+    this.#preStartHooks.add(hook);
+    return () => {
+      this.#preStartHooks.delete(hook);
+    };
   }
 
   /** A listener's throw goes back to Rust (which fails the start() or stop() under way, as
@@ -173,6 +189,11 @@ class LlamaServerManager extends ServerManager {
    */
   async start(config) {
     installExitHook();
+    // A server that is already up (or on its way) fails in the core with upstream's error,
+    // before any hook runs, as upstream checks the status first.
+    if (!['running', 'starting', 'stopping'].includes(this.getStatus())) {
+      for (const hook of [...this.#preStartHooks]) await hook({ config, reason: 'start' });
+    }
     this.#thrown = undefined;
     try {
       return await this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);

@@ -45,6 +45,25 @@ fn event(e: DiffusionEvent) -> (&'static str, EventPayload) {
     }
 }
 
+/// An image call: the config checked by core and the generation slot taken here, on the
+/// JS thread (of two calls, the first wins, as upstream); the work on tokio.
+pub(crate) fn image_call<'env, T, Fut>(
+    server: &Arc<DiffusionServer>,
+    env: &'env Env,
+    config: &Object<'env>,
+    on_progress: Option<ProgressCallback>,
+    run: impl FnOnce(Arc<DiffusionServer>, Slot, ImageRequest, Option<ProgressFn>) -> Fut,
+) -> Result<PromiseRaw<'env, T>>
+where
+    T: ToNapiValue + Send + 'static,
+    Fut: std::future::Future<Output = genai_core::Result<T>> + Send + 'static,
+{
+    let request = image_request(env, config)?;
+    let slot = server.claim_slot().map_err(|e| js_error(env, &e))?;
+    let work = run(server.clone(), slot, request, progress_fn(on_progress));
+    promise(env, work)
+}
+
 fn progress_fn(f: Option<ProgressCallback>) -> Option<ProgressFn> {
     let f = Arc::new(f?);
     Some(Arc::new(move |p: ImageProgress| {
@@ -120,8 +139,11 @@ impl NativeDiffusionServer {
         promise(env, async move { inner.stop().await })
     }
 
-    /// An image call: the config checked by core and the generation slot taken here, on the
-    /// JS thread (of two calls, the first wins, as upstream); the work on tokio.
+    /// The core supervisor (the orchestrator's binding uses it).
+    pub(crate) fn shared(&self) -> Arc<DiffusionServer> {
+        self.inner.clone()
+    }
+
     fn image_call<'env, T, Fut>(
         &self,
         env: &'env Env,
@@ -133,10 +155,7 @@ impl NativeDiffusionServer {
         T: ToNapiValue + Send + 'static,
         Fut: std::future::Future<Output = genai_core::Result<T>> + Send + 'static,
     {
-        let request = image_request(env, config)?;
-        let slot = self.inner.claim_slot().map_err(|e| js_error(env, &e))?;
-        let work = run(self.inner.clone(), slot, request, progress_fn(on_progress));
-        promise(env, work)
+        image_call(&self.inner, env, config, on_progress, run)
     }
 
     #[napi(

@@ -20,6 +20,7 @@ mod errors;
 mod json;
 mod llama;
 mod models;
+mod orchestrator;
 mod process;
 mod servers;
 mod system;

@@ -126,3 +126,10 @@ impl NativeLlamaServer {
         self.inner.log().path().to_string_lossy().into_owned()
     }
 }
+
+impl NativeLlamaServer {
+    /// The core supervisor (the orchestrator's binding uses it).
+    pub(crate) fn shared(&self) -> Arc<LlamaServer> {
+        self.inner.clone()
+    }
+}

@@ -166,6 +166,7 @@ check<Equals<Up.ServerEvent, Rs.ServerEvent>>();
 type SharedServer = 'restart' | 'getStatus' | 'getPort' | 'getPid' | 'isRunning' | 'isStopped' | 'isStarting' | 'isStopping' | 'hasCrashed' | 'getLogs' | 'getStructuredLogs' | 'clearLogs' | 'stop' | 'getInfo' | 'isHealthy' | 'getHealthStatus';
 check<Equals<Pick<Up.LlamaServerManager, SharedServer>, Pick<Rs.LlamaServerManager, SharedServer>>>();
 check<[Parameters<Up.LlamaServerManager['start']>[0]] extends [Parameters<Rs.LlamaServerManager['start']>[0]] ? true : false>();
+check<Equals<Up.LlamaServerManager['registerPreStartHook'], Rs.LlamaServerManager['registerPreStartHook']>>();
 
 // --- image generation (diffusionServer; offload calibration is not here yet)
 check<Equals<Up.ImageSampler, Rs.ImageSampler>>();
@@ -203,7 +204,11 @@ check<Equals<Exclude<keyof Rs.DiffusionServerManager, keyof Up.DiffusionServerMa
 check<Equals<Exclude<keyof Up.DiffusionServerManager, keyof Rs.DiffusionServerManager>, 'calibrate' | 'isCalibrating'>>();
 check<Mutual<Parameters<Up.DiffusionServerManager['start']>, Parameters<Rs.DiffusionServerManager['start']>>>();
 check<Equals<ReturnType<Up.DiffusionServerManager['start']>, ReturnType<Rs.DiffusionServerManager['start']>>>();
-check<[Rs.DiffusionServerManager['getOrchestrator']] extends [Up.DiffusionServerManager['getOrchestrator']] ? true : false>();
+// getOrchestrator: the same orchestrator surface, or undefined (upstream's class has private
+// members, which make classes nominal: the public surfaces are compared).
+type OrchOf<T extends { getOrchestrator(): unknown }> = Surface<NonNullable<ReturnType<T['getOrchestrator']>>>;
+check<Equals<OrchOf<Up.DiffusionServerManager>, OrchOf<Rs.DiffusionServerManager>>>();
+check<Equals<undefined extends ReturnType<Up.DiffusionServerManager['getOrchestrator']> ? true : false, undefined extends ReturnType<Rs.DiffusionServerManager['getOrchestrator']> ? true : false>>();
 check<Equals<typeof Up.diffusionServer, Up.DiffusionServerManager>>();
 check<Equals<typeof Rs.diffusionServer, Rs.DiffusionServerManager>>();
 // Constructor: three optional parameters, each the same manager (compared by its shared surface).
@@ -217,3 +222,22 @@ check<Equals<Pick<NonNullable<UpCtor[2]>, SharedServer>, Pick<NonNullable<RsCtor
 
 // GenerationRegistry: constructor parameters and instance surface.
 check<Equals<Ctor<typeof Up.GenerationRegistry>, Ctor<typeof Rs.GenerationRegistry>>>();
+
+// --- ResourceOrchestrator (0.26.0): the public methods identical; SavedLLMState identical.
+check<Equals<Up.SavedLLMState, Rs.SavedLLMState>>();
+check<Equals<Surface<Up.ResourceOrchestrator>, Surface<Rs.ResourceOrchestrator>>>();
+// Constructor: upstream's four parameters (systemInfo, llamaServer, diffusionServer and
+// modelManager as this package's managers), plus the optional options (an addition).
+type UpOrch = ConstructorParameters<typeof Up.ResourceOrchestrator>;
+type RsOrch = ConstructorParameters<typeof Rs.ResourceOrchestrator>;
+check<Equals<UpOrch['length'], 3 | 4>>();
+check<Equals<RsOrch['length'], 3 | 4 | 5>>();
+check<Equals<SysSurface<NonNullable<UpOrch[0]>>, SysSurface<NonNullable<RsOrch[0]>>>>();
+check<Equals<undefined extends UpOrch[0] ? true : false, undefined extends RsOrch[0] ? true : false>>();
+check<Equals<RsOrch[1], Rs.LlamaServerManager>>();
+check<Equals<RsOrch[2], Rs.DiffusionServerManager>>();
+check<Equals<Surface<NonNullable<UpOrch[3]>>, Surface<NonNullable<RsOrch[3]>>>>();
+check<Equals<RsOrch[4], Rs.ResourceOrchestratorOptions | undefined>>();
+// The additions: `orchestrator` is the diffusion server's own (mutually assignable surfaces).
+check<Equals<typeof Rs.orchestrator, Rs.ResourceOrchestrator>>();
+check<Mutual<Surface<typeof Rs.orchestrator>, Surface<Up.ResourceOrchestrator>>>();

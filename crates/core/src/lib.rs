@@ -21,6 +21,7 @@ pub mod llama;
 pub mod llama_server;
 pub mod logs;
 pub mod models;
+pub mod orchestrator;
 pub mod paths;
 pub mod platform;
 pub mod process;

@@ -13,6 +13,7 @@ use crate::diffusion::{
 };
 use crate::llama_server::ServerStatus;
 use crate::logs::Level;
+use crate::orchestrator::Orchestrator;
 use crate::{Error, Result};
 use serde_json::json;
 use std::sync::atomic::Ordering;
@@ -63,24 +64,69 @@ impl DiffusionServer {
     }
 
     /// `generateImage(config)` in a taken slot: one image (`count` is for the HTTP API and
-    /// batches), then the residency settles (`single` releases the backend, `burst` arms the
-    /// idle timer).
+    /// batches) through the orchestrator (the built-in one unless `orchestrator` is given),
+    /// which offloads the LLM when needed and settles the residency (`single` releases the
+    /// backend, `burst` arms the idle timer); without one, the residency settles here.
     pub async fn generate_image(
         &self,
         slot: Slot,
         request: ImageRequest,
         on_progress: Option<ProgressFn>,
     ) -> Result<ImageResult> {
+        self.generate_with(self.orchestrator(), slot, request, on_progress)
+            .await
+    }
+
+    /// `orchestrateImageGeneration(config)` of `orchestrator`.
+    pub async fn generate_with(
+        &self,
+        orchestrator: Option<Arc<Orchestrator>>,
+        slot: Slot,
+        request: ImageRequest,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<ImageResult> {
+        let run = self.execute_image(&request, on_progress, None, &slot.claim, SINGLE);
         let result = self
-            .execute_image(&request, on_progress, None, &slot.claim, SINGLE)
+            .orchestrated(orchestrator, request.usage_mode, run)
             .await;
-        let mode = self.resolve_usage_mode(request.usage_mode, false);
+        drop(slot);
+        result
+    }
+
+    /// `orchestrateBatchGeneration(config)` of `orchestrator` (the built-in one when `None`).
+    pub async fn generate_batch_with(
+        &self,
+        orchestrator: Option<Arc<Orchestrator>>,
+        slot: Slot,
+        request: ImageRequest,
+        on_progress: Option<ProgressFn>,
+    ) -> Result<Vec<ImageResult>> {
+        let orchestrator = orchestrator.or_else(|| self.orchestrator());
+        let run = self.execute_batch(&request, on_progress, &slot.claim);
+        let result = self
+            .orchestrated(orchestrator, request.usage_mode, run)
+            .await;
+        drop(slot);
+        result
+    }
+
+    /// `run` through `orchestrator`, or alone with the residency settled after it.
+    pub(super) async fn orchestrated<T>(
+        &self,
+        orchestrator: Option<Arc<Orchestrator>>,
+        usage_mode: Option<crate::diffusion::UsageMode>,
+        run: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        if let Some(o) = orchestrator {
+            return o.orchestrate(self, usage_mode, run).await;
+        }
+        let result = run.await;
+        let mode = self.resolve_usage_mode(usage_mode, false);
         if let Err(e) = self.settle_residency(mode).await {
             let _ = self
                 .log
                 .write(&format!("Residency settle failed: {e}"), Level::Warn);
         }
-        drop(slot);
         result
     }
 

@@ -101,16 +101,19 @@ impl DiffusionServer {
             Arc::new(move |p: ImageProgress| registry.update(&id, |g| g.progress = Some(p)))
         };
         let claim = &slot.claim;
-        let result = if request.count.unwrap_or(1) > 1 {
-            self.execute_batch(&request, Some(progress), claim).await
-        } else {
-            let one = self
-                .execute_image(&request, Some(progress), None, claim, SINGLE)
-                .await;
-            one.map(|r| vec![r])
+        let run = async {
+            if request.count.unwrap_or(1) > 1 {
+                self.execute_batch(&request, Some(progress), claim).await
+            } else {
+                let one = self
+                    .execute_image(&request, Some(progress), None, claim, SINGLE)
+                    .await;
+                one.map(|r| vec![r])
+            }
         };
-        let mode = self.resolve_usage_mode(request.usage_mode, false);
-        let _ = self.settle_residency(mode).await;
+        let result = self
+            .orchestrated(self.orchestrator(), request.usage_mode, run)
+            .await;
         let cancelled = claim.cancelled();
         registry.update(id, |g| record_outcome(g, result, begun, cancelled));
     }

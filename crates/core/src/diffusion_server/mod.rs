@@ -97,6 +97,8 @@ pub struct DiffusionServer {
     loras_dir: PathBuf,
     pid_record: PathBuf,
     result_ttl: Duration,
+    /// The built-in `ResourceOrchestrator` (`getOrchestrator()`), when the LLM is known.
+    orchestrator: Mutex<Option<Arc<crate::orchestrator::Orchestrator>>>,
 }
 
 impl DiffusionServer {
@@ -132,11 +134,21 @@ impl DiffusionServer {
             result_ttl,
             models,
             system,
+            orchestrator: Mutex::new(None),
         })
     }
 
     pub fn log(&self) -> &Arc<LogFile> {
         &self.log
+    }
+
+    /// `getOrchestrator()`: every image goes through it once set.
+    pub fn orchestrator(&self) -> Option<Arc<crate::orchestrator::Orchestrator>> {
+        lock(&self.orchestrator).clone()
+    }
+
+    pub fn set_orchestrator(&self, orchestrator: Option<Arc<crate::orchestrator::Orchestrator>>) {
+        *lock(&self.orchestrator) = orchestrator;
     }
 
     pub fn status(&self) -> ServerStatus {

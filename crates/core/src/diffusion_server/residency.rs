@@ -36,6 +36,16 @@ impl DiffusionServer {
             reason,
             exit: exit.map(|e| (e.code, e.signal_name())),
         }));
+        if let (BackendState::Absent, Some(StatusReason::Release(r))) = (state, reason) {
+            self.tell_released(r);
+        }
+    }
+
+    /// `onBackendReleased`: the orchestrator may reload an LLM it offloaded.
+    fn tell_released(&self, reason: ReleaseReason) {
+        if let Some(o) = self.orchestrator() {
+            o.on_backend_released(reason);
+        }
     }
 
     /// `from` → `to` only while `handle` is still the backend in the slot (it may have died and
@@ -324,6 +334,9 @@ impl DiffusionServer {
             reason: Some(StatusReason::Release(reason)),
             exit: exit.map(|e| (e.code, e.signal_name())),
         }));
+        if state == BackendState::Absent {
+            self.tell_released(reason);
+        }
     }
 
     /// `resolveUsageMode(requestMode, llmWasOffloaded)`: the request's mode, else the server's,

@@ -42,6 +42,19 @@ pub const STOP_GRACE: Duration = Duration::from_secs(10);
 /// Tells the host's listeners; the reply says whether one threw, to whom (see `heard`).
 pub type EventSink = Arc<dyn Fn(ServerEvent, crate::callback::Reply) + Send + Sync>;
 
+fn hooks_of(
+    m: &Mutex<Vec<(u64, PreStartHook)>>,
+) -> std::sync::MutexGuard<'_, Vec<(u64, PreStartHook)>> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A pre-start hook in the core (the built-in orchestrator's `prepareForLLMStart`): awaited
+/// after the start's claim, before anything else; its error fails a start (and is ignored, as
+/// upstream, for an automatic restart). JS hooks run in the facade, before the native start.
+pub type PreStartHook = Arc<
+    dyn Fn(LlamaServerConfig) -> futures_util::future::BoxFuture<'static, Result<()>> + Send + Sync,
+>;
+
 pub struct LlamaServer {
     me: std::sync::Weak<LlamaServer>,
     /// `<userData>/temp/children/llama-server.json`: the running child, for orphan reaping.
@@ -53,6 +66,8 @@ pub struct LlamaServer {
     models: Arc<ModelManager>,
     system: Arc<SystemInfo>,
     binaries_dir: PathBuf,
+    pre_start: Mutex<Vec<(u64, PreStartHook)>>,
+    next_hook: std::sync::atomic::AtomicU64,
 }
 
 impl LlamaServer {
@@ -73,7 +88,48 @@ impl LlamaServer {
             events,
             models,
             system,
+            pre_start: Mutex::new(Vec::new()),
+            next_hook: std::sync::atomic::AtomicU64::new(1),
         })
+    }
+
+    /// Adds a core pre-start hook; the id removes it (`unregister_pre_start_hook`).
+    pub fn register_pre_start_hook(&self, hook: PreStartHook) -> u64 {
+        let id = self
+            .next_hook
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        hooks_of(&self.pre_start).push((id, hook));
+        id
+    }
+
+    pub fn unregister_pre_start_hook(&self, id: u64) {
+        hooks_of(&self.pre_start).retain(|(h, _)| *h != id);
+    }
+
+    async fn run_pre_start_hooks(
+        &self,
+        claim: &StartClaim,
+        config: &LlamaServerConfig,
+    ) -> Result<()> {
+        let hooks: Vec<PreStartHook> = hooks_of(&self.pre_start)
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect();
+        for hook in hooks {
+            if let Err(e) = hook(config.clone()).await {
+                if !claim.is_auto_restart() {
+                    return Err(e);
+                }
+                let _ = self.log.write(
+                    &format!("Pre-start hook failed during auto-restart (ignored): {e}"),
+                    Level::Warn,
+                );
+            }
+        }
+        if lock(&self.state).stop_requested {
+            return Err(cancelled_by_stop());
+        }
+        Ok(())
     }
 
     /// The tokio runtime of the last `start()`, for background work (watchdog, restarts).
@@ -128,9 +184,10 @@ impl LlamaServer {
 
     async fn start_heard(
         &self,
-        _claim: StartClaim,
+        claim: StartClaim,
         config: LlamaServerConfig,
     ) -> Result<ServerInfo> {
+        self.run_pre_start_hooks(&claim, &config).await?;
         *self.runtime.lock().unwrap_or_else(|p| p.into_inner()) =
             tokio::runtime::Handle::try_current().ok();
         let port = resolve::port(&config)?;

@@ -120,8 +120,15 @@ pub(super) fn cancelled_by_stop() -> Error {
     )
 }
 
-/// Held by a `start()` while it runs; released however it ends.
-pub struct StartClaim(Arc<Mutex<State>>);
+/// Held by a `start()` while it runs; released however it ends. `.1`: an automatic restart.
+pub struct StartClaim(Arc<Mutex<State>>, bool);
+
+impl StartClaim {
+    /// Whether this start is an automatic restart (pre-start hooks that fail are then ignored).
+    pub fn is_auto_restart(&self) -> bool {
+        self.1
+    }
+}
 
 impl Drop for StartClaim {
     fn drop(&mut self) {
@@ -176,7 +183,7 @@ impl LlamaServer {
                 if by_caller {
                     (s.stop_requested, s.restarts) = (false, 0);
                 }
-                return Ok(StartClaim(self.state.clone()));
+                return Ok(StartClaim(self.state.clone(), !by_caller));
             }
         };
         Err(Error::server(
