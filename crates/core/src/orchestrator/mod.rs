@@ -247,7 +247,9 @@ impl Orchestrator {
                 })
                 .unwrap_or_default();
             let diffusion = diffusion_model.and_then(|id| models.storage.find(&id).ok());
-            let diffusion = usage::usage_diffusion(diffusion.as_ref());
+            // The size of the image to come is not known here: upstream's default, 512×512.
+            let gpu = caps.gpu.available.then_some(&caps.gpu);
+            let diffusion = usage::usage_diffusion(diffusion.as_ref(), gpu, 512, 512);
             (res, llm, diffusion)
         })
         .await;

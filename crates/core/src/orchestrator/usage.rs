@@ -1,10 +1,15 @@
-//! The memory decision: what the LLM and the image backend would use, and whether both fit.
-//! The estimates are upstream's formulas (`size × 1.2 + KV`, 6.5 GB when the diffusion model is
-//! unknown); they sit behind `usage_llm`/`usage_diffusion` so that a better estimator can
-//! replace them without touching the orchestration.
+//! The memory decision: what the LLM and the image backend would use, and whether both fit
+//! (upstream's thresholds). The usages come from the models' tensors (`crate::estimate`:
+//! weights placed as llama.cpp places them, KV, compute and output buffers; sd.cpp's params and
+//! compute buffers), checked against the real programs; upstream's formulas (`size × 1.2 + KV`,
+//! 6.5 GB when the diffusion model is unknown) remain where a model's tensors cannot be read
+//! (no file, shards, components, CPU-kept experts).
 
+use crate::diffusion::optimizations::auto_flags;
+use crate::estimate::{estimate_diffusion, estimate_llm, LlmPlan};
 use crate::llama::LlamaServerConfig;
 use crate::models::ModelInfo;
+use crate::system::gpu::GpuInfo;
 use crate::system::sizing::estimate_kv_bytes_per_token;
 
 /// Bytes in RAM and in VRAM.
@@ -38,10 +43,46 @@ pub fn needs_offload(res: Resources, llm: Usage, diffusion: Usage, budget: Optio
     }
 }
 
-/// `estimateLLMUsage`: weights × 1.2 plus the KV cache (context × bytes per token), split
-/// between VRAM and RAM by the share of offloaded layers; experts kept on the CPU
-/// (`cpuMoe`, `overrideTensors: 'exps=CPU'`, `nCpuMoe`) stay in RAM.
+/// What the LLM will use: from its tensors when they can be read (one file, no experts kept on
+/// the CPU), else upstream's formula (`usage_llm_upstream`).
 pub fn usage_llm(model: &ModelInfo, config: &LlamaServerConfig, gpu_layers: f64) -> Usage {
+    let cpu_experts = config.cpu_moe == Some(true)
+        || config.override_tensors.is_some()
+        || config.n_cpu_moe.is_some_and(|n| n > 0.0);
+    let header = (model.shards.is_none() && !cpu_experts)
+        .then(|| crate::gguf::read_metadata(std::path::Path::new(&model.path)).ok())
+        .flatten();
+    let Some(header) = header else {
+        return usage_llm_upstream(model, config, gpu_layers);
+    };
+    let defaults = LlmPlan::default();
+    let whole = |v: Option<f64>, d: u32| {
+        v.filter(|n| n.is_finite() && *n >= 0.0)
+            .map_or(d, |n| n as u32)
+    };
+    let plan = LlmPlan {
+        context: whole(config.context_size, defaults.context),
+        gpu_layers: whole(Some(gpu_layers), 0),
+        parallel: whole(config.parallel_requests, 1).max(1),
+        cache_type_k: config.cache_type_k.clone().unwrap_or(defaults.cache_type_k),
+        cache_type_v: config.cache_type_v.clone().unwrap_or(defaults.cache_type_v),
+        flash_attention: config
+            .flash_attention
+            .map_or(defaults.flash_attention, |f| !f.is_off()),
+        batch: whole(config.batch_size, defaults.batch),
+        ubatch: defaults.ubatch,
+    };
+    let e = estimate_llm(Some(&header), model.size, &plan);
+    Usage {
+        ram: e.total.ram as f64,
+        vram: e.total.vram as f64,
+    }
+}
+
+/// upstream's `estimateLLMUsage`: weights × 1.2 plus the KV cache (context × bytes per token),
+/// split between VRAM and RAM by the share of offloaded layers; experts kept on the CPU
+/// (`cpuMoe`, `overrideTensors: 'exps=CPU'`, `nCpuMoe`) stay in RAM.
+pub fn usage_llm_upstream(model: &ModelInfo, config: &LlamaServerConfig, gpu_layers: f64) -> Usage {
     let view = model.sizing_view();
     let total_layers = view.layer_count().max(1.0);
     let block_count = model
@@ -81,9 +122,32 @@ pub fn usage_llm(model: &ModelInfo, config: &LlamaServerConfig, gpu_layers: f64)
     }
 }
 
-/// `estimateDiffusionUsage`: the model's size × 1.2 in both RAM and VRAM (6.5 GB × 1.2 when
-/// the model is unknown).
-pub fn usage_diffusion(model: Option<&ModelInfo>) -> Usage {
+/// What the image backend will use for a `width × height` image: sd.cpp's params and largest
+/// compute buffer from the model's tensors (a one-file model), else upstream's formula.
+pub fn usage_diffusion(
+    model: Option<&ModelInfo>,
+    gpu: Option<&GpuInfo>,
+    width: u32,
+    height: u32,
+) -> Usage {
+    let Some(m) = model.filter(|m| m.components.is_none()) else {
+        return usage_diffusion_upstream(model);
+    };
+    let Ok(header) = crate::gguf::read_metadata(std::path::Path::new(&m.path)) else {
+        return usage_diffusion_upstream(model);
+    };
+    let flags = auto_flags(m, gpu);
+    let on_gpu = gpu.is_some_and(|g| g.available);
+    let e = estimate_diffusion(Some(&header), m.size, width, height, &flags, on_gpu);
+    Usage {
+        ram: e.total.ram as f64,
+        vram: e.total.vram as f64,
+    }
+}
+
+/// upstream's `estimateDiffusionUsage`: the model's size × 1.2 in both RAM and VRAM (6.5 GB ×
+/// 1.2 when the model is unknown).
+pub fn usage_diffusion_upstream(model: Option<&ModelInfo>) -> Usage {
     let size = model.map_or(DEFAULT_DIFFUSION_BYTES, |m| m.size as f64);
     Usage {
         ram: size * OVERHEAD,
@@ -185,7 +249,7 @@ mod tests {
 
     #[test]
     fn unknown_diffusion_model_is_six_and_a_half_gb() {
-        let d = usage_diffusion(None);
+        let d = usage_diffusion(None, None, 512, 512);
         assert_eq!(d.ram, 6.5 * GB * 1.2);
         assert_eq!(d.vram, d.ram);
     }
