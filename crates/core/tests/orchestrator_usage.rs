@@ -43,13 +43,42 @@ fn usages_come_from_the_tensors_and_change_the_decision() {
     let small = usage_diffusion(Some(&sd), None, 64, 64);
     let large = usage_diffusion(Some(&sd), None, 512, 512);
     let upstream = usage_diffusion_upstream(Some(&sd));
-    assert!(large.ram > small.ram, "the compute buffers grow with the image");
-    assert!(large.ram > upstream.ram, "size × 1.2 misses sd.cpp's 512×512 buffers");
+    assert!(
+        large.ram > small.ram,
+        "the compute buffers grow with the image"
+    );
+    assert!(
+        large.ram > upstream.ram,
+        "size × 1.2 misses sd.cpp's 512×512 buffers"
+    );
+
+    // Components: the diffusion_model's estimate plus the other files' tensors (here a second
+    // copy of the same file stands for a separate VAE).
+    let mut parts = sd.clone();
+    let p = sd_path.to_string_lossy();
+    let size = sd.size;
+    parts.components = serde_json::from_value(serde_json::json!({
+        "diffusion_model": { "path": p, "size": size }, "vae": { "path": p, "size": size },
+    }))
+    .unwrap();
+    let with_vae = usage_diffusion(Some(&parts), None, 512, 512);
+    assert!(
+        with_vae.ram > large.ram + 0.9 * size as f64
+            && with_vae.ram < large.ram + 1.1 * size as f64
+    );
 
     // A budget between the two judgements: upstream's figures fit, ours do not.
-    let res = Resources { gpu_vram: None, available_ram: 64e9 };
+    let res = Resources {
+        gpu_vram: None,
+        available_ram: 64e9,
+    };
     let budget = (usage_llm_upstream(&llm, &config, 0.0).ram + upstream.ram) / 0.75 * 1.05;
-    let upstream_says = needs_offload(res, usage_llm_upstream(&llm, &config, 0.0), upstream, Some(budget));
+    let upstream_says = needs_offload(
+        res,
+        usage_llm_upstream(&llm, &config, 0.0),
+        upstream,
+        Some(budget),
+    );
     let ours_says = needs_offload(res, ours, large, Some(budget));
     assert!(!upstream_says && ours_says);
 }

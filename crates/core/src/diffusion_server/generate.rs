@@ -86,9 +86,7 @@ impl DiffusionServer {
         on_progress: Option<ProgressFn>,
     ) -> Result<ImageResult> {
         let run = self.execute_image(&request, on_progress, None, &slot.claim, SINGLE);
-        let result = self
-            .orchestrated(orchestrator, request.usage_mode, run)
-            .await;
+        let result = self.orchestrated(orchestrator, &request, run).await;
         drop(slot);
         result
     }
@@ -103,9 +101,7 @@ impl DiffusionServer {
     ) -> Result<Vec<ImageResult>> {
         let orchestrator = orchestrator.or_else(|| self.orchestrator());
         let run = self.execute_batch(&request, on_progress, &slot.claim);
-        let result = self
-            .orchestrated(orchestrator, request.usage_mode, run)
-            .await;
+        let result = self.orchestrated(orchestrator, &request, run).await;
         drop(slot);
         result
     }
@@ -114,14 +110,14 @@ impl DiffusionServer {
     pub(super) async fn orchestrated<T>(
         &self,
         orchestrator: Option<Arc<Orchestrator>>,
-        usage_mode: Option<crate::diffusion::UsageMode>,
+        request: &ImageRequest,
         run: impl std::future::Future<Output = Result<T>>,
     ) -> Result<T> {
         if let Some(o) = orchestrator {
-            return o.orchestrate(self, usage_mode, run).await;
+            return o.orchestrate(self, request, run).await;
         }
         let result = run.await;
-        let mode = self.resolve_usage_mode(usage_mode, false);
+        let mode = self.resolve_usage_mode(request.usage_mode, false);
         if let Err(e) = self.settle_residency(mode).await {
             let _ = self
                 .log

@@ -111,9 +111,7 @@ impl DiffusionServer {
                 one.map(|r| vec![r])
             }
         };
-        let result = self
-            .orchestrated(self.orchestrator(), request.usage_mode, run)
-            .await;
+        let result = self.orchestrated(self.orchestrator(), &request, run).await;
         let cancelled = claim.cancelled();
         registry.update(id, |g| record_outcome(g, result, begun, cancelled));
     }

@@ -10,7 +10,7 @@
 mod reload;
 pub mod usage;
 
-use crate::diffusion::{BackendState, ReleaseReason, UsageMode};
+use crate::diffusion::{BackendState, ImageRequest, ReleaseReason, UsageMode};
 use crate::diffusion_server::DiffusionServer;
 use crate::llama::LlamaServerConfig;
 use crate::llama_server::{LlamaServer, ServerStatus};
@@ -39,6 +39,10 @@ pub enum OrchestratorEvent {
 }
 
 pub type OrchestratorSink = Arc<dyn Fn(OrchestratorEvent) + Send + Sync>;
+
+/// The image size when none is known (an LLM about to start, `wouldNeedOffload()`):
+/// upstream's default, 512×512.
+const DEFAULT_IMAGE: (u32, u32) = (512, 512);
 
 pub struct Orchestrator {
     me: Weak<Orchestrator>,
@@ -107,11 +111,13 @@ impl Orchestrator {
     pub async fn orchestrate<T>(
         &self,
         diffusion: &DiffusionServer,
-        usage_mode: Option<UsageMode>,
+        request: &ImageRequest,
         run: impl Future<Output = Result<T>>,
     ) -> Result<T> {
+        let usage_mode = request.usage_mode;
         let _ = self.wait_for_reload().await;
-        let offload = self.llm_running() && self.needs_offload(None).await;
+        let size = (request.width.unwrap_or(512), request.height.unwrap_or(512));
+        let offload = self.llm_running() && self.needs_offload(None, size).await;
         if offload {
             self.log("Resources constrained: offloading the LLM", Level::Info);
             self.offload_llm().await?;
@@ -172,7 +178,7 @@ impl Orchestrator {
         ) {
             return Ok(());
         }
-        if !self.needs_offload(Some(config)).await {
+        if !self.needs_offload(Some(config), DEFAULT_IMAGE).await {
             return Ok(());
         }
         self.log(
@@ -206,12 +212,17 @@ impl Orchestrator {
 
     /// `wouldNeedOffload()`.
     pub async fn would_need_offload(&self) -> bool {
-        self.needs_offload(None).await
+        self.needs_offload(None, DEFAULT_IMAGE).await
     }
 
     /// `needsOffloadForImage(llmConfigOverride)`: the LLM's usage (the running one's, or the
     /// one about to start) and the diffusion model's, against the memory (or the budget).
-    async fn needs_offload(&self, llm_override: Option<&LlamaServerConfig>) -> bool {
+    /// `image`: the size of the image to come (sd.cpp's compute buffers grow with it).
+    async fn needs_offload(
+        &self,
+        llm_override: Option<&LlamaServerConfig>,
+        image: (u32, u32),
+    ) -> bool {
         let config = match llm_override {
             Some(c) => Some(c.clone()),
             None if self.llm_running() => self.llama.config(),
@@ -247,9 +258,8 @@ impl Orchestrator {
                 })
                 .unwrap_or_default();
             let diffusion = diffusion_model.and_then(|id| models.storage.find(&id).ok());
-            // The size of the image to come is not known here: upstream's default, 512×512.
             let gpu = caps.gpu.available.then_some(&caps.gpu);
-            let diffusion = usage::usage_diffusion(diffusion.as_ref(), gpu, 512, 512);
+            let diffusion = usage::usage_diffusion(diffusion.as_ref(), gpu, image.0, image.1);
             (res, llm, diffusion)
         })
         .await;

@@ -123,26 +123,58 @@ pub fn usage_llm_upstream(model: &ModelInfo, config: &LlamaServerConfig, gpu_lay
 }
 
 /// What the image backend will use for a `width × height` image: sd.cpp's params and largest
-/// compute buffer from the model's tensors (a one-file model), else upstream's formula.
+/// compute buffer from the model's tensors (one file, or the `diffusion_model` component with
+/// the other components' tensors beside it), else upstream's formula.
 pub fn usage_diffusion(
     model: Option<&ModelInfo>,
     gpu: Option<&GpuInfo>,
     width: u32,
     height: u32,
 ) -> Usage {
-    let Some(m) = model.filter(|m| m.components.is_none()) else {
-        return usage_diffusion_upstream(model);
-    };
-    let Ok(header) = crate::gguf::read_metadata(std::path::Path::new(&m.path)) else {
+    let Some(m) = model else {
         return usage_diffusion_upstream(model);
     };
     let flags = auto_flags(m, gpu);
     let on_gpu = gpu.is_some_and(|g| g.available);
-    let e = estimate_diffusion(Some(&header), m.size, width, height, &flags, on_gpu);
-    Usage {
+    let main = m.components.as_ref().map_or(m.path.as_str(), |c| {
+        c.get("diffusion_model").map_or("", |d| d.path.as_str())
+    });
+    let Ok(header) = crate::gguf::read_metadata(std::path::Path::new(main)) else {
+        return usage_diffusion_upstream(model);
+    };
+    let size = std::fs::metadata(main).map_or(m.size, |f| f.len());
+    let e = estimate_diffusion(Some(&header), size, width, height, &flags, on_gpu);
+    let mut usage = Usage {
         ram: e.total.ram as f64,
         vram: e.total.vram as f64,
+    };
+    for (role, component) in m.components.iter().flatten() {
+        if role == "diffusion_model" {
+            continue;
+        }
+        let Some(bytes) = component_bytes(&component.path) else {
+            return usage_diffusion_upstream(model);
+        };
+        // Text encoders follow clipOnCpu, the VAE vaeOnCpu (sd.cpp's --clip-on-cpu/--vae-on-cpu).
+        let on_cpu = if role == "vae" {
+            flags.vae_on_cpu
+        } else {
+            flags.clip_on_cpu
+        };
+        if on_gpu && !on_cpu {
+            usage.vram += bytes;
+        } else {
+            usage.ram += bytes;
+        }
     }
+    usage
+}
+
+/// A component file's tensor bytes (what sd.cpp loads of it).
+fn component_bytes(path: &str) -> Option<f64> {
+    let header = crate::gguf::read_metadata(std::path::Path::new(path)).ok()?;
+    let sizes = crate::estimate::tensor_sizes(&header)?;
+    Some(sizes.iter().map(|(_, b)| *b as f64).sum())
 }
 
 /// upstream's `estimateDiffusionUsage`: the model's size × 1.2 in both RAM and VRAM (6.5 GB ×
