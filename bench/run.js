@@ -5,3 +5,4 @@ await import('./startup.mjs');
 await import('./logs.mjs');
 await import('./diffusion.mjs');
 await import('./estimate.mjs');
+await import('./reload.mjs');
