@@ -247,11 +247,17 @@ impl Orchestrator {
                 .and_then(|c| {
                     let model = models.storage.find(c.model_id.as_deref()?).ok()?;
                     let total = model.sizing_view().layer_count();
-                    // A start that leaves gpuLayers to auto: all layers on a GPU, else none
-                    // (upstream's fallback when no optimal config is at hand).
+                    // A start that leaves gpuLayers to auto: what getOptimalConfig would pick
+                    // (upstream's estimateAutoGpuLayers), else all layers on a GPU, else none.
+                    let fallback = if gpu_vram.is_some() { total } else { 0.0 };
                     let layers = match c.gpu_layers {
                         Some(l) => l,
-                        None if overriding && gpu_vram.is_some() => total,
+                        None if overriding => system
+                            .optimal_config(&model.sizing_view(), &c.hints())
+                            .ok()
+                            .and_then(|o| o.gpu_layers)
+                            .filter(|l| l.is_finite())
+                            .unwrap_or(fallback),
                         None => 0.0,
                     };
                     Some(usage::usage_llm(&model, &c, layers))
