@@ -2,13 +2,17 @@
 // on PyPI) and the real SmolLM2 model; and the llama-server dies with its Node process however
 // that process ends.
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, alive, tempDir, until } from './helpers.mjs';
 
 const asset = (name) => execFileSync('bash', [path.join(ROOT, 'scripts/assets.sh'), 'path', name], { encoding: 'utf8' }).trim();
 const MODEL = asset('model');
-const LLAMA = asset('llama-server');
+// A copy of its own: the binary's validation is cached per process (path, size, mtime), and Jest
+// runs other test files that start llama-server in this worker before this one.
+const LLAMA = path.join(tempDir('genai-llama-bin-'), 'llama-server');
+copyFileSync(asset('llama-server'), LLAMA);
+chmodSync(LLAMA, 0o755);
 process.env.GENAI_ELECTRON_USER_DATA = tempDir('genai-llama-jest-');
 process.env.GENAI_LLAMA_SERVER_PATH = LLAMA;
 const api = await import('../index.js');
