@@ -127,7 +127,7 @@ describe('modelManager', () => {
     const script = `import('genai-electron-rs').then(({ modelManager }) =>
       modelManager.downloadModel({ source: 'url', url: ${JSON.stringify(url)}, name: 'Killed', type: 'llm' })
         .then((m) => console.log(JSON.stringify(m))))`;
-    server.setFaults({ stallAfter: 50_000_000, times: 2 }); // metadata prefix + the download
+    server.setFaults({ stallAfter: 50_000_000, times: 100 }); // every request (probes, retries, the body) stalls
     const child = spawn(process.execPath, ['-e', script], { cwd: ROOT, env: { ...process.env, NODE_OPTIONS: '', GENAI_ELECTRON_USER_DATA: dir } });
     const partial = path.join(dir, 'models', 'llm', `${NAME}.partial`);
     await until(() => existsSync(partial) && statSync(partial).size >= 45_000_000, 30000);
