@@ -1,6 +1,7 @@
 //! genai-electron-rs core: everything genai-electron does, as a plain Rust library with no
 //! Node dependency. The napi binding (repository root) only converts values and forwards calls.
 
+pub mod archive;
 pub mod callback;
 pub mod clock;
 pub mod defaults;
