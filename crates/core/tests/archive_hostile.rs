@@ -354,6 +354,22 @@ fn fifos_and_device_files_are_refused() {
         );
         case.refused(&case.tgz(), &Limits::default(), Some("dev"), reason);
     }
+    // Zip keeps the unix type in the central directory's external attributes (high 16 bits).
+    for kind in [0o010000u32, 0o020000, 0o060000, 0o140000] {
+        let case = Case::new("special-zip");
+        write_zip(&case.zip(), &[E::File("dev", 0o644, b"")]);
+        let mut bytes = fs::read(case.zip()).unwrap();
+        let cd = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        let attrs = ((kind | 0o644) << 16).to_le_bytes();
+        bytes[cd + 38..cd + 42].copy_from_slice(&attrs);
+        fs::write(case.zip(), &bytes).unwrap();
+        case.refused(
+            &case.zip(),
+            &Limits::default(),
+            Some("dev"),
+            "device file, FIFO or socket",
+        );
+    }
 }
 
 #[test]
