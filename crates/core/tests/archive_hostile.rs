@@ -522,4 +522,7 @@ fn random_bytes_and_bad_destinations_are_errors() {
     let err = case.run(&case.tgz(), &Limits::default()).0.unwrap_err();
     assert_eq!(err.code, ErrorCode::Binary);
     assert_eq!(fs::read(case.dest().join("old")).unwrap(), b"old");
+    let missing = case.root.join("missing.tgz");
+    let err = extract(&missing, &case.dest(), &Limits::default(), &mut |_| {}).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Binary, "{err:?}");
 }

@@ -93,10 +93,10 @@ enum Kind {
 
 fn detect(archive: &Path) -> Result<Kind> {
     let mut magic = [0u8; 4];
-    let mut file = File::open(archive)
-        .map_err(|e| Error::file_system("Cannot open the archive", archive, &e))?;
+    let mut file =
+        File::open(archive).map_err(|e| io_failed("Cannot open the archive", archive, &e))?;
     let n = read_full(&mut file, &mut magic)
-        .map_err(|e| Error::file_system("Cannot read the archive", archive, &e))?;
+        .map_err(|e| io_failed("Cannot read the archive", archive, &e))?;
     match &magic[..n] {
         [0x1f, 0x8b, ..] => Ok(Kind::TarGz),
         // A local file header, or the end record of an empty zip.
@@ -131,12 +131,8 @@ fn prepare_dest(dest: &Path) -> Result<()> {
             )),
         },
         Err(e) if e.kind() == io::ErrorKind::NotFound => fs::create_dir_all(dest)
-            .map_err(|e| Error::file_system("Cannot create the extraction folder", dest, &e)),
-        Err(e) => Err(Error::file_system(
-            "Cannot use the extraction folder",
-            dest,
-            &e,
-        )),
+            .map_err(|e| io_failed("Cannot create the extraction folder", dest, &e)),
+        Err(e) => Err(io_failed("Cannot use the extraction folder", dest, &e)),
     }
 }
 
@@ -171,6 +167,19 @@ pub(crate) fn corrupt(entry: Option<&str>, err: impl std::fmt::Display) -> Error
         ErrorCode::Binary,
         format!("The archive is truncated or corrupt: {err}"),
         Some(json!({ "entry": entry, "reason": "truncated or corrupt", "error": err.to_string() })),
+    )
+}
+
+/// The archive or the destination cannot be used at all (open, read, create).
+pub(crate) fn io_failed(message: &str, path: &Path, err: &io::Error) -> Error {
+    Error::new(
+        ErrorCode::Binary,
+        format!("{message}: {err}"),
+        Some(json!({
+            "path": path.to_string_lossy(),
+            "reason": message,
+            "error": io_error_json(err),
+        })),
     )
 }
 

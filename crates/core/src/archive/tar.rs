@@ -7,12 +7,12 @@ use std::path::Path;
 use flate2::read::MultiGzDecoder;
 use tar::{Archive, EntryType};
 
-use super::{corrupt, refuse, Sink};
-use crate::{Error, Result};
+use super::{corrupt, io_failed, refuse, Sink};
+use crate::Result;
 
 pub(super) fn extract(archive: &Path, sink: &mut Sink<'_>) -> Result<()> {
-    let file = File::open(archive)
-        .map_err(|e| Error::file_system("Cannot open the archive", archive, &e))?;
+    let file =
+        File::open(archive).map_err(|e| io_failed("Cannot open the archive", archive, &e))?;
     let mut tar = Archive::new(MultiGzDecoder::new(BufReader::new(file)));
     let entries = tar.entries().map_err(|e| corrupt(None, e))?;
     for entry in entries {

@@ -7,8 +7,8 @@ use std::path::Path;
 
 use zip::ZipArchive;
 
-use super::{corrupt, refuse, Sink};
-use crate::{Error, Result};
+use super::{corrupt, io_failed, refuse, Sink};
+use crate::Result;
 
 const S_IFMT: u32 = 0o170000;
 const S_IFLNK: u32 = 0o120000;
@@ -18,8 +18,8 @@ const S_IFREG: u32 = 0o100000;
 const MAX_LINK: u64 = 4096;
 
 pub(super) fn extract(archive: &Path, sink: &mut Sink<'_>) -> Result<()> {
-    let file = File::open(archive)
-        .map_err(|e| Error::file_system("Cannot open the archive", archive, &e))?;
+    let file =
+        File::open(archive).map_err(|e| io_failed("Cannot open the archive", archive, &e))?;
     let mut zip = ZipArchive::new(BufReader::new(file)).map_err(|e| corrupt(None, e))?;
     let max = sink.limits().max_entries;
     if zip.len() as u64 > max {
