@@ -5,7 +5,7 @@
 const native = require('./native.cjs');
 const { ServerManager } = require('./llama.cjs');
 const { nativeManager } = require('./models.cjs');
-const { installExitHook } = require('./process.cjs');
+const { installExitHook, KeepAlive } = require('./process.cjs');
 const { ResourceOrchestrator, attach, registerNative, splitProgress, withProgress } = require('./orchestrator.cjs');
 
 const C = native.constants();
@@ -23,8 +23,7 @@ function resultTtlFromEnv() {
 
 class DiffusionServerManager extends ServerManager {
   #native;
-  #keepAlive; // a running server keeps Node alive, as upstream's HTTP server does
-  #unref = false;
+  #alive = new KeepAlive(); // a running server keeps Node alive, as upstream's HTTP server does
   #orchestrator;
   /** Upstream's (protected): removes the orchestrator's hook from `llamaServer`. */
   unregisterPreStartHook;
@@ -54,33 +53,23 @@ class DiffusionServerManager extends ServerManager {
   #onEvent(name, payload) {
     if (name === 'status') {
       const [status, old] = payload;
-      if (status === 'running') this.#hold(true);
+      if (status === 'running') this.#alive.hold(true);
       this.emit('status', status, old);
     } else if (name === 'stopped') {
-      this.#hold(false); // the last event of a stop
+      this.#alive.hold(false); // the last event of a stop
       this.emit('stopped');
     } else this.emit(name, payload);
   }
 
-  #hold(hold) {
-    if (hold && !this.#unref) this.#keepAlive ??= setInterval(() => {}, 1 << 30);
-    if (!hold || this.#unref) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
-  }
-
   /** Addition (as ChildProcess#unref): a running server no longer keeps Node alive. */
   unref() {
-    this.#unref = true;
-    this.#hold(false);
+    this.#alive.unref();
     return this;
   }
 
   /** Addition: undo `unref()`; a running server keeps Node alive again (the default). */
   ref() {
-    this.#unref = false;
-    this.#hold(this.isRunning());
+    this.#alive.ref(this.isRunning());
     return this;
   }
 

@@ -6,7 +6,7 @@ const native = require('./native.cjs');
 const { LogManager } = require('./servers.cjs');
 const { GenaiElectronError, ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
-const { installExitHook } = require('./process.cjs');
+const { installExitHook, KeepAlive } = require('./process.cjs');
 const { registerNative } = require('./orchestrator.cjs');
 
 /** Abstract in genai-electron: a subclass supplies these (a plain call here is a programming error). */
@@ -105,10 +105,8 @@ class ServerManager extends EventEmitter {
 
 class LlamaServerManager extends ServerManager {
   #native;
-  #keepAlive; // a running server keeps Node alive, as a ref'd child process does upstream
-  #unref = false;
+  #alive = new KeepAlive(); // a running server keeps Node alive, as a ref'd child process does upstream
   #thrown; // { err }: the first listener throw during start()
-  #linger; // a timer that keeps Node alive until the last event of an exit arrives
   #preStartHooks = new Set();
 
   constructor() {
@@ -136,11 +134,12 @@ class LlamaServerManager extends ServerManager {
     try {
       if (name === 'status') {
         const [status, old] = payload;
-        if (status === 'running') this.#holdProcess(true);
-        if (status === 'stopped' || status === 'crashed') this.#holdProcess(false, true);
+        if (status === 'running') this.#alive.hold(true);
+        // Its 'stopped'/'crashed' event comes in a call of its own: Node lingers for it.
+        if (status === 'stopped' || status === 'crashed') this.#alive.hold(false, true);
         this.emit('status', status, old);
       } else if (name === 'stopped' || name === 'crashed') {
-        this.#holdProcess(false); // the last event of a stop or an exit has arrived
+        this.#alive.hold(false); // the last event of a stop or an exit has arrived
         if (name === 'stopped') this.emit('stopped');
         else this.emit(name, payload);
       } else this.emit(name, payload);
@@ -151,34 +150,17 @@ class LlamaServerManager extends ServerManager {
   }
 
   /**
-   * `linger`: the server ended, but its 'stopped'/'crashed' event comes in a call of its own
-   * (upstream emits it in the same tick as the status): Node is kept alive until it arrives,
-   * 1 s at most (a failed start has no such event).
-   */
-  #holdProcess(hold, linger = false) {
-    if (hold && !this.#unref) this.#keepAlive ??= setInterval(() => {}, 1 << 30);
-    if (!hold || this.#unref) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
-    clearTimeout(this.#linger);
-    this.#linger = linger && !this.#unref ? setTimeout(() => {}, 1000) : undefined;
-  }
-
-  /**
    * Addition (as ChildProcess#unref): a running server no longer keeps Node alive. When nothing
    * else is left to do, Node exits and the exit hook kills the server.
    */
   unref() {
-    this.#unref = true;
-    this.#holdProcess(false);
+    this.#alive.unref();
     return this;
   }
 
   /** Addition: undo `unref()`; a running server keeps Node alive again (the default). */
   ref() {
-    this.#unref = false;
-    this.#holdProcess(this.isRunning());
+    this.#alive.ref(this.isRunning());
     return this;
   }
 

@@ -65,4 +65,36 @@ class ProcessManager {
   }
 }
 
-module.exports = { ProcessManager, installExitHook };
+/**
+ * Keeps Node alive while a server runs, as a ref'd child process (or HTTP server) does upstream;
+ * `unref()` lets Node exit anyway (the exit hook then kills the server). `linger`: the server
+ * ended but its last event comes in a call of its own, so Node waits for it, 1 s at most.
+ */
+class KeepAlive {
+  #interval;
+  #linger;
+  #unref = false;
+
+  hold(hold, linger = false) {
+    if (hold && !this.#unref) this.#interval ??= setInterval(() => {}, 1 << 30);
+    if (!hold || this.#unref) {
+      clearInterval(this.#interval);
+      this.#interval = undefined;
+    }
+    clearTimeout(this.#linger);
+    this.#linger = linger && !this.#unref ? setTimeout(() => {}, 1000) : undefined;
+  }
+
+  unref() {
+    this.#unref = true;
+    this.hold(false);
+  }
+
+  /** `running`: whether the server runs now (it is held again then). */
+  ref(running) {
+    this.#unref = false;
+    this.hold(running);
+  }
+}
+
+module.exports = { ProcessManager, installExitHook, KeepAlive };
