@@ -145,19 +145,13 @@ fn whole_non_negative(config: &Map<String, Value>, key: &str) -> Result<()> {
 }
 
 fn wrong_type(config: &Map<String, Value>, e: serde_json::Error) -> Error {
-    let field = config.iter().find(|(k, v)| {
-        let mut one = Map::from_iter([((*k).clone(), (*v).clone())]);
-        one.entry("modelId").or_insert(json!("m"));
-        serde_json::from_value::<DiffusionServerConfig>(Value::Object(one)).is_err()
-    });
-    let mut details = json!({ "suggestion": "Check the types of the configuration fields against DiffusionServerConfig" });
-    if let Some((key, value)) = field {
-        details["field"] = Value::String(key.clone());
-        details["value"] = value.clone();
-    }
-    Error::server(
-        format!("Invalid diffusion server configuration: {e}"),
-        Some(details),
+    let required = [("modelId", json!("m"))];
+    checks::wrong_type_of::<DiffusionServerConfig>(
+        config,
+        &e.to_string(),
+        "diffusion server",
+        "DiffusionServerConfig",
+        &required,
     )
 }
 

@@ -102,17 +102,36 @@ pub(crate) fn non_json(bad: &NonJson) -> Error {
 
 /// serde's complaint about a field of the wrong type, with the field named in the details.
 pub(super) fn wrong_type(config: &Map<String, Value>, complaint: &str) -> Error {
+    wrong_type_of::<LlamaServerConfig>(config, complaint, "llama-server", "LlamaServerConfig", &[])
+}
+
+/// serde's complaint about a field of `T` of the wrong type: the field is the one that alone
+/// (with `required`'s placeholder values beside it) does not deserialise. `server` names the
+/// server in the message, `type_name` the configuration type in the suggestion.
+pub(crate) fn wrong_type_of<T: serde::de::DeserializeOwned>(
+    config: &Map<String, Value>,
+    complaint: &str,
+    server: &str,
+    type_name: &str,
+    required: &[(&str, Value)],
+) -> Error {
     let field = config.iter().find(|(k, v)| {
-        let one = Map::from_iter([((*k).clone(), (*v).clone())]);
-        serde_json::from_value::<LlamaServerConfig>(Value::Object(one)).is_err()
+        let mut one = Map::from_iter([((*k).clone(), (*v).clone())]);
+        for (key, placeholder) in required {
+            one.entry(key.to_string())
+                .or_insert_with(|| placeholder.clone());
+        }
+        serde_json::from_value::<T>(Value::Object(one)).is_err()
     });
-    let mut details = json!({ "suggestion": "Check the types of the configuration fields against LlamaServerConfig" });
+    let mut details = json!({
+        "suggestion": format!("Check the types of the configuration fields against {type_name}")
+    });
     if let Some((key, value)) = field {
         details["field"] = Value::String(key.clone());
         details["value"] = value.clone();
     }
     Error::server(
-        format!("Invalid llama-server configuration: {complaint}"),
+        format!("Invalid {server} configuration: {complaint}"),
         Some(details),
     )
 }
