@@ -2,6 +2,7 @@
 //! Node dependency. The napi binding (repository root) only converts values and forwards calls.
 
 pub mod archive;
+pub mod binaries;
 pub mod callback;
 pub mod clock;
 pub mod defaults;
