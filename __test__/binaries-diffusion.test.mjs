@@ -106,7 +106,7 @@ test('an sd-server that does not run falls back; all failing → BinaryError wit
   process.env.GENAI_BINARY_CATALOG = host.catalog({ diffusion: [{ type: 'vulkan', content: 'broken' }, { type: 'cpu', checksum: WRONG_CHECKSUM }] });
   const err = await diffusionServer.start({ modelId: 'sdxs', port: 'auto' }).catch((e) => e);
   expect(err).toBeInstanceOf(BinaryError);
-  expect(err.message).toBe(`Failed to download binary. Tried all variants for ${PLATFORM}.`);
+  expect(err.message).toBe(`Binary error: Failed to download binary. Tried all variants for ${PLATFORM}.`);
   expect(err.details.variants).toEqual([
     { variant: 'vulkan', url: expect.stringMatching(/-vulkan\.zip$/), reason: expect.any(String) },
     { variant: 'cpu', url: expect.stringMatching(/x86_64\.zip$/), reason: expect.stringMatching(/checksum/i) },

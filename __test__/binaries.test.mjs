@@ -232,7 +232,7 @@ test('all variants failing: BinaryError with every variant and its reason; nothi
   const err = await llamaServer.start({ modelId: 'smollm2', port: 'auto' }).catch((e) => e);
   seen.off();
   expect(err).toBeInstanceOf(BinaryError);
-  expect(err.message).toBe(`Failed to download binary. Tried all variants for ${PLATFORM}.`);
+  expect(err.message).toBe(`Binary error: Failed to download binary. Tried all variants for ${PLATFORM}.`);
   expect(err.details).toEqual(expect.objectContaining({ platform: PLATFORM, errors: expect.stringMatching(/^vulkan: .+; cpu: .+$/), suggestion: expect.any(String) }));
   expect(err.details.variants).toEqual([
     { variant: 'vulkan', url: expect.stringContaining(path.basename(VULKAN_ASSET)), reason: expect.any(String) },
@@ -247,7 +247,7 @@ test('all variants failing: BinaryError with every variant and its reason; nothi
   host.clearRequests();
   const none = await llamaServer.start({ modelId: 'smollm2', port: 'auto' }).catch((e) => e);
   expect(none).toBeInstanceOf(BinaryError);
-  expect(none.message).toBe(`No binary variants available for platform: ${PLATFORM}`);
+  expect(none.message).toBe(`Binary error: No binary variants available for platform: ${PLATFORM}`);
   expect(host.requests).toEqual([]);
 });
 
@@ -326,7 +326,7 @@ test('the CLI: binaries install, binaries list, then a start from that folder wi
   const failing = host.catalog({ llama: [{ type: 'cpu', checksum: WRONG_CHECKSUM }] });
   const bad = await runNodeAsync([cli, 'binaries', 'install', '--type', 'llama', '--dir', tempDir('genai-binaries-cli-bad-')], { env: { GENAI_BINARY_CATALOG: failing } });
   expect(bad.status).toBe(1);
-  expect(bad.stderr).toMatch(/^BinaryError: Failed to download binary\. Tried all variants for /m);
+  expect(bad.stderr).toMatch(/^BinaryError: Binary error: Failed to download binary\. Tried all variants for /m);
   expect(bad.stderr).toMatch(/cpu: /);
   const usage = await runNodeAsync([cli, 'binaries', 'install', '--type', 'bogus']);
   expect(usage.status).toBe(2);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { existsSync, statSync } from 'node:fs';
 import { systemInfo, modelManager, llamaServer, StorageManager, fetchLocalGGUFMetadata, getArchField, formatBytes, PATHS } from '../index.js';
 import { generate, GENERATE_USAGE } from './generate.js';
+import { binaries, BINARIES_USAGE } from './binaries.js';
 
 const USAGE = `Usage: genai-electron-rs <command> [options]
 
@@ -18,11 +19,16 @@ Commands:
   serve <model-id | file.gguf> [--port <n>|auto] [--threads <n>] [--context <n>] [--host <h>]
                                        Runs llama-server and streams its status; Ctrl-C stops it
 ${GENERATE_USAGE}
+${BINARIES_USAGE}
 
 Environment:
   GENAI_ELECTRON_USER_DATA   where models, binaries and logs live (default: the OS data folder)
-  GENAI_LLAMA_SERVER_PATH    the llama-server binary (default: <data folder>/binaries/llama)
-  GENAI_SD_SERVER_PATH       the sd-server binary (default: <data folder>/binaries/diffusion)
+  GENAI_LLAMA_SERVER_PATH    the llama-server binary (default: <data folder>/binaries/llama, downloaded
+                             on first start)
+  GENAI_SD_SERVER_PATH       the sd-server binary (default: <data folder>/binaries/diffusion, likewise)
+  GENAI_BINARIES_DIR         a read-only binaries folder (made by \`binaries install --dir\`) to run from
+  GENAI_BINARY_MIRROR        replaces https://github.com/ in the release URLs (a mirror)
+  GENAI_BINARY_CATALOG       a JSON file of BINARY_VERSIONS' shape that replaces the built-in pins
   HF_TOKEN                   sent to huggingface.co for gated repositories`;
 
 class UsageError extends Error {}
@@ -218,6 +224,10 @@ async function main(argv) {
     case 'generate': {
       const { flags, words } = parseArgs(rest);
       return generate(words, flags, resolveModel, (m) => new UsageError(m));
+    }
+    case 'binaries': {
+      const { flags, words } = parseArgs(rest);
+      return binaries(words, flags, (m) => new UsageError(m));
     }
     case undefined:
     case 'help':
