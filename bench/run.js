@@ -6,3 +6,4 @@ await import('./logs.mjs');
 await import('./diffusion.mjs');
 await import('./estimate.mjs');
 await import('./reload.mjs');
+await import('./binaries.js');
