@@ -88,7 +88,7 @@ test('a first start provisions sd-server and sd-cli (checksum fallback, phase 2)
 
   const image = await diffusionServer.generateImage({ prompt: 'a lighthouse', ...SMALL, seed: 1 });
   expect(pngSize(image.image)).toEqual({ width: 64, height: 64 });
-});
+}, 180_000); // sd-server loads the 500 MB model twice (phase 2, then the image)
 
 test('a second start reuses both: no request, no test, a real image', async () => {
   host.clearRequests();
@@ -99,7 +99,7 @@ test('a second start reuses both: no request, no test, a real image', async () =
   expect(seen.progress.map((e) => e.phase)).not.toContain('testing');
   const image = await diffusionServer.generateImage({ prompt: 'a boat', ...SMALL, seed: 2 });
   expect(pngSize(image.image)).toEqual({ width: 64, height: 64 });
-});
+}, 120_000);
 
 test('an sd-server that does not run falls back; all failing → BinaryError with every reason', async () => {
   rmSync(INSTALLED, { recursive: true, force: true });
@@ -122,4 +122,4 @@ test('an sd-server that does not run falls back; all failing → BinaryError wit
   expect(readJson(path.join(INSTALLED, '.variant.json'))).toEqual({ variant: 'cpu', platform: PLATFORM });
   const image = await diffusionServer.generateImage({ prompt: 'a tree', ...SMALL, seed: 3 });
   expect(pngSize(image.image)).toEqual({ width: 64, height: 64 });
-});
+}, 180_000);

@@ -336,7 +336,7 @@ test('the CLI: binaries install, binaries list, then a start from that folder wi
   const usage = await runNodeAsync([cli, 'binaries', 'install', '--type', 'bogus']);
   expect(usage.status).toBe(2);
   expect(usage.stderr).toMatch(/--type/);
-});
+}, 120_000);
 
 test('provisionBinary for a foreign platform (win32-x64) installs without testing and writes no .validation.json', async () => {
   const dir = tempDir('genai-binaries-win-');
