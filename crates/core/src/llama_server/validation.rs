@@ -3,6 +3,7 @@
 //! per binary and process.
 
 use super::LlamaServer;
+use crate::binaries::{source, BinaryEvent, BinaryKind, TestModel};
 use crate::llama::LlamaServerConfig;
 use crate::logs::Level;
 use crate::models::ModelInfo;
@@ -189,15 +190,15 @@ pub async fn validate_phase1(
 }
 
 impl LlamaServer {
-    /// The binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
-    /// `LlamaServerConfig::with_binary_fallback`), else the installed one.
-    pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<PathBuf> {
-        check_binary(
-            config.binary_path.as_deref(),
-            &self.binaries_dir,
-            "llama-server",
-        )
-        .inspect_err(|e| self.binary_log(&e.message, Level::Error))
+    /// The given binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
+    /// `LlamaServerConfig::with_binary_fallback`), checked now; None: provisioned at start.
+    pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<Option<PathBuf>> {
+        let Some(given) = config.binary_path.as_deref() else {
+            return Ok(None);
+        };
+        check_binary(Some(given), &self.binaries_dir, "llama-server")
+            .map(Some)
+            .inspect_err(|e| self.binary_log(&e.message, Level::Error))
     }
 
     /// `binary-log`: to listeners and to the log file, as upstream.
@@ -209,11 +210,51 @@ impl LlamaServer {
         });
     }
 
-    /// Phase 1 with `--version`.
-    pub(super) async fn validate_binary(&self, binary: &Path, force: bool) -> Result<()> {
-        validate_phase1("llama-server", binary, "--version", force, &|m, l| {
-            self.binary_log(m, l)
-        })
-        .await
+    /// The binary to run: the given one after phase 1, else the provisioned one (`binaries/`
+    /// or the read-only binaries folder), tested with the model being started. `stop()`
+    /// cancels a provisioning in progress.
+    pub(super) async fn ready_binary(
+        &self,
+        given: Option<PathBuf>,
+        config: &LlamaServerConfig,
+        model_path: &str,
+        force: bool,
+    ) -> Result<PathBuf> {
+        if let Some(binary) = given {
+            validate_phase1("llama-server", &binary, "--version", force, &|m, l| {
+                self.binary_log(m, l)
+            })
+            .await?;
+            return Ok(binary);
+        }
+        let me = self.me.clone();
+        let events: crate::binaries::EventFn = Arc::new(move |event| {
+            let Some(me) = me.upgrade() else { return };
+            match event {
+                BinaryEvent::Log { message, level } => me.binary_log(&message, level),
+                BinaryEvent::Progress(p) => me.emit(super::ServerEvent::BinaryProgress(p)),
+            }
+        });
+        let cancel = tokio_util::sync::CancellationToken::new();
+        *self.provisioning.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
+        let need = source::Need {
+            kind: BinaryKind::Llama,
+            binaries_root: self
+                .binaries_dir
+                .parent()
+                .unwrap_or(&self.binaries_dir)
+                .to_path_buf(),
+            settings: config.binary_settings(),
+            test_model: Some(TestModel {
+                path: PathBuf::from(model_path),
+                model_args: Vec::new(),
+            }),
+            force,
+            events,
+            cancel,
+        };
+        let result = source::provide(need).await;
+        *self.provisioning.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        result
     }
 }
