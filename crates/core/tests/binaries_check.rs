@@ -62,11 +62,18 @@ async fn check(
     let lines: Lines = Arc::default();
     let sink = lines.clone();
     let log = move |m: &str, l: Level| sink.lock().unwrap().push((m.to_string(), l));
-    (test_binary(kind, exe, model, dir, &log, cancel).await, lines)
+    (
+        test_binary(kind, exe, model, dir, &log, cancel).await,
+        lines,
+    )
 }
 
 fn logged(lines: &Lines, needle: &str) -> bool {
-    lines.lock().unwrap().iter().any(|(l, _)| l.contains(needle))
+    lines
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|(l, _)| l.contains(needle))
 }
 
 /// `/proc/<pid>/stat` after the command name: state, ppid, pgrp, ...
@@ -74,7 +81,10 @@ fn stat_fields(pid: u32) -> Option<(String, Vec<String>)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let open = stat.find('(')?;
     let (name, rest) = stat[open + 1..].rsplit_once(')')?;
-    Some((name.to_string(), rest.split_whitespace().map(String::from).collect()))
+    Some((
+        name.to_string(),
+        rest.split_whitespace().map(String::from).collect(),
+    ))
 }
 
 fn all_pids() -> Vec<u32> {
@@ -89,9 +99,7 @@ fn children_named(name: &str) -> Vec<u32> {
     let me = std::process::id().to_string();
     all_pids()
         .into_iter()
-        .filter(|&p| {
-            stat_fields(p).is_some_and(|(n, f)| n == name && f.get(1) == Some(&me))
-        })
+        .filter(|&p| stat_fields(p).is_some_and(|(n, f)| n == name && f.get(1) == Some(&me)))
         .collect()
 }
 
@@ -146,7 +154,10 @@ const BOTH: Tested = Tested {
 };
 
 /// Records the pids of our children named `name` while `fut` runs.
-async fn watching<T>(name: &'static str, fut: impl std::future::Future<Output = T>) -> (T, Vec<u32>) {
+async fn watching<T>(
+    name: &'static str,
+    fut: impl std::future::Future<Output = T>,
+) -> (T, Vec<u32>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let stop = CancellationToken::new();
     let (s, st) = (seen.clone(), stop.clone());
@@ -175,17 +186,37 @@ async fn real_llama_server_phase1_only() {
     };
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = scratch("llama-p1");
-    let (r, lines) = check(BinaryKind::Llama, &exe, None, &dir, &CancellationToken::new()).await;
+    let (r, lines) = check(
+        BinaryKind::Llama,
+        &exe,
+        None,
+        &dir,
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(r, Ok(NO_PHASE2));
-    assert!(logged(&lines, "Phase 1: Testing binary basic validation..."));
-    assert!(logged(&lines, "Phase 1: ✓ Binary validation passed (--version)"));
+    assert!(logged(
+        &lines,
+        "Phase 1: Testing binary basic validation..."
+    ));
+    assert!(logged(
+        &lines,
+        "Phase 1: ✓ Binary validation passed (--version)"
+    ));
     assert!(logged(&lines, "No test model provided, skipping Phase 2"));
     // A model whose file is not there: phase 2 is skipped too.
     let missing = TestModel {
         path: dir.join("missing.gguf"),
         model_args: vec![],
     };
-    let (r, _) = check(BinaryKind::Llama, &exe, Some(&missing), &dir, &CancellationToken::new()).await;
+    let (r, _) = check(
+        BinaryKind::Llama,
+        &exe,
+        Some(&missing),
+        &dir,
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(r, Ok(NO_PHASE2));
     assert_eq!(children_named("llama-server"), Vec::<u32>::new());
 }
@@ -212,14 +243,24 @@ async fn real_llama_server_phase2_with_smollm2() {
     )
     .await;
     assert_eq!(r, Ok(BOTH), "log: {:?}", lines.lock().unwrap());
-    assert!(logged(&lines, "Phase 2: Testing GPU functionality with llama-server..."));
-    assert!(logged(&lines, "Phase 2: ✓ GPU functionality test passed (llama-server)"));
+    assert!(logged(
+        &lines,
+        "Phase 2: Testing GPU functionality with llama-server..."
+    ));
+    assert!(logged(
+        &lines,
+        "Phase 2: ✓ GPU functionality test passed (llama-server)"
+    ));
     assert!(!seen.is_empty(), "the real server ran as our child");
     for pid in seen {
         assert!(!alive(pid), "llama-server {pid} left running");
         assert_group_gone(pid);
     }
-    assert_eq!(children_named("llama-server"), Vec::<u32>::new(), "no zombie");
+    assert_eq!(
+        children_named("llama-server"),
+        Vec::<u32>::new(),
+        "no zombie"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -240,8 +281,14 @@ async fn real_sd_server_phase2_writes_a_png() {
     )
     .await;
     assert_eq!(r, Ok(BOTH), "log: {:?}", lines.lock().unwrap());
-    assert!(logged(&lines, "Phase 1: ✓ Binary validation passed (--help)"));
-    assert!(logged(&lines, "Phase 2: ✓ GPU functionality test passed (sd-server)"));
+    assert!(logged(
+        &lines,
+        "Phase 1: ✓ Binary validation passed (--help)"
+    ));
+    assert!(logged(
+        &lines,
+        "Phase 2: ✓ GPU functionality test passed (sd-server)"
+    ));
     let png = std::fs::read(dir.join(TEST_OUTPUT)).expect("the test image was written");
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
     assert!(dir.join("loras").is_dir());
@@ -257,12 +304,28 @@ async fn a_binary_that_exits_1_fails_phase1() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = scratch("exit1");
     let exe = script(&dir, "exit1", "echo broken >&2\nexit 1");
-    let (r, lines) = check(BinaryKind::Llama, &exe, None, &dir, &CancellationToken::new()).await;
+    let (r, lines) = check(
+        BinaryKind::Llama,
+        &exe,
+        None,
+        &dir,
+        &CancellationToken::new(),
+    )
+    .await;
     let why = r.unwrap_err();
-    assert!(why.starts_with("Phase 1 failed: --version ended with exit code 1"), "{why}");
+    assert!(
+        why.starts_with("Phase 1 failed: --version ended with exit code 1"),
+        "{why}"
+    );
     assert!(why.contains("broken"), "{why}");
-    assert!(logged(&lines, "Phase 1: ✗ Basic validation failed: --version ended with exit code 1"));
-    assert!(logged(&lines, "Binary validation failed, variant will be skipped"));
+    assert!(logged(
+        &lines,
+        "Phase 1: ✗ Basic validation failed: --version ended with exit code 1"
+    ));
+    assert!(logged(
+        &lines,
+        "Binary validation failed, variant will be skipped"
+    ));
     assert_script_gone(&dir);
 }
 
@@ -271,8 +334,18 @@ async fn a_binary_that_hangs_is_killed_after_5_s() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = scratch("hang");
     let exe = script(&dir, "hang", "sleep 30");
-    let (r, _) = check(BinaryKind::Diffusion, &exe, None, &dir, &CancellationToken::new()).await;
-    assert_eq!(r, Err("Phase 1 failed: --help did not finish within 5 s".into()));
+    let (r, _) = check(
+        BinaryKind::Diffusion,
+        &exe,
+        None,
+        &dir,
+        &CancellationToken::new(),
+    )
+    .await;
+    assert_eq!(
+        r,
+        Err("Phase 1 failed: --help did not finish within 5 s".into())
+    );
     assert_script_gone(&dir); // the script and its `sleep`
 }
 
@@ -281,7 +354,11 @@ async fn files_that_cannot_run_fail_phase1() {
     let _one = ONE_AT_A_TIME.lock().await;
     let dir = scratch("cannot-run");
     let not_exec = write_exe(&dir.join("not-exec"), b"#!/bin/sh\nexit 0\n", 0o644);
-    let garbage = write_exe(&dir.join("garbage"), &[0x7f, b'E', b'L', b'F', 0, 1, 2, 3, 0xff, 0xfe], 0o755);
+    let garbage = write_exe(
+        &dir.join("garbage"),
+        &[0x7f, b'E', b'L', b'F', 0, 1, 2, 3, 0xff, 0xfe],
+        0o755,
+    );
     let cancel = CancellationToken::new();
     let (r, _) = check(BinaryKind::Llama, &not_exec, None, &dir, &cancel).await;
     let why = r.unwrap_err();
@@ -319,16 +396,28 @@ async fn an_impostor_passes_phase1_and_fails_phase2() {
     let cancel = CancellationToken::new();
     let (r, lines) = check(BinaryKind::Llama, &exe, Some(&model), &dir, &cancel).await;
     let why = r.unwrap_err();
-    assert_eq!(why, "Phase 2 failed: llama-server ended (exit code 1) before becoming healthy");
-    assert!(logged(&lines, "Phase 1: ✓ Binary validation passed (--version)"));
-    assert!(logged(&lines, "GPU functionality test failed, variant will be skipped"));
+    assert_eq!(
+        why,
+        "Phase 2 failed: llama-server ended (exit code 1) before becoming healthy"
+    );
+    assert!(logged(
+        &lines,
+        "Phase 1: ✓ Binary validation passed (--version)"
+    ));
+    assert!(logged(
+        &lines,
+        "GPU functionality test failed, variant will be skipped"
+    ));
     assert_script_gone(&dir);
     // The same impostor as sd-server.
     let (r, lines) = check(BinaryKind::Diffusion, &exe, Some(&model), &dir, &cancel).await;
     let why = r.unwrap_err();
     assert!(why.starts_with("Phase 2 failed: "), "{why}");
     assert!(why.contains("exit"), "{why}");
-    assert!(logged(&lines, "Phase 2: Testing GPU functionality with real inference..."));
+    assert!(logged(
+        &lines,
+        "Phase 2: Testing GPU functionality with real inference..."
+    ));
     assert_script_gone(&dir);
 }
 
@@ -339,12 +428,22 @@ async fn a_gpu_error_line_fails_phase2() {
     let model = dummy_model(&dir);
     let body = "[ \"$1\" = --version ] && { echo 'version: 1'; exit 0; }\necho 'load_backend: loaded CUDA backend' >&2\necho 'ggml_cuda: CUDA error: out of memory' >&2\nsleep 30";
     let exe = script(&dir, "gpu-error", body);
-    let (r, lines) = check(BinaryKind::Llama, &exe, Some(&model), &dir, &CancellationToken::new()).await;
+    let (r, lines) = check(
+        BinaryKind::Llama,
+        &exe,
+        Some(&model),
+        &dir,
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(
         r,
         Err("Phase 2 failed: GPU error detected during startup: cuda error (ggml_cuda: CUDA error: out of memory)".into())
     );
-    assert!(logged(&lines, "Phase 2: ✗ GPU error detected during startup: cuda error"));
+    assert!(logged(
+        &lines,
+        "Phase 2: ✗ GPU error detected during startup: cuda error"
+    ));
     assert_script_gone(&dir); // and its `sleep`
 }
 

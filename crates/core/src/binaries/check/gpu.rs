@@ -65,7 +65,11 @@ const PATTERNS: &[Pattern] = &[
         label: "llama_model_load: error",
         prefixes: &[],
         prefix_failed: false,
-        body: &[Tok::Lit("llama_model_load:"), Tok::Spaces, Tok::Lit("error")],
+        body: &[
+            Tok::Lit("llama_model_load:"),
+            Tok::Spaces,
+            Tok::Lit("error"),
+        ],
     },
     Pattern {
         label: "failed to load model",
@@ -77,7 +81,11 @@ const PATTERNS: &[Pattern] = &[
         label: "error: invalid argument",
         prefixes: &[],
         prefix_failed: false,
-        body: &[Tok::Lit("error:"), Tok::Spaces, Tok::Lit("invalid argument")],
+        body: &[
+            Tok::Lit("error:"),
+            Tok::Spaces,
+            Tok::Lit("invalid argument"),
+        ],
     },
 ];
 
@@ -114,9 +122,9 @@ fn after_prefix<'a>(s: &'a str, p: &Pattern) -> Option<&'a str> {
     let rest = s.trim_start_matches(|c: char| is_word(c) || c == '.' || c == '-');
     let rest = match rest.strip_prefix(':') {
         Some(r) => r,
-        None if p.prefix_failed && rest.starts_with(char::is_whitespace) => {
-            skip_spaces(rest).strip_prefix("failed")?.strip_prefix(':')?
-        }
+        None if p.prefix_failed && rest.starts_with(char::is_whitespace) => skip_spaces(rest)
+            .strip_prefix("failed")?
+            .strip_prefix(':')?,
         None => return None,
     };
     Some(skip_spaces(rest))
@@ -144,10 +152,7 @@ fn strip_tags(line: &str) -> &str {
 /// that `line` matches.
 pub fn gpu_error(line: &str) -> Option<&'static str> {
     let line = strip_tags(line).to_ascii_lowercase();
-    PATTERNS
-        .iter()
-        .find(|p| matches(&line, p))
-        .map(|p| p.label)
+    PATTERNS.iter().find(|p| matches(&line, p)).map(|p| p.label)
 }
 
 #[cfg(test)]
@@ -160,9 +165,15 @@ mod tests {
             ("CUDA error: out of memory", "cuda error"),
             ("ggml_cuda: CUDA error: out of memory", "cuda error"),
             ("ggml-cuda.cu: cuda_error 2", "cuda error"),
-            ("  [INFO] [ggml] cuda   error at ggml-cuda.cu:123", "cuda error"),
+            (
+                "  [INFO] [ggml] cuda   error at ggml-cuda.cu:123",
+                "cuda error",
+            ),
             ("failed to allocate buffer", "failed to allocate"),
-            ("ggml_backend_cuda_buffer_type_alloc_buffer: failed to allocate CUDA0 buffer", "failed to allocate"),
+            (
+                "ggml_backend_cuda_buffer_type_alloc_buffer: failed to allocate CUDA0 buffer",
+                "failed to allocate",
+            ),
             ("vulkan: Failed to allocate memory", "failed to allocate"),
             ("vkCreateDevice failed", "vkcreatedevice failed"),
             ("ggml_vulkan: Vulkan error", "vulkan error"),
@@ -172,8 +183,14 @@ mod tests {
             ("out of memory", "out of memory"),
             ("cuda failed: out of memory", "out of memory"),
             ("ggml failed: out of memory", "out of memory"),
-            ("ggml_cuda_host_malloc failed: out of memory", "out of memory"),
-            ("llama_model_load: error loading model: bad magic", "llama_model_load: error"),
+            (
+                "ggml_cuda_host_malloc failed: out of memory",
+                "out of memory",
+            ),
+            (
+                "llama_model_load: error loading model: bad magic",
+                "llama_model_load: error",
+            ),
             ("llama_model_load:error", "llama_model_load: error"),
             ("failed to load model 'x.gguf'", "failed to load model"),
             ("[ERROR] failed to load model", "failed to load model"),

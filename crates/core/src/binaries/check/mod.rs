@@ -83,7 +83,10 @@ pub async fn test_binary(
                 &format!("Phase 1: ✗ Basic validation failed: {why}"),
                 Level::Error,
             );
-            log("Binary validation failed, variant will be skipped", Level::Warn);
+            log(
+                "Binary validation failed, variant will be skipped",
+                Level::Warn,
+            );
             return Err(format!("Phase 1 failed: {why}"));
         }
     }

@@ -119,7 +119,10 @@ async fn run_job(
     match job.status {
         JobStatus::Completed => {}
         status => {
-            let why = job.error.as_ref().map_or(String::new(), |e| format!(": {}", e.message));
+            let why = job
+                .error
+                .as_ref()
+                .map_or(String::new(), |e| format!(": {}", e.message));
             return Err(format!("sd-server job {}{why}", status_name(status)).into());
         }
     }
