@@ -10,6 +10,7 @@ pub mod install;
 pub mod manifest;
 pub mod provision;
 pub mod source;
+mod tree;
 mod variant;
 
 use crate::logs::Level;

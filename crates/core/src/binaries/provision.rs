@@ -240,7 +240,7 @@ impl Provisioner {
         if !self.run_tests {
             return Ok(false);
         }
-        super::variant::make_executable(exe);
+        super::tree::make_executable(exe);
         let scratch = self.dir.join(format!(".test-{}", std::process::id()));
         let _ = std::fs::create_dir_all(&scratch);
         let log = self.log_fn();

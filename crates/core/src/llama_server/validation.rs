@@ -7,16 +7,12 @@ use crate::binaries::{source, BinaryEvent, BinaryKind, TestModel};
 use crate::llama::LlamaServerConfig;
 use crate::logs::Level;
 use crate::models::ModelInfo;
-use crate::process::{self, Event};
 use crate::{Error, ErrorCode, Result};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, SystemTime};
-
-/// Upstream's Phase 1 limit.
-const VALIDATION_TIMEOUT: Duration = Duration::from_secs(5);
+use std::sync::{LazyLock, Mutex};
+use std::time::SystemTime;
 
 /// A binary as validated: path, size, modification time.
 type BinaryKey = (PathBuf, u64, Option<SystemTime>);
@@ -37,40 +33,6 @@ fn is_executable(path: &Path) -> bool {
     {
         let _ = path;
         true
-    }
-}
-
-/// `<binary> <arg>` (`--version`, `--help`): its output lines if it exits 0 within the limit,
-/// else why not.
-fn run_probe(binary: &Path, arg: &str) -> std::result::Result<Vec<String>, String> {
-    let spec = process::Spec {
-        program: binary.to_path_buf(),
-        args: vec![arg.into()],
-        ..Default::default()
-    };
-    let output = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = output.clone();
-    let child = process::spawn(
-        &spec,
-        Arc::new(move |e| {
-            if let Event::Stdout(l) | Event::Stderr(l) = e {
-                sink.lock().unwrap_or_else(|p| p.into_inner()).push(l);
-            }
-        }),
-    )
-    .map_err(|e| e.to_string())?;
-    let exit = child.wait_timeout(VALIDATION_TIMEOUT).ok_or_else(|| {
-        child.kill();
-        format!(
-            "{arg} did not finish within {} s",
-            VALIDATION_TIMEOUT.as_secs()
-        )
-    })?;
-    let lines = output.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if exit.success() {
-        Ok(lines)
-    } else {
-        Err(format!("{arg} ended with {exit}: {}", lines.join(" | ")))
     }
 }
 
@@ -159,11 +121,8 @@ pub async fn validate_phase1(
         );
     }
     log("Phase 1: Testing binary basic validation...", Level::Info);
-    let path = binary.to_path_buf();
-    let run = tokio::task::spawn_blocking(move || run_probe(&path, arg))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
-    match run {
+    let never = tokio_util::sync::CancellationToken::new();
+    match crate::binaries::check::run_probe(binary, arg, &never).await {
         Ok(lines) => {
             if let Some(version) = lines.iter().find(|l| l.contains("version")) {
                 log(version.trim(), Level::Info);
@@ -176,6 +135,7 @@ pub async fn validate_phase1(
             Ok(())
         }
         Err(why) => {
+            let why = why.to_string();
             log(
                 &format!("Phase 1: ✗ Basic validation failed: {why}"),
                 Level::Error,
@@ -228,7 +188,7 @@ impl LlamaServer {
             return Ok(binary);
         }
         let me = self.me.clone();
-        let events: crate::binaries::EventFn = Arc::new(move |event| {
+        let events: crate::binaries::EventFn = std::sync::Arc::new(move |event| {
             let Some(me) = me.upgrade() else { return };
             match event {
                 BinaryEvent::Log { message, level } => me.binary_log(&message, level),
