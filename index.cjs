@@ -16,6 +16,7 @@ const { ServerManager, LlamaServerManager } = require('./lib/llama.cjs');
 const { ProcessManager } = require('./lib/process.cjs');
 const diffusion = require('./lib/diffusion.cjs');
 const { ResourceOrchestrator } = require('./lib/orchestrator.cjs');
+const binaries = require('./lib/binaries.cjs');
 
 const systemInfo = system.SystemInfo.getInstance();
 const modelManager = models.ModelManager.getInstance();
@@ -38,6 +39,7 @@ module.exports = {
   ...diffusion,
   ProcessManager,
   ...servers,
+  ...binaries,
   ...helpers,
   formatErrorForUI,
   PATHS,

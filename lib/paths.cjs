@@ -37,6 +37,7 @@ const getConfigPath = (configName) => path.join(PATHS.config, configName);
 const getTempPath = (filename) => path.join(PATHS.temp, filename);
 
 module.exports = {
+  deepFreeze,
   BASE_DIR,
   PATHS,
   ensureDirectories,

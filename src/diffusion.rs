@@ -18,12 +18,13 @@ use napi_derive::napi;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub type EventPayload = Either5<
+pub type EventPayload = Either6<
     Vec<crate::llama::ServerStatus>,
     DiffusionServerInfo,
     Null,
     DiffusionBackendStatusEvent,
     DiffusionBinaryLog,
+    crate::binaries::BinaryProgressEvent,
 >;
 pub type EventCallback = Callback<(String, EventPayload)>;
 /// `onProgress(currentStep, totalSteps, stage, percentage)`.
@@ -31,17 +32,18 @@ pub type ProgressCallback = Callback<(u32, u32, String, Option<f64>)>;
 
 fn event(e: DiffusionEvent) -> (&'static str, EventPayload) {
     match e {
-        DiffusionEvent::Status { new, old } => ("status", Either5::A(vec![new.into(), old.into()])),
-        DiffusionEvent::Started(i) => ("started", Either5::B(i.into())),
-        DiffusionEvent::Stopped => ("stopped", Either5::C(Null)),
-        DiffusionEvent::BackendStatus(s) => ("backend-status", Either5::D(s.into())),
+        DiffusionEvent::Status { new, old } => ("status", Either6::A(vec![new.into(), old.into()])),
+        DiffusionEvent::Started(i) => ("started", Either6::B(i.into())),
+        DiffusionEvent::Stopped => ("stopped", Either6::C(Null)),
+        DiffusionEvent::BackendStatus(s) => ("backend-status", Either6::D(s.into())),
         DiffusionEvent::BinaryLog { message, level } => (
             "binary-log",
-            Either5::E(DiffusionBinaryLog {
+            Either6::E(DiffusionBinaryLog {
                 message,
                 level: level.into(),
             }),
         ),
+        DiffusionEvent::BinaryProgress(p) => ("binary-progress", Either6::F(p.into())),
     }
 }
 
@@ -95,7 +97,7 @@ impl NativeDiffusionServer {
     /// `resultTtlMs`: `IMAGE_RESULT_TTL_MS` as the facade read it from `process.env`.
     #[napi(
         constructor,
-        ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['started', DiffusionServerInfo] | ['stopped', null] | ['backend-status', DiffusionBackendStatusEvent] | ['binary-log', DiffusionBinaryLog]) => void, resultTtlMs?: number | undefined | null"
+        ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['started', DiffusionServerInfo] | ['stopped', null] | ['backend-status', DiffusionBackendStatusEvent] | ['binary-log', DiffusionBinaryLog] | ['binary-progress', BinaryProgressEvent]) => void, resultTtlMs?: number | undefined | null"
     )]
     pub fn new(
         models: &NativeModelManager,

@@ -12,6 +12,7 @@ use napi::bindgen_prelude::*;
 use napi_derive::napi;
 use std::path::PathBuf;
 
+mod binaries;
 mod callbacks;
 mod constants;
 mod convert;

@@ -14,7 +14,7 @@ use napi_derive::napi;
 use std::sync::Arc;
 
 /// An event's payload, typed per event (see the constructor's `onEvent` type).
-pub type EventPayload = Either7<
+pub type EventPayload = Either8<
     Vec<ServerStatus>,
     LlamaServerReadyState,
     ServerInfo,
@@ -22,6 +22,7 @@ pub type EventPayload = Either7<
     ProcessExit,
     HealthCheckFailed,
     BinaryLogEvent,
+    crate::binaries::BinaryProgressEvent,
 >;
 
 /// `(eventName, payload)` → JS, weak (the facade keeps Node alive while a server runs). Core
@@ -30,21 +31,22 @@ pub type EventCallback = Callback<(String, EventPayload)>;
 
 fn event(e: ServerEvent) -> (&'static str, EventPayload) {
     match e {
-        ServerEvent::Status { new, old } => ("status", Either7::A(vec![new.into(), old.into()])),
-        ServerEvent::Ready(r) => ("ready", Either7::B(r.into())),
-        ServerEvent::Started(i) => ("started", Either7::C(i.into())),
-        ServerEvent::Restarted(i) => ("restarted", Either7::C(i.into())),
-        ServerEvent::HealthOk(i) => ("health-check-ok", Either7::C(i.into())),
-        ServerEvent::Stopped => ("stopped", Either7::D(Null)),
-        ServerEvent::Crashed(exit) => ("crashed", Either7::E(exit.into())),
-        ServerEvent::HealthFailed(f) => ("health-check-failed", Either7::F(f.into())),
+        ServerEvent::Status { new, old } => ("status", Either8::A(vec![new.into(), old.into()])),
+        ServerEvent::Ready(r) => ("ready", Either8::B(r.into())),
+        ServerEvent::Started(i) => ("started", Either8::C(i.into())),
+        ServerEvent::Restarted(i) => ("restarted", Either8::C(i.into())),
+        ServerEvent::HealthOk(i) => ("health-check-ok", Either8::C(i.into())),
+        ServerEvent::Stopped => ("stopped", Either8::D(Null)),
+        ServerEvent::Crashed(exit) => ("crashed", Either8::E(exit.into())),
+        ServerEvent::HealthFailed(f) => ("health-check-failed", Either8::F(f.into())),
         ServerEvent::BinaryLog { message, level } => (
             "binary-log",
-            Either7::G(BinaryLogEvent {
+            Either8::G(BinaryLogEvent {
                 message,
                 level: level.into(),
             }),
         ),
+        ServerEvent::BinaryProgress(p) => ("binary-progress", Either8::H(p.into())),
     }
 }
 
@@ -57,7 +59,7 @@ pub struct NativeLlamaServer {
 impl NativeLlamaServer {
     #[napi(
         constructor,
-        ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['ready', LlamaServerReadyState] | ['started' | 'restarted' | 'health-check-ok', ServerInfo] | ['stopped', null] | ['crashed', ProcessExit] | ['health-check-failed', HealthCheckFailed] | ['binary-log', BinaryLogEvent]) => void"
+        ts_args_type = "models: NativeModelManager, onEvent: (...event: ['status', [ServerStatus, ServerStatus]] | ['ready', LlamaServerReadyState] | ['started' | 'restarted' | 'health-check-ok', ServerInfo] | ['stopped', null] | ['crashed', ProcessExit] | ['health-check-failed', HealthCheckFailed] | ['binary-log', BinaryLogEvent] | ['binary-progress', BinaryProgressEvent]) => void"
     )]
     pub fn new(models: &NativeModelManager, on_event: EventCallback) -> Self {
         let events: EventSink = callbacks::event_sink(on_event, event);

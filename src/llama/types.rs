@@ -241,6 +241,10 @@ pub struct LlamaServerConfig {
     pub max_restarts: Option<f64>,
     pub health_check_interval: Option<f64>,
     pub binary_path: Option<String>,
+    /// Additions: where a provisioned binary comes from (see the README's Binaries).
+    pub binary_mirror: Option<String>,
+    pub binary_catalog: Option<String>,
+    pub binaries_dir: Option<String>,
 }
 
 /// The fields that are the same type on both sides, written once for both directions.
@@ -280,6 +284,9 @@ macro_rules! convert_config {
             max_restarts: $c.max_restarts,
             health_check_interval: $c.health_check_interval,
             binary_path: $c.binary_path,
+            binary_mirror: $c.binary_mirror,
+            binary_catalog: $c.binary_catalog,
+            binaries_dir: $c.binaries_dir,
         }
     };
 }

@@ -3,24 +3,18 @@
 #![cfg(unix)]
 
 use std::fs::{self, File};
-use std::io::{self, Read as _, Write};
+use std::io::{self, Read as _};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+mod common;
+
+use common::archives::{header, write_tgz, write_zip, EntryType, E};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use genai_core::archive::{extract, Limits, Progress, Summary};
 use genai_core::{Error, ErrorCode};
-use tar::{EntryType, Header};
 use zip::write::SimpleFileOptions;
-
-enum E<'a> {
-    File(&'a str, u32, &'a [u8]),
-    Dir(&'a str),
-    Sym(&'a str, &'a str),
-    Hard(&'a str, &'a str),
-    Special(&'a str, EntryType),
-}
 
 /// A test's folder: the archive, `dest` (not created), and `outside/keep.txt` as bait.
 struct Case {
@@ -91,50 +85,6 @@ impl Drop for Case {
 }
 
 /// A tar header written byte by byte: the `tar` crate's setters refuse `..` and `/`.
-fn header(name: &str, kind: EntryType, size: u64, mode: u32, link: &str) -> Header {
-    let mut h = Header::new_gnu();
-    h.as_old_mut().name[..name.len()].copy_from_slice(name.as_bytes());
-    h.as_old_mut().linkname[..link.len()].copy_from_slice(link.as_bytes());
-    h.set_entry_type(kind);
-    h.set_size(size);
-    h.set_mode(mode);
-    h.set_cksum();
-    h
-}
-
-fn write_tgz(path: &Path, entries: &[E]) {
-    let gz = GzEncoder::new(File::create(path).unwrap(), Compression::fast());
-    let mut b = tar::Builder::new(gz);
-    for e in entries {
-        let (h, data): (Header, &[u8]) = match *e {
-            E::File(n, mode, d) => (header(n, EntryType::Regular, d.len() as u64, mode, ""), d),
-            E::Dir(n) => (header(n, EntryType::Directory, 0, 0o755, ""), b""),
-            E::Sym(n, t) => (header(n, EntryType::Symlink, 0, 0o777, t), b""),
-            E::Hard(n, t) => (header(n, EntryType::Link, 0, 0o644, t), b""),
-            E::Special(n, k) => (header(n, k, 0, 0o644, ""), b""),
-        };
-        b.append(&h, data).unwrap();
-    }
-    b.into_inner().unwrap().finish().unwrap();
-}
-
-fn write_zip(path: &Path, entries: &[E]) {
-    let mut z = zip::ZipWriter::new(File::create(path).unwrap());
-    let opts = SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    for e in entries {
-        match *e {
-            E::File(n, mode, d) => {
-                z.start_file(n, opts.unix_permissions(mode)).unwrap();
-                z.write_all(d).unwrap();
-            }
-            E::Dir(n) => z.add_directory(n, opts).unwrap(),
-            E::Sym(n, t) => z.add_symlink(n, t, opts).unwrap(),
-            E::Hard(..) | E::Special(..) => unreachable!("zip has no such entries"),
-        }
-    }
-    z.finish().unwrap();
-}
-
 const NORMAL: &[E] = &[
     E::Dir("./"),
     E::Dir("bin/"),

@@ -4,7 +4,14 @@
 //!
 //! `check` runs a candidate (phase 1: `--version`/`--help`; phase 2: a tiny real inference).
 
+pub mod catalog;
 pub mod check;
+pub mod install;
+pub mod manifest;
+pub mod provision;
+pub mod source;
+mod tree;
+mod variant;
 
 use crate::logs::Level;
 use serde::{Deserialize, Serialize};
@@ -59,3 +66,62 @@ pub struct TestModel {
 
 /// Where `binary-log` lines go.
 pub type LogFn = dyn Fn(&str, Level) + Send + Sync;
+
+/// `BinaryProgressEvent`'s phases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Downloading,
+    Verifying,
+    Extracting,
+    Finalizing,
+    Testing,
+    Installing,
+}
+
+/// `BinaryProgressEvent`: `file` is `binary` or the dependency's description.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BinaryProgress {
+    pub phase: Phase,
+    pub file: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub downloaded: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub completed_entries: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_entries: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub written_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total_uncompressed_bytes: Option<u64>,
+}
+
+impl BinaryProgress {
+    pub fn phase(phase: Phase, file: &str) -> Self {
+        BinaryProgress {
+            phase,
+            file: file.to_string(),
+            downloaded: None,
+            total: None,
+            percent: None,
+            completed_entries: None,
+            total_entries: None,
+            written_bytes: None,
+            total_uncompressed_bytes: None,
+        }
+    }
+}
+
+/// What provisioning reports: `binary-log` and `binary-progress`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BinaryEvent {
+    Log { message: String, level: Level },
+    Progress(BinaryProgress),
+}
+
+pub type EventFn = std::sync::Arc<dyn Fn(BinaryEvent) + Send + Sync>;

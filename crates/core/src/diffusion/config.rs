@@ -76,6 +76,14 @@ pub struct DiffusionServerConfig {
     /// `binaries/diffusion/`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binary_path: Option<String>,
+    /// Additions (issue 12): where binaries are provisioned from, see `binaries::source::Settings`
+    /// (`$GENAI_BINARY_MIRROR`, `$GENAI_BINARY_CATALOG`, `$GENAI_BINARIES_DIR` when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_mirror: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_catalog: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binaries_dir: Option<String>,
 }
 
 impl DiffusionServerConfig {
@@ -83,7 +91,7 @@ impl DiffusionServerConfig {
     /// cannot hold, such as NaN, as JavaScript prints them).
     pub fn from_js(config: Map<String, Value>, non_json: &[NonJson]) -> Result<Self> {
         let mut fields: Vec<&str> = VALID_CONFIG_FIELDS.to_vec();
-        fields.push("binaryPath");
+        fields.extend(crate::binaries::source::CONFIG_FIELDS);
         crate::llama::validate_fields(&config, &fields, "DiffusionServerManager")?;
         checks::require_model_id(config.get("modelId").and_then(Value::as_str))?;
         if let Some(bad) = non_json.first() {
@@ -109,6 +117,15 @@ impl DiffusionServerConfig {
             self.binary_path = fallback.filter(|p| !p.is_empty());
         }
         self
+    }
+
+    /// The binary source options given in this config (the environment fills the rest).
+    pub fn binary_settings(&self) -> crate::binaries::source::Settings {
+        crate::binaries::source::Settings::from_options(
+            &self.binary_mirror,
+            &self.binary_catalog,
+            &self.binaries_dir,
+        )
     }
 
     /// The configured usage mode, when it is not `'auto'`.
@@ -177,7 +194,7 @@ mod tests {
     fn rejects_with_upstreams_messages() {
         let msg = |v| parse(v).unwrap_err().to_string();
         assert!(msg(json!({ "modelId": "sd", "steps": 3 })).starts_with(
-            "Server error: Unknown configuration field: steps. Valid fields for DiffusionServerManager are: allowedOrigins, batchSize, binaryPath, "
+            "Server error: Unknown configuration field: steps. Valid fields for DiffusionServerManager are: allowedOrigins, batchSize, binariesDir, binaryCatalog, binaryMirror, binaryPath, "
         ));
         assert_eq!(
             msg(json!({ "port": 1 })),

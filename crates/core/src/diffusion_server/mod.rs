@@ -8,6 +8,7 @@
 //! sd-server job: submit, polling, watchdog, cancel),
 //! `http` (the front's host: background generations in the registry).
 
+mod binary;
 mod generate;
 mod http;
 mod job;
@@ -64,6 +65,7 @@ pub enum DiffusionEvent {
         message: String,
         level: Level,
     },
+    BinaryProgress(crate::binaries::BinaryProgress),
 }
 
 pub type EventSink = Arc<dyn Fn(DiffusionEvent, Reply) + Send + Sync>;
@@ -231,14 +233,6 @@ impl DiffusionServer {
         }
     }
 
-    fn binary_log(&self, message: &str, level: Level) {
-        let _ = self.log.write(message, level);
-        self.emit(DiffusionEvent::BinaryLog {
-            message: message.to_string(),
-            level,
-        });
-    }
-
     /// One `start()` at a time, taken at once on the caller's thread (of two calls made one
     /// after the other, the first wins; the second gets upstream's error).
     pub fn claim_start(&self) -> Result<StartClaim> {
@@ -308,7 +302,11 @@ impl DiffusionServer {
             &format!("Preparing diffusion server for model {}", config.model_id),
             Level::Info,
         );
-        self.validate_binary(&prepared.binary, config.force_validation == Some(true))
+        let mut prepared = prepared;
+        let given = (!prepared.binary.as_os_str().is_empty()).then(|| prepared.binary.clone());
+        let force = config.force_validation == Some(true);
+        prepared.binary = self
+            .ready_binary(given, &config, &prepared.model, force)
             .await?;
         let port = self.front_port(&config, &prepared.host).await?;
         let _ = self.log.write(
@@ -342,14 +340,6 @@ impl DiffusionServer {
         let info = self.info();
         self.emit(DiffusionEvent::Started(info.clone()));
         Ok(info)
-    }
-
-    /// Phase 1 of the binary's validation (`--help` runs and exits 0), once per binary.
-    async fn validate_binary(&self, binary: &std::path::Path, force: bool) -> Result<()> {
-        crate::llama_server::validate_phase1("sd-server", binary, "--help", force, &|m, l| {
-            self.binary_log(m, l)
-        })
-        .await
     }
 
     /// The model (a diffusion model whose files are there, that the machine can hold), the
@@ -390,12 +380,8 @@ impl DiffusionServer {
                 }),
             ));
         }
-        let binary = crate::llama_server::check_binary(
-            config.binary_path.as_deref(),
-            &self.binaries_dir,
-            "sd-server",
-        )
-        .inspect_err(|e| self.binary_log(&e.message, Level::Error))?;
+        // Empty: none given, provisioned at start (`ready_binary`).
+        let binary = self.given_binary(config)?.unwrap_or_default();
         let host = config
             .host
             .clone()

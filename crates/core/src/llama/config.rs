@@ -129,6 +129,14 @@ pub struct LlamaServerConfig {
     /// `binaries/llama/`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub binary_path: Option<String>,
+    /// Additions (issue 12): where binaries are provisioned from, see `binaries::source::Settings`
+    /// (`$GENAI_BINARY_MIRROR`, `$GENAI_BINARY_CATALOG`, `$GENAI_BINARIES_DIR` when unset).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_mirror: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binary_catalog: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub binaries_dir: Option<String>,
 }
 
 impl LlamaServerConfig {
@@ -145,7 +153,7 @@ impl LlamaServerConfig {
     /// value (`NaN`, `Infinity`, `function`); any of them is an invalid field.
     pub fn from_js(config: Map<String, Value>, non_json: &[NonJson]) -> Result<Self> {
         let mut fields: Vec<&str> = super::VALID_CONFIG_FIELDS.to_vec();
-        fields.push("binaryPath"); // addition: a binary outside userData
+        fields.extend(crate::binaries::source::CONFIG_FIELDS); // additions: where the binary comes from
         super::validate_fields(&config, &fields, "LlamaServerManager")?;
         require_model_id(config.get("modelId").and_then(Value::as_str))?;
         if let Some(bad) = non_json.first() {
@@ -163,6 +171,15 @@ impl LlamaServerConfig {
             self.binary_path = fallback.filter(|p| !p.is_empty());
         }
         self
+    }
+
+    /// The binary source options given in this config (the environment fills the rest).
+    pub fn binary_settings(&self) -> crate::binaries::source::Settings {
+        crate::binaries::source::Settings::from_options(
+            &self.binary_mirror,
+            &self.binary_catalog,
+            &self.binaries_dir,
+        )
     }
 
     /// Caller values win; the fields `getOptimalConfig` decides are filled from `auto` where the
@@ -254,7 +271,7 @@ mod tests {
     #[test]
     fn from_json_gives_upstreams_messages_first() {
         assert!(message(json!({ "modelId": "m", "ctx": 1 })).starts_with(
-            "Server error: Unknown configuration field: ctx. Valid fields for LlamaServerManager are: autoRestart, batchSize, binaryPath, "
+            "Server error: Unknown configuration field: ctx. Valid fields for LlamaServerManager are: autoRestart, batchSize, binariesDir, binaryCatalog, binaryMirror, binaryPath, "
         ));
         // Unknown fields come first, even when other checks would fail too.
         assert!(message(json!({ "ctx": 1, "threads": -1 })).contains("Unknown configuration field"));

@@ -67,6 +67,8 @@ pub struct LlamaServer {
     system: Arc<SystemInfo>,
     binaries_dir: PathBuf,
     pre_start: Mutex<Vec<(u64, PreStartHook)>>,
+    /// Cancels the binary's provisioning of the start in progress (`stop()`).
+    provisioning: Mutex<Option<tokio_util::sync::CancellationToken>>,
     next_hook: std::sync::atomic::AtomicU64,
 }
 
@@ -89,6 +91,7 @@ impl LlamaServer {
             models,
             system,
             pre_start: Mutex::new(Vec::new()),
+            provisioning: Mutex::new(None),
             next_hook: std::sync::atomic::AtomicU64::new(1),
         })
     }
@@ -202,6 +205,7 @@ impl LlamaServer {
             return Err(Error::port_in_use(port));
         }
         let force = config.force_validation == Some(true);
+        let settings = config.clone();
         let resolved = self.resolve(config, port, &model)?;
         let model_path = model.path.clone();
         self.log.initialize()?;
@@ -215,7 +219,7 @@ impl LlamaServer {
         }
         self.set_status(ServerStatus::Starting);
         let result = self
-            .validate_and_launch(&binary, force, &model_path, &resolved)
+            .validate_and_launch(binary, &settings, force, &model_path, &resolved)
             .await;
         if let Err(e) = &result {
             self.abandon_start(e).await;
@@ -225,18 +229,20 @@ impl LlamaServer {
 
     async fn validate_and_launch(
         &self,
-        binary: &std::path::Path,
+        given: Option<std::path::PathBuf>,
+        config: &LlamaServerConfig,
         force: bool,
         model_path: &str,
         resolved: &crate::llama::ResolvedConfig,
     ) -> Result<ServerInfo> {
         heard::check_start().await?;
-        self.validate_binary(binary, force).await?;
-        heard::check_start().await?;
+        let binary = self.ready_binary(given, config, model_path, force).await;
         if lock(&self.state).stop_requested {
             return Err(cancelled_by_stop());
         }
-        self.launch(binary, model_path, resolved).await
+        let binary = binary?;
+        heard::check_start().await?;
+        self.launch(&binary, model_path, resolved).await
     }
 
     /// A start that failed after `starting`: the status is `stopped` again (before its child, if
@@ -269,6 +275,14 @@ impl LlamaServer {
         let (gone, child) = {
             let mut s = lock(&self.state);
             s.stop_requested = true; // also cancels a pending automatic restart
+            if let Some(provisioning) = self
+                .provisioning
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+            {
+                provisioning.cancel();
+            }
             let ended = matches!(s.status, ServerStatus::Stopped | ServerStatus::Crashed);
             (ended && s.child.is_none(), s.child.clone()) // kept (with its pid) until it is gone
         };

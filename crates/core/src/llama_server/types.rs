@@ -112,4 +112,6 @@ pub enum ServerEvent {
         message: String,
         level: Level,
     },
+    /// Provisioning's steps (`binary-progress`).
+    BinaryProgress(crate::binaries::BinaryProgress),
 }

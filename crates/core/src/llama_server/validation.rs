@@ -3,19 +3,16 @@
 //! per binary and process.
 
 use super::LlamaServer;
+use crate::binaries::{source, BinaryEvent, BinaryKind, TestModel};
 use crate::llama::LlamaServerConfig;
 use crate::logs::Level;
 use crate::models::ModelInfo;
-use crate::process::{self, Event};
 use crate::{Error, ErrorCode, Result};
 use serde_json::json;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, LazyLock, Mutex};
-use std::time::{Duration, SystemTime};
-
-/// Upstream's Phase 1 limit.
-const VALIDATION_TIMEOUT: Duration = Duration::from_secs(5);
+use std::sync::{LazyLock, Mutex};
+use std::time::SystemTime;
 
 /// A binary as validated: path, size, modification time.
 type BinaryKey = (PathBuf, u64, Option<SystemTime>);
@@ -36,40 +33,6 @@ fn is_executable(path: &Path) -> bool {
     {
         let _ = path;
         true
-    }
-}
-
-/// `<binary> <arg>` (`--version`, `--help`): its output lines if it exits 0 within the limit,
-/// else why not.
-fn run_probe(binary: &Path, arg: &str) -> std::result::Result<Vec<String>, String> {
-    let spec = process::Spec {
-        program: binary.to_path_buf(),
-        args: vec![arg.into()],
-        ..Default::default()
-    };
-    let output = Arc::new(Mutex::new(Vec::<String>::new()));
-    let sink = output.clone();
-    let child = process::spawn(
-        &spec,
-        Arc::new(move |e| {
-            if let Event::Stdout(l) | Event::Stderr(l) = e {
-                sink.lock().unwrap_or_else(|p| p.into_inner()).push(l);
-            }
-        }),
-    )
-    .map_err(|e| e.to_string())?;
-    let exit = child.wait_timeout(VALIDATION_TIMEOUT).ok_or_else(|| {
-        child.kill();
-        format!(
-            "{arg} did not finish within {} s",
-            VALIDATION_TIMEOUT.as_secs()
-        )
-    })?;
-    let lines = output.lock().unwrap_or_else(|p| p.into_inner()).clone();
-    if exit.success() {
-        Ok(lines)
-    } else {
-        Err(format!("{arg} ended with {exit}: {}", lines.join(" | ")))
     }
 }
 
@@ -158,11 +121,8 @@ pub async fn validate_phase1(
         );
     }
     log("Phase 1: Testing binary basic validation...", Level::Info);
-    let path = binary.to_path_buf();
-    let run = tokio::task::spawn_blocking(move || run_probe(&path, arg))
-        .await
-        .unwrap_or_else(|e| Err(e.to_string()));
-    match run {
+    let never = tokio_util::sync::CancellationToken::new();
+    match crate::binaries::check::run_probe(binary, arg, &never).await {
         Ok(lines) => {
             if let Some(version) = lines.iter().find(|l| l.contains("version")) {
                 log(version.trim(), Level::Info);
@@ -175,6 +135,7 @@ pub async fn validate_phase1(
             Ok(())
         }
         Err(why) => {
+            let why = why.to_string();
             log(
                 &format!("Phase 1: ✗ Basic validation failed: {why}"),
                 Level::Error,
@@ -189,15 +150,15 @@ pub async fn validate_phase1(
 }
 
 impl LlamaServer {
-    /// The binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
-    /// `LlamaServerConfig::with_binary_fallback`), else the installed one.
-    pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<PathBuf> {
-        check_binary(
-            config.binary_path.as_deref(),
-            &self.binaries_dir,
-            "llama-server",
-        )
-        .inspect_err(|e| self.binary_log(&e.message, Level::Error))
+    /// The given binary: `config.binaryPath` (`$GENAI_LLAMA_SERVER_PATH` when unset, see
+    /// `LlamaServerConfig::with_binary_fallback`), checked now; None: provisioned at start.
+    pub(super) fn binary(&self, config: &LlamaServerConfig) -> Result<Option<PathBuf>> {
+        let Some(given) = config.binary_path.as_deref() else {
+            return Ok(None);
+        };
+        check_binary(Some(given), &self.binaries_dir, "llama-server")
+            .map(Some)
+            .inspect_err(|e| self.binary_log(&e.message, Level::Error))
     }
 
     /// `binary-log`: to listeners and to the log file, as upstream.
@@ -209,11 +170,51 @@ impl LlamaServer {
         });
     }
 
-    /// Phase 1 with `--version`.
-    pub(super) async fn validate_binary(&self, binary: &Path, force: bool) -> Result<()> {
-        validate_phase1("llama-server", binary, "--version", force, &|m, l| {
-            self.binary_log(m, l)
-        })
-        .await
+    /// The binary to run: the given one after phase 1, else the provisioned one (`binaries/`
+    /// or the read-only binaries folder), tested with the model being started. `stop()`
+    /// cancels a provisioning in progress.
+    pub(super) async fn ready_binary(
+        &self,
+        given: Option<PathBuf>,
+        config: &LlamaServerConfig,
+        model_path: &str,
+        force: bool,
+    ) -> Result<PathBuf> {
+        if let Some(binary) = given {
+            validate_phase1("llama-server", &binary, "--version", force, &|m, l| {
+                self.binary_log(m, l)
+            })
+            .await?;
+            return Ok(binary);
+        }
+        let me = self.me.clone();
+        let events: crate::binaries::EventFn = std::sync::Arc::new(move |event| {
+            let Some(me) = me.upgrade() else { return };
+            match event {
+                BinaryEvent::Log { message, level } => me.binary_log(&message, level),
+                BinaryEvent::Progress(p) => me.emit(super::ServerEvent::BinaryProgress(p)),
+            }
+        });
+        let cancel = tokio_util::sync::CancellationToken::new();
+        *self.provisioning.lock().unwrap_or_else(|p| p.into_inner()) = Some(cancel.clone());
+        let need = source::Need {
+            kind: BinaryKind::Llama,
+            binaries_root: self
+                .binaries_dir
+                .parent()
+                .unwrap_or(&self.binaries_dir)
+                .to_path_buf(),
+            settings: config.binary_settings(),
+            test_model: Some(TestModel {
+                path: PathBuf::from(model_path),
+                model_args: Vec::new(),
+            }),
+            force,
+            events,
+            cancel,
+        };
+        let result = source::provide(need).await;
+        *self.provisioning.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        result
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod alive;
+pub mod archives;
 pub mod server;
 
 use std::path::PathBuf;

@@ -1,0 +1,270 @@
+//! Where a manager's binary comes from when no path is given: a read-only folder of installed
+//! binaries (`GENAI_BINARIES_DIR`, an offline bundle), else `<userData>/binaries/<type>/`,
+//! provisioned on first use. And the on-demand entry points: install ahead of time, list.
+
+use super::catalog::Catalog;
+use super::manifest;
+use super::provision::{Ensured, Provisioner};
+use super::{BinaryEvent, BinaryKind, EventFn, TestModel};
+use crate::logs::Level;
+use crate::{archive, Error, ErrorCode, Result};
+use serde::Serialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tokio_util::sync::CancellationToken;
+
+pub const MIRROR_ENV: &str = "GENAI_BINARY_MIRROR";
+pub const CATALOG_ENV: &str = "GENAI_BINARY_CATALOG";
+pub const BINARIES_DIR_ENV: &str = "GENAI_BINARIES_DIR";
+
+/// The mirror, the catalog file and the read-only binaries folder: the options, else the
+/// environment (read at each call, so an app or a test can set it before a start).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Settings {
+    pub mirror: Option<String>,
+    pub catalog: Option<PathBuf>,
+    pub binaries_dir: Option<PathBuf>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The start config fields that name a binary or where it comes from.
+pub const CONFIG_FIELDS: [&str; 4] = ["binaryPath", "binaryMirror", "binaryCatalog", "binariesDir"];
+
+impl Settings {
+    pub fn from_options(
+        mirror: &Option<String>,
+        catalog: &Option<String>,
+        binaries_dir: &Option<String>,
+    ) -> Settings {
+        let given = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+        Settings {
+            mirror: given(mirror),
+            catalog: given(catalog).map(PathBuf::from),
+            binaries_dir: given(binaries_dir).map(PathBuf::from),
+        }
+    }
+
+    pub fn with_env(self) -> Settings {
+        Settings {
+            mirror: self.mirror.or_else(|| env(MIRROR_ENV)),
+            catalog: self.catalog.or_else(|| env(CATALOG_ENV).map(PathBuf::from)),
+            binaries_dir: self
+                .binaries_dir
+                .or_else(|| env(BINARIES_DIR_ENV).map(PathBuf::from)),
+        }
+    }
+}
+
+/// What a manager asks for at start.
+pub struct Need {
+    pub kind: BinaryKind,
+    /// `<userData>/binaries`.
+    pub binaries_root: PathBuf,
+    pub settings: Settings,
+    pub test_model: Option<TestModel>,
+    pub force: bool,
+    pub events: EventFn,
+    pub cancel: CancellationToken,
+}
+
+/// The binary for a manager's start: from the read-only folder when one is set (never written,
+/// never downloaded into), else provisioned in `binaries/<type>/`.
+pub async fn provide(need: Need) -> Result<PathBuf> {
+    let settings = need.settings.clone().with_env();
+    if let Some(root) = &settings.binaries_dir {
+        return from_bundle(&need, root).await;
+    }
+    let provisioner = provisioner(
+        need.kind,
+        &need.binaries_root,
+        None,
+        &settings,
+        need.test_model,
+        need.events,
+        need.cancel,
+    )
+    .await?;
+    Ok(provisioner.ensure(need.force).await?.path)
+}
+
+/// The binary in a read-only folder: used as is when `.validation.json` vouches for it, else
+/// after phase 1 (remembered for this process, nothing written).
+async fn from_bundle(need: &Need, root: &Path) -> Result<PathBuf> {
+    let dir = root.join(need.kind.as_str());
+    let exe = dir.join(need.kind.file_name());
+    let log = |m: &str, l: Level| {
+        (need.events)(BinaryEvent::Log {
+            message: m.to_string(),
+            level: l,
+        })
+    };
+    if !exe.is_file() {
+        let message = format!("Binary not found in the binaries folder: {}", exe.display());
+        log(&message, Level::Error);
+        return Err(Error::new(
+            ErrorCode::Binary,
+            message,
+            Some(
+                json!({ "path": exe.to_string_lossy(), "binariesDir": root.to_string_lossy(), "suggestion": format!("Install it there first: genai-electron-rs binaries install --type {} --dir {}", need.kind.as_str(), root.display()) }),
+            ),
+        ));
+    }
+    log(
+        &format!(
+            "Using {} from the binaries folder {}",
+            need.kind.exe_name(),
+            root.display()
+        ),
+        Level::Info,
+    );
+    if let Some(v) = manifest::read_validation(&dir) {
+        let path = exe.clone();
+        let sum = tokio::task::spawn_blocking(move || crate::files::sha256_file(&path).ok())
+            .await
+            .ok()
+            .flatten();
+        if !need.force && sum.as_deref() == Some(v.checksum.as_str()) {
+            log(
+                "Using cached validation result (binary verified)",
+                Level::Info,
+            );
+            return Ok(exe);
+        }
+    }
+    let arg = match need.kind {
+        BinaryKind::Llama => "--version",
+        BinaryKind::Diffusion => "--help",
+    };
+    crate::llama_server::validate_phase1(need.kind.exe_name(), &exe, arg, need.force, &log).await?;
+    Ok(exe)
+}
+
+async fn provisioner(
+    kind: BinaryKind,
+    binaries_root: &Path,
+    platform: Option<&str>,
+    settings: &Settings,
+    test_model: Option<TestModel>,
+    events: EventFn,
+    cancel: CancellationToken,
+) -> Result<Provisioner> {
+    let here =
+        crate::platform::platform_key().map_err(|e| Error::new(ErrorCode::Binary, e, None))?;
+    let platform_key = platform.map_or_else(|| here.clone(), str::to_string);
+    let catalog_path = settings.catalog.clone();
+    let catalog = tokio::task::spawn_blocking(move || Catalog::load(catalog_path.as_deref()))
+        .await
+        .map_err(|e| Error::new(ErrorCode::Binary, e.to_string(), None))??;
+    let run_tests = platform_key == here;
+    let cuda = run_tests
+        && tokio::task::spawn_blocking(|| {
+            let gpu = crate::system::gpu_info();
+            gpu.available && gpu.cuda == Some(true)
+        })
+        .await
+        .unwrap_or(false);
+    Ok(Provisioner {
+        kind,
+        platform_key,
+        release: catalog.release(kind).clone(),
+        dir: binaries_root.join(kind.as_str()),
+        mirror: settings.mirror.clone(),
+        cuda,
+        run_tests,
+        test_model: test_model.filter(|_| run_tests),
+        events,
+        cancel,
+        limits: archive::Limits::default(),
+    })
+}
+
+/// `provisionBinary` / `binaries install`: install (or verify) one engine in `binaries_root`,
+/// for `platform` (default this machine; another platform's binaries are not tested).
+pub async fn install(
+    kind: BinaryKind,
+    binaries_root: &Path,
+    platform: Option<&str>,
+    settings: Settings,
+    force: bool,
+    events: EventFn,
+    cancel: CancellationToken,
+) -> Result<InstalledBinary> {
+    let settings = settings.with_env();
+    let p = provisioner(
+        kind,
+        binaries_root,
+        platform,
+        &settings,
+        None,
+        events,
+        cancel,
+    )
+    .await?;
+    let Ensured { .. } = p.ensure(force).await?;
+    Ok(describe(kind, binaries_root))
+}
+
+/// What is installed in a binaries folder (`InstalledBinary`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstalledBinary {
+    #[serde(rename = "type")]
+    pub kind: BinaryKind,
+    pub path: String,
+    pub dir: String,
+    pub variant: Option<String>,
+    pub platform: Option<String>,
+    pub version: Option<String>,
+    pub checksum: Option<String>,
+    pub validated_at: Option<String>,
+    pub phase1_passed: Option<bool>,
+    pub phase2_passed: Option<bool>,
+    /// The file's checksum is the one `.validation.json` records.
+    pub verified: bool,
+}
+
+fn describe(kind: BinaryKind, binaries_root: &Path) -> InstalledBinary {
+    let dir = binaries_root.join(kind.as_str());
+    let variant = manifest::read_variant(&dir);
+    // A bundle for another platform holds that platform's file name.
+    let exe = [kind.file_name(), format!("{}.exe", kind.exe_name())]
+        .into_iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| dir.join(kind.file_name()));
+    let validation = manifest::read_validation(&dir);
+    let checksum = crate::files::sha256_file(&exe).ok();
+    InstalledBinary {
+        kind,
+        path: exe.to_string_lossy().into_owned(),
+        dir: dir.to_string_lossy().into_owned(),
+        variant: validation
+            .as_ref()
+            .map(|v| v.variant.clone())
+            .or(variant.as_ref().map(|v| v.variant.clone())),
+        platform: variant.map(|v| v.platform),
+        version: validation.as_ref().and_then(|v| v.version.clone()),
+        verified: validation
+            .as_ref()
+            .is_some_and(|v| checksum.as_deref() == Some(v.checksum.as_str())),
+        checksum,
+        validated_at: validation.as_ref().map(|v| v.validated_at.clone()),
+        phase1_passed: validation.as_ref().map(|v| v.phase1_passed),
+        phase2_passed: validation.and_then(|v| v.phase2_passed),
+    }
+}
+
+/// The engines installed in `binaries_root` (those whose executable is there).
+pub fn list(binaries_root: &Path) -> Vec<InstalledBinary> {
+    [BinaryKind::Llama, BinaryKind::Diffusion]
+        .into_iter()
+        .filter(|k| {
+            let dir = binaries_root.join(k.as_str());
+            dir.join(k.file_name()).is_file() || dir.join(format!("{}.exe", k.exe_name())).is_file()
+        })
+        .map(|k| describe(k, binaries_root))
+        .collect()
+}
