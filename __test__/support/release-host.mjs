@@ -45,8 +45,17 @@ const ASSETS = {
   },
 };
 
-/** Bytes that are no program: the "does not run" archive's executable. */
-const NOT_A_PROGRAM = Buffer.from('\x7fELF but not really: this file is not a program\n'.repeat(64));
+/**
+ * Bytes that are no program here: an ELF header for another machine (aarch64 on x86-64, x86-64 on
+ * anything else) and zeros — what a variant built for the wrong CPU looks like to the loader.
+ */
+const NOT_A_PROGRAM = (() => {
+  const buf = Buffer.alloc(64 * 1024);
+  Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1]).copy(buf); // ELF, 64-bit, little-endian, v1
+  buf.writeUInt16LE(2, 16); // ET_EXEC
+  buf.writeUInt16LE(process.arch === 'x64' ? 183 : 62, 18); // EM_AARCH64 : EM_X86_64
+  return buf;
+})();
 
 /** Writes a zip of `files` ({name, file, mode}) with python3's zipfile (keeps the mode bits). */
 function zip(out, files) {
