@@ -361,10 +361,6 @@ async fn a_download_cut_midway_resumes_with_a_range_request() {
             .any(|r| r.starts_with("bytes=") && r != "bytes=0-"),
         "{ranges:?}"
     );
-    assert!(case
-        .logs()
-        .iter()
-        .any(|l| l.starts_with("Resumed cpu binary from byte")));
 }
 
 #[tokio::test]
@@ -615,4 +611,99 @@ async fn hostile_archives_are_refused_and_the_previous_binary_keeps_working() {
         assert!(runs(&exe), "{name}: the previous binary still runs");
         case.nothing_else();
     }
+}
+
+#[tokio::test]
+async fn cuda_variants_only_with_cuda_and_a_platform_without_variants_is_a_binary_error() {
+    let case = Case::new("cuda").await;
+    let cuda = case.serve(VariantType::Cuda, "cuda.tar.gz", real_archive(), None);
+    let cpu = case.serve(VariantType::Cpu, "cpu.tar.gz", real_archive(), None);
+    case.provisioner(TAG, vec![cuda, cpu])
+        .ensure(false)
+        .await
+        .unwrap();
+    let asked: Vec<String> = case
+        .server
+        .requests()
+        .into_iter()
+        .map(|(p, _, _)| p)
+        .collect();
+    assert!(
+        asked.iter().all(|p| !p.ends_with("cuda.tar.gz")),
+        "{asked:?}"
+    );
+    assert!(case
+        .logs()
+        .iter()
+        .any(|l| l.starts_with("Skipping CUDA variants")));
+    assert_eq!(manifest::read_variant(&case.dir()).unwrap().variant, "cpu");
+
+    let mut none = case.provisioner(TAG, vec![]);
+    none.platform_key = "darwin-x64".into();
+    let err = none.ensure(true).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Binary);
+    assert_eq!(
+        err.message,
+        "No binary variants available for platform: darwin-x64"
+    );
+    let only_cuda = case.serve(VariantType::Cuda, "cuda.tar.gz", real_archive(), None);
+    let err = case
+        .provisioner("b2", vec![only_cuda])
+        .ensure(false)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.message,
+        "No compatible binary variants available for platform: linux-x64"
+    );
+}
+
+#[tokio::test]
+async fn cancel_mid_download_ends_promptly_and_keeps_the_partial_for_the_next_call() {
+    let case = Case::new("cancel").await;
+    let cpu = case.serve(VariantType::Cpu, "cpu.tar.gz", real_archive(), None);
+    case.server.set_faults(Faults {
+        stall_after: Some(1 << 20),
+        times: Some(1),
+        ..Default::default()
+    });
+    let p = case.provisioner(TAG, vec![cpu]);
+    let cancel = p.cancel.clone();
+    let events = case.events.clone();
+    tokio::spawn(async move {
+        // Cancel once the first MiB has arrived (the server then stalls).
+        loop {
+            let got = events.lock().unwrap().iter().any(
+                |e| matches!(e, BinaryEvent::Progress(p) if p.downloaded.unwrap_or(0) >= 1 << 20),
+            );
+            if got {
+                cancel.cancel();
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    let err = p.ensure(false).await.unwrap_err();
+    assert_eq!(err.code, ErrorCode::Binary);
+    assert_eq!(err.message, "Binary download cancelled");
+    let partial = case.dir().join("llama-server.cpu.tar.gz.partial");
+    assert!(
+        std::fs::metadata(&partial).unwrap().len() >= 1 << 20,
+        "partial kept"
+    );
+    assert!(!case.dir().join("llama-server").exists());
+    // The next call resumes from it.
+    let again = case.provisioner(TAG, p.release.variants["linux-x64"].clone());
+    again.ensure(false).await.unwrap();
+    let ranges: Vec<_> = case
+        .server
+        .requests()
+        .into_iter()
+        .filter_map(|(_, r, _)| r)
+        .collect();
+    assert!(ranges.iter().any(|r| r != "bytes=0-"), "{ranges:?}");
+    assert!(case
+        .logs()
+        .iter()
+        .any(|l| l.starts_with("Resumed cpu binary from byte")));
 }
