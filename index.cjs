@@ -39,7 +39,10 @@ module.exports = {
   ...diffusion,
   ProcessManager,
   ...servers,
-  ...binaries,
+  BINARY_VERSIONS: binaries.BINARY_VERSIONS,
+  /** Additions: binaries installed ahead of time, and what a binaries folder holds. */
+  provisionBinary: binaries.provisionBinary,
+  listBinaries: binaries.listBinaries,
   ...helpers,
   formatErrorForUI,
   PATHS,

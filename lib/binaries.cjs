@@ -9,6 +9,14 @@ const { PATHS, deepFreeze } = require('./paths.cjs');
 /** genai-electron's `BINARY_VERSIONS`: the pinned releases, per platform the variants in order. */
 const BINARY_VERSIONS = deepFreeze(native.binaryVersions());
 
+/** What `process.env` says about a server's binary (`pathVar`: its path variable), at the call. */
+const binaryEnv = (pathVar) => ({
+  binaryPath: process.env[pathVar],
+  binaryMirror: process.env.GENAI_BINARY_MIRROR,
+  binaryCatalog: process.env.GENAI_BINARY_CATALOG,
+  binariesDir: process.env.GENAI_BINARIES_DIR,
+});
+
 /** `<userData>/binaries`, the folder that holds `llama/` and `diffusion/`. */
 const defaultDir = () => path.dirname(PATHS.binaries.llama);
 
@@ -22,7 +30,9 @@ function provisionBinary(type, options = {}) {
     const fn = name === 'binary-log' ? onLog : onProgress;
     if (typeof fn === 'function') fn(payload);
   };
-  return native.provisionBinary(type, { dir: dir ?? defaultDir(), platform, mirror, catalog, force }, listener);
+  const env = binaryEnv('GENAI_LLAMA_SERVER_PATH');
+  const settings = { dir: dir ?? defaultDir(), platform, mirror: mirror ?? env.binaryMirror, catalog: catalog ?? env.binaryCatalog, force };
+  return native.provisionBinary(type, settings, listener);
 }
 
 /** What a binaries folder (default `<userData>/binaries`) holds: `InstalledBinary[]`. */
@@ -30,4 +40,4 @@ function listBinaries(options = {}) {
   return native.listBinaries(options?.dir ?? defaultDir());
 }
 
-module.exports = { BINARY_VERSIONS, provisionBinary, listBinaries };
+module.exports = { BINARY_VERSIONS, provisionBinary, listBinaries, binaryEnv };

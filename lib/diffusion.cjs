@@ -5,6 +5,7 @@
 const native = require('./native.cjs');
 const { ServerManager } = require('./llama.cjs');
 const { nativeManager } = require('./models.cjs');
+const { binaryEnv } = require('./binaries.cjs');
 const { installExitHook, KeepAlive } = require('./process.cjs');
 const { ResourceOrchestrator, attach, registerNative, splitProgress, withProgress } = require('./orchestrator.cjs');
 
@@ -74,13 +75,14 @@ class DiffusionServerManager extends ServerManager {
   }
 
   /**
-   * The binary: `config.binaryPath`, else `$GENAI_SD_SERVER_PATH`, else `binaries/diffusion/`
-   * (core decides; the variable is read here, where `process.env` is what the app set).
+   * The binary: `config.binaryPath`, else `$GENAI_SD_SERVER_PATH`, else provisioned in
+   * `binaries/diffusion/` (core decides; the variables are read here, where `process.env` is
+   * what the app set; see LlamaServerManager.start).
    */
   // async: a bad config or a second start() rejects (as upstream's async methods), never throws.
   async start(config) {
     installExitHook();
-    return this.#native.start({ ...config }, process.env.GENAI_SD_SERVER_PATH);
+    return this.#native.start({ ...config }, binaryEnv('GENAI_SD_SERVER_PATH'));
   }
 
   async stop() {

@@ -8,6 +8,7 @@ const { GenaiElectronError, ServerError } = require('./errors.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook, KeepAlive } = require('./process.cjs');
 const { registerNative } = require('./orchestrator.cjs');
+const { binaryEnv } = require('./binaries.cjs');
 
 /** Abstract in genai-electron: a subclass supplies these (a plain call here is a programming error). */
 const abstract = (name) => {
@@ -165,9 +166,11 @@ class LlamaServerManager extends ServerManager {
   }
 
   /**
-   * The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else `binaries/llama/`
-   * (core decides). The variable is read here, and only here: `process.env` is what the app (or
-   * a Jest test, whose sandbox never writes to the C environment) set, which Rust cannot see.
+   * The binary: `config.binaryPath`, else `$GENAI_LLAMA_SERVER_PATH`, else provisioned in
+   * `binaries/llama/` (core decides; `$GENAI_BINARY_MIRROR`, `$GENAI_BINARY_CATALOG` and
+   * `$GENAI_BINARIES_DIR` fill the binary-source fields left unset). The variables are read here,
+   * and only here: `process.env` is what the app (or a Jest test, whose sandbox never writes to
+   * the C environment) set, which Rust cannot see.
    */
   async start(config) {
     installExitHook();
@@ -178,7 +181,7 @@ class LlamaServerManager extends ServerManager {
     }
     this.#thrown = undefined;
     try {
-      return await this.#native.start({ ...config }, process.env.GENAI_LLAMA_SERVER_PATH);
+      return await this.#native.start({ ...config }, binaryEnv('GENAI_LLAMA_SERVER_PATH'));
     } catch (err) {
       // Upstream's handleStartupError rethrows a listener's GenaiElectronError as it is.
       throw this.#thrown?.err instanceof GenaiElectronError ? this.#thrown.err : err;

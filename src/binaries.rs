@@ -95,6 +95,26 @@ impl From<source::InstalledBinary> for InstalledBinary {
     }
 }
 
+/// `process.env` as the facade read it at the call (see `genai_core::binaries::source::BinaryEnv`).
+#[napi(object)]
+pub struct BinaryEnv {
+    pub binary_path: Option<String>,
+    pub binary_mirror: Option<String>,
+    pub binary_catalog: Option<String>,
+    pub binaries_dir: Option<String>,
+}
+
+impl From<BinaryEnv> for source::BinaryEnv {
+    fn from(e: BinaryEnv) -> Self {
+        source::BinaryEnv {
+            binary_path: e.binary_path,
+            binary_mirror: e.binary_mirror,
+            binary_catalog: e.binary_catalog,
+            binaries_dir: e.binaries_dir,
+        }
+    }
+}
+
 pub type ProvisionEvent = Either<BinaryLogEvent, BinaryProgressEvent>;
 
 /// `binary-log` or `binary-progress` as `(name, payload)`.

@@ -113,21 +113,21 @@ impl NativeDiffusionServer {
         }
     }
 
-    /// `envBinaryPath`: `process.env.GENAI_SD_SERVER_PATH` as the facade read it.
+    /// `binaryEnv`: `process.env` (`GENAI_SD_SERVER_PATH`, …) as the facade read it.
     #[napi(
-        ts_args_type = "config: DiffusionServerConfig, envBinaryPath?: string | undefined | null",
+        ts_args_type = "config: DiffusionServerConfig, binaryEnv: BinaryEnv",
         ts_return_type = "Promise<DiffusionServerInfo>"
     )]
     pub fn start<'env>(
         &self,
         env: &'env Env,
         config: Object<'env>,
-        env_binary_path: Option<String>,
+        binary_env: crate::binaries::BinaryEnv,
     ) -> Result<PromiseRaw<'env, DiffusionServerInfo>> {
         let (fields, non_json) = crate::convert::js_fields(env, &config)?;
         let config = DiffusionServerConfig::from_js(fields, &non_json)
             .map_err(|e| js_error(env, &e))?
-            .with_binary_fallback(env_binary_path);
+            .with_binary_env(binary_env.into());
         let claim = self.inner.claim_start().map_err(|e| js_error(env, &e))?;
         let inner = self.inner.clone();
         promise(env, async move {

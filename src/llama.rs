@@ -70,24 +70,24 @@ impl NativeLlamaServer {
 
     /// The config is parsed by core (`LlamaServerConfig::from_js`: unknown keys are reported
     /// with upstream's message, so it arrives as plain JSON; values JSON cannot hold, such as
-    /// NaN, are named apart and reported by core). `binaryPath` falls back to
-    /// `envBinaryPath`, which the facade reads from `process.env.GENAI_LLAMA_SERVER_PATH`. The
+    /// NaN, are named apart and reported by core). The binary fields fall back
+    /// to `binaryEnv`, which the facade reads from `process.env` (`GENAI_LLAMA_SERVER_PATH`, …). The
     /// claim is taken first, here on the JS thread, so that calls are served in call order.
     #[napi(
-        ts_args_type = "config: LlamaServerConfig, envBinaryPath?: string | undefined | null",
+        ts_args_type = "config: LlamaServerConfig, binaryEnv: BinaryEnv",
         ts_return_type = "Promise<ServerInfo>"
     )]
     pub fn start<'env>(
         &self,
         env: &'env Env,
         config: Object<'env>,
-        env_binary_path: Option<String>,
+        binary_env: crate::binaries::BinaryEnv,
     ) -> Result<PromiseRaw<'env, ServerInfo>> {
         let (fields, non_json) = crate::convert::js_fields(env, &config)?;
         let claim = self.inner.claim_start().map_err(|e| js_error(env, &e))?;
         let config = CoreConfig::from_js(fields, &non_json)
             .map_err(|e| js_error(env, &e))?
-            .with_binary_fallback(env_binary_path);
+            .with_binary_env(binary_env.into());
         let inner = self.inner.clone();
         promise(env, async move {
             inner

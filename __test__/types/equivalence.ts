@@ -105,6 +105,11 @@ check<Equals<typeof Up.getModelDirectory, typeof Rs.getModelDirectory>>();
 check<Equals<typeof Up.getModelFilePath, typeof Rs.getModelFilePath>>();
 check<Equals<typeof Up.getBinaryPath, typeof Rs.getBinaryPath>>();
 check<Equals<typeof Up.DEFAULT_PORTS, typeof Rs.DEFAULT_PORTS>>();
+// Binaries (issue 12): the pinned catalog and the provisioning events, identical.
+check<Equals<typeof Up.BINARY_VERSIONS, typeof Rs.BINARY_VERSIONS>>();
+check<Equals<Up.BinaryProgressEvent, Rs.BinaryProgressEvent>>();
+check<Equals<Up.BinaryLogEvent, Rs.BinaryLogEvent>>();
+
 check<Equals<typeof Up.DEFAULT_TIMEOUTS, typeof Rs.DEFAULT_TIMEOUTS>>();
 
 // --- error classes: constructor parameters and instance surface
@@ -174,9 +179,9 @@ check<Equals<Up.ImageGenerationStage, Rs.ImageGenerationStage>>();
 check<Equals<Up.ImageGenerationProgress, Rs.ImageGenerationProgress>>();
 check<Equals<Up.ImageGenerationConfig, Rs.ImageGenerationConfig>>();
 check<Equals<Up.ImageGenerationResult, Rs.ImageGenerationResult>>();
-// DiffusionServerConfig gains the optional binaryPath: everything else is identical.
+// DiffusionServerConfig gains the optional binary-source fields: everything else is identical.
 check<Mutual<Up.DiffusionServerConfig, Rs.DiffusionServerConfig>>();
-check<Equals<Up.DiffusionServerConfig, Omit<Rs.DiffusionServerConfig, 'binaryPath'>>>();
+check<Equals<Up.DiffusionServerConfig, Omit<Rs.DiffusionServerConfig, keyof Rs.BinarySourceOptions>>>();
 check<Equals<Up.DiffusionServerInfo, Rs.DiffusionServerInfo>>();
 check<Equals<Up.DiffusionUsageMode, Rs.DiffusionUsageMode>>();
 check<Equals<Up.DiffusionBackendState, Rs.DiffusionBackendState>>();

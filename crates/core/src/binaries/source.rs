@@ -13,12 +13,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
-pub const MIRROR_ENV: &str = "GENAI_BINARY_MIRROR";
-pub const CATALOG_ENV: &str = "GENAI_BINARY_CATALOG";
-pub const BINARIES_DIR_ENV: &str = "GENAI_BINARIES_DIR";
-
-/// The mirror, the catalog file and the read-only binaries folder: the options, else the
-/// environment (read at each call, so an app or a test can set it before a start).
+/// The mirror, the catalog file and the read-only binaries folder of one call.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Settings {
     pub mirror: Option<String>,
@@ -26,8 +21,39 @@ pub struct Settings {
     pub binaries_dir: Option<PathBuf>,
 }
 
-fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// What the environment says (`$GENAI_LLAMA_SERVER_PATH` or `$GENAI_SD_SERVER_PATH`,
+/// `$GENAI_BINARY_MIRROR`, `$GENAI_BINARY_CATALOG`, `$GENAI_BINARIES_DIR`), as the facade read it
+/// from `process.env` (the value JS sees) at the call.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BinaryEnv {
+    pub binary_path: Option<String>,
+    pub binary_mirror: Option<String>,
+    pub binary_catalog: Option<String>,
+    pub binaries_dir: Option<String>,
+}
+
+impl BinaryEnv {
+    /// Fills each config field the caller left unset from the environment (an empty value is
+    /// none). The result stays in the config, so `getConfig()` and restarts see it.
+    pub fn fill(
+        self,
+        path: &mut Option<String>,
+        mirror: &mut Option<String>,
+        catalog: &mut Option<String>,
+        dir: &mut Option<String>,
+    ) {
+        let pairs = [
+            (path, self.binary_path),
+            (mirror, self.binary_mirror),
+            (catalog, self.binary_catalog),
+            (dir, self.binaries_dir),
+        ];
+        for (field, value) in pairs {
+            if field.is_none() {
+                *field = value.filter(|v| !v.trim().is_empty());
+            }
+        }
+    }
 }
 
 /// The start config fields that name a binary or where it comes from.
@@ -44,16 +70,6 @@ impl Settings {
             mirror: given(mirror),
             catalog: given(catalog).map(PathBuf::from),
             binaries_dir: given(binaries_dir).map(PathBuf::from),
-        }
-    }
-
-    pub fn with_env(self) -> Settings {
-        Settings {
-            mirror: self.mirror.or_else(|| env(MIRROR_ENV)),
-            catalog: self.catalog.or_else(|| env(CATALOG_ENV).map(PathBuf::from)),
-            binaries_dir: self
-                .binaries_dir
-                .or_else(|| env(BINARIES_DIR_ENV).map(PathBuf::from)),
         }
     }
 }
@@ -73,7 +89,7 @@ pub struct Need {
 /// The binary for a manager's start: from the read-only folder when one is set (never written,
 /// never downloaded into), else provisioned in `binaries/<type>/`.
 pub async fn provide(need: Need) -> Result<PathBuf> {
-    let settings = need.settings.clone().with_env();
+    let settings = need.settings.clone();
     if let Some(root) = &settings.binaries_dir {
         return from_bundle(&need, root).await;
     }
@@ -192,7 +208,6 @@ pub async fn install(
     events: EventFn,
     cancel: CancellationToken,
 ) -> Result<InstalledBinary> {
-    let settings = settings.with_env();
     let p = provisioner(
         kind,
         binaries_root,

@@ -174,6 +174,17 @@ impl LlamaServerConfig {
     }
 
     /// The binary source options given in this config (the environment fills the rest).
+    /// `with_binary_fallback` for every binary field: the environment fills what is unset.
+    pub fn with_binary_env(mut self, env: crate::binaries::source::BinaryEnv) -> Self {
+        env.fill(
+            &mut self.binary_path,
+            &mut self.binary_mirror,
+            &mut self.binary_catalog,
+            &mut self.binaries_dir,
+        );
+        self
+    }
+
     pub fn binary_settings(&self) -> crate::binaries::source::Settings {
         crate::binaries::source::Settings::from_options(
             &self.binary_mirror,

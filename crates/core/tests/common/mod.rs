@@ -5,6 +5,7 @@
 
 pub mod alive;
 pub mod archives;
+pub mod provision;
 pub mod server;
 
 use std::path::PathBuf;
