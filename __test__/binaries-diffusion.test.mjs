@@ -25,6 +25,11 @@ const BINARIES = path.join(process.env.GENAI_ELECTRON_USER_DATA, 'binaries');
 const INSTALLED = path.join(BINARIES, 'diffusion');
 const ASSET_DIR = `/leejet/stable-diffusion.cpp/releases/download/${SD_TAG}`;
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+/** A start that must succeed: a failure shows its details (every variant's reason), not only the message. */
+const start = (config) =>
+  diffusionServer.start(config).catch((e) => {
+    throw new Error(`${e.name}: ${e.message}\n${JSON.stringify(e.details, null, 2)}`);
+  });
 
 function record() {
   const logs = [];
@@ -52,7 +57,7 @@ afterAll(async () => {
 test('a first start provisions sd-server and sd-cli (checksum fallback, phase 2), then a real image', async () => {
   expect(existsSync(path.join(INSTALLED, 'sd-server'))).toBe(false);
   const seen = record();
-  await diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 2 });
+  await start({ modelId: 'sdxs', port: 'auto', threads: 2 });
   seen.off();
   const paths = host.requests.map((r) => r.path);
   expect(paths).toEqual(expect.arrayContaining([expect.stringMatching(new RegExp(`^${ASSET_DIR}/.*-vulkan\\.zip$`)), expect.stringMatching(new RegExp(`^${ASSET_DIR}/.*x86_64\\.zip$`))]));
@@ -94,7 +99,7 @@ test('a first start provisions sd-server and sd-cli (checksum fallback, phase 2)
 test('a second start reuses both: no request, no test, a real image', async () => {
   host.clearRequests();
   const seen = record();
-  await diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 2 });
+  await start({ modelId: 'sdxs', port: 'auto', threads: 2 });
   seen.off();
   expect(host.requests).toEqual([]);
   expect(seen.progress.map((e) => e.phase)).not.toContain('testing');
@@ -117,7 +122,7 @@ test('an sd-server that does not run falls back; all failing → BinaryError wit
 
   process.env.GENAI_BINARY_CATALOG = host.catalog({ diffusion: [{ type: 'vulkan', content: 'broken' }, { type: 'cpu' }] });
   const seen = record();
-  await diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 2 });
+  await start({ modelId: 'sdxs', port: 'auto', threads: 2 });
   seen.off();
   expect(seen.logs.some((e) => e.level !== 'info' && /vulkan/.test(e.message))).toBe(true);
   expect(readJson(path.join(INSTALLED, '.variant.json'))).toEqual({ variant: 'cpu', platform: PLATFORM });

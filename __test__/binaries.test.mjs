@@ -26,6 +26,11 @@ const EXE = path.join(INSTALLED, 'llama-server');
 const CPU_ASSET = `/ggml-org/llama.cpp/releases/download/${LLAMA_TAG}/llama-${LLAMA_TAG}-bin-ubuntu-x64.tar.gz`;
 const VULKAN_ASSET = `/ggml-org/llama.cpp/releases/download/${LLAMA_TAG}/llama-${LLAMA_TAG}-bin-ubuntu-vulkan-x64.tar.gz`;
 const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
+/** A start that must succeed: a failure shows its details (every variant's reason), not only the message. */
+const start = (config) =>
+  llamaServer.start(config).catch((e) => {
+    throw new Error(`${e.name}: ${e.message}\n${JSON.stringify(e.details, null, 2)}`);
+  });
 const PHASES = ['downloading', 'verifying', 'extracting', 'finalizing', 'testing', 'installing'];
 
 /** `binary-log` and `binary-progress` from now on; `off()` detaches. */
@@ -137,7 +142,7 @@ test('BINARY_VERSIONS is upstream\'s catalog', () => {
 test('a first start with no binary provisions it, validates it with the model (phase 2) and runs it', async () => {
   expect(existsSync(EXE)).toBe(false);
   const seen = record();
-  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   seen.off();
   expect(info.status).toBe('running');
   await expectAnswer(info.port);
@@ -162,7 +167,7 @@ test('a first start with no binary provisions it, validates it with the model (p
 test('a second start reuses the installed binary: no request, no test', async () => {
   host.clearRequests();
   const seen = record();
-  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   seen.off();
   await expectAnswer(info.port);
   expect(host.requests).toEqual([]);
@@ -176,7 +181,7 @@ test('an upstream-style binaries/llama folder is used as it is', async () => {
   const files = Object.fromEntries(['.variant.json', '.validation.json', '.deps.json'].map((f) => [f, readFileSync(path.join(INSTALLED, f), 'utf8')]));
   host.clearRequests();
   const seen = record();
-  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   seen.off();
   await expectAnswer(info.port);
   expect(host.requests).toEqual([]);
@@ -190,7 +195,7 @@ test('a catalog with another version reinstalls', async () => {
   process.env.GENAI_BINARY_CATALOG = host.catalog({ llama: [{ type: 'cpu' }], llamaVersion: 'b9861' });
   host.clearRequests();
   const seen = record();
-  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   seen.off();
   await expectAnswer(info.port);
   expect(requestPaths()).toContain('/ggml-org/llama.cpp/releases/download/b9861/llama-b9861-bin-ubuntu-x64.tar.gz');
@@ -204,7 +209,7 @@ test('a checksum mismatch on the first variant falls back to the next, and binar
   process.env.GENAI_BINARY_CATALOG = host.catalog({ llama: [{ type: 'vulkan', checksum: WRONG_CHECKSUM }, { type: 'cpu' }] });
   host.clearRequests();
   const seen = record();
-  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   seen.off();
   await expectAnswer(info.port);
   expect(requestPaths()).toEqual(expect.arrayContaining([VULKAN_ASSET, CPU_ASSET]));
@@ -284,7 +289,7 @@ test('binariesDir / GENAI_BINARIES_DIR: used read-only, never written, never dow
     const config = { modelId: 'smollm2', port: 'auto', threads: 2 };
     if (how === 'option') config.binariesDir = bundle;
     else process.env.GENAI_BINARIES_DIR = bundle;
-    const info = await llamaServer.start(config);
+    const info = await start(config);
     seen.off();
     await expectAnswer(info.port);
     await llamaServer.stop();
@@ -324,7 +329,7 @@ test('the CLI: binaries install, binaries list, then a start from that folder wi
 
   host.clearRequests();
   process.env.GENAI_BINARIES_DIR = dir;
-  const info = await llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
   await expectAnswer(info.port);
   expect(host.requests).toEqual([]);
 
