@@ -18,6 +18,13 @@ function value(flags, name, usage) {
   return v;
 }
 
+/** `12.3 MB / 53.7 MB, 1/2 files` while extracting (a gzip stream's totals come only at its end). */
+function extracted(e) {
+  if (e.completedEntries === undefined) return '';
+  const bytes = e.writtenBytes === undefined ? '' : `${lib.formatBytes(e.writtenBytes)}${e.totalUncompressedBytes ? ` / ${lib.formatBytes(e.totalUncompressedBytes)}` : ''}, `;
+  return ` ${bytes}${e.completedEntries}${e.totalEntries ? `/${e.totalEntries}` : ''} files`;
+}
+
 /** A bar per file on a terminal; a line per phase change elsewhere (logs, CI). */
 function progressPrinter(type, stream = process.stderr) {
   let last = '';
@@ -32,7 +39,7 @@ function progressPrinter(type, stream = process.stderr) {
       const pct = e.percent ?? (e.total ? Math.floor((e.downloaded / e.total) * 100) : undefined);
       const width = 30;
       const bar = pct === undefined ? '' : `[${'#'.repeat(Math.round((pct / 100) * width)).padEnd(width, '.')}] ${String(pct).padStart(3)}% `;
-      const size = e.total ? ` ${lib.formatBytes(e.downloaded ?? 0)} / ${lib.formatBytes(e.total)}` : e.totalEntries ? ` ${e.completedEntries}/${e.totalEntries} files` : '';
+      const size = e.total ? ` ${lib.formatBytes(e.downloaded ?? 0)} / ${lib.formatBytes(e.total)}` : extracted(e);
       if (key !== last) endLine();
       stream.write(`\r${type}: ${bar}${e.phase} ${e.file}${size}\x1b[K`);
       open = true;
