@@ -500,3 +500,78 @@ async fn cancel_during_phase1_stops_the_child() {
     assert_eq!(r, Err("cancelled".into()));
     assert_script_gone(&dir);
 }
+
+/// Cancels `cancel` once a child named `name` runs as a server (`--port` / `--listen-port` in its
+/// argv: phase 2, not phase 1's `--version`/`--help`); its pid.
+fn cancel_when_serving(
+    name: &'static str,
+    cancel: &CancellationToken,
+) -> tokio::task::JoinHandle<u32> {
+    let serving = |pid: &u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            c.split(|b| *b == 0)
+                .any(|a| a == b"--port" || a == b"--listen-port")
+        })
+    };
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Some(pid) = children_named(name).into_iter().find(serving) {
+                c.cancel();
+                return pid;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_real_phase2_stops_the_servers() {
+    let test = "cancel_during_real_phase2_stops_the_servers";
+    let (Some(llama), Some(llm)) = (
+        env_path("GENAI_TEST_LLAMA_SERVER", test),
+        env_path("GENAI_TEST_MODEL", test),
+    ) else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = scratch("cancel-real");
+    let model = TestModel {
+        path: llm,
+        model_args: vec![],
+    };
+    let cancel = CancellationToken::new();
+    let watcher = cancel_when_serving("llama-server", &cancel);
+    let (r, _) = check(BinaryKind::Llama, &llama, Some(&model), &dir, &cancel).await;
+    assert!(
+        cancel.is_cancelled(),
+        "phase 2 ended before its server was seen: {r:?}"
+    );
+    let pid = watcher.await.unwrap();
+    assert_eq!(r, Err("cancelled".into()));
+    assert!(!alive(pid), "llama-server {pid} left running");
+    assert_eq!(
+        children_named("llama-server"),
+        Vec::<u32>::new(),
+        "no zombie"
+    );
+
+    let Some((sd, sd_model)) = common::sd_assets(test) else {
+        return;
+    };
+    let model = TestModel {
+        model_args: vec!["-m".into(), sd_model.to_string_lossy().into_owned()],
+        path: sd_model,
+    };
+    let cancel = CancellationToken::new();
+    let watcher = cancel_when_serving("sd-server", &cancel);
+    let (r, _) = check(BinaryKind::Diffusion, &sd, Some(&model), &dir, &cancel).await;
+    assert!(
+        cancel.is_cancelled(),
+        "phase 2 ended before its server was seen: {r:?}"
+    );
+    let pid = watcher.await.unwrap();
+    assert_eq!(r, Err("cancelled".into()));
+    assert!(!alive(pid), "sd-server {pid} left running");
+    assert_eq!(children_named("sd-server"), Vec::<u32>::new(), "no zombie");
+}
