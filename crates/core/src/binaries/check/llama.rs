@@ -65,8 +65,13 @@ pub(super) async fn phase2(
         Err(e) => return Err(failed(log, &scan, e)),
     };
     let outcome = run(&child, port, &scan, cancel).await;
-    // Always stopped and reaped before the answer.
-    let stopped = child.stop(STOP_GRACE).await;
+    // Always stopped and reaped before the answer; at once when cancelled.
+    let grace = if cancel.is_cancelled() {
+        super::CANCEL_GRACE
+    } else {
+        STOP_GRACE
+    };
+    let stopped = child.stop(grace).await;
     match (outcome, stopped) {
         (Err(Fail::Cancelled), _) => Err(Fail::Cancelled),
         (Err(e), _) => Err(failed(log, &scan, e)),

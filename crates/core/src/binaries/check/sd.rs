@@ -58,7 +58,9 @@ pub(super) async fn phase2(
     let outcome = match backend::start(spec, on_line, cancel.child_token()).await {
         Ok(b) => {
             let job = run_job(&b, budget, scratch, cancel).await;
-            let stopped = b.stop(None).await.map_err(|e| Fail::Failed(e.message));
+            // At once when cancelled, else with the backend's own grace.
+            let grace = cancel.is_cancelled().then_some(super::CANCEL_GRACE);
+            let stopped = b.stop(grace).await.map_err(|e| Fail::Failed(e.message));
             job.and(stopped)
         }
         Err(_) if cancel.is_cancelled() => Err(Fail::Cancelled),
