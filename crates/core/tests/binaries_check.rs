@@ -6,11 +6,14 @@
 //! line, a cancel. After each, no child (nor anything of its process group) is left.
 
 mod common;
+#[path = "binaries_check/procs.rs"]
+mod procs;
 
 use common::alive::alive;
 use genai_core::binaries::check::{test_binary, Tested, TEST_OUTPUT};
 use genai_core::binaries::{BinaryKind, TestModel};
 use genai_core::logs::Level;
+use procs::{assert_group_gone, children_named};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -74,59 +77,6 @@ fn logged(lines: &Lines, needle: &str) -> bool {
         .unwrap()
         .iter()
         .any(|(l, _)| l.contains(needle))
-}
-
-/// `/proc/<pid>/stat` after the command name: state, ppid, pgrp, ...
-fn stat_fields(pid: u32) -> Option<(String, Vec<String>)> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let open = stat.find('(')?;
-    let (name, rest) = stat[open + 1..].rsplit_once(')')?;
-    Some((
-        name.to_string(),
-        rest.split_whitespace().map(String::from).collect(),
-    ))
-}
-
-fn all_pids() -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect()
-}
-
-/// Our children (zombies included) whose command name is `name`.
-fn children_named(name: &str) -> Vec<u32> {
-    let me = std::process::id().to_string();
-    all_pids()
-        .into_iter()
-        .filter(|&p| stat_fields(p).is_some_and(|(n, f)| n == name && f.get(1) == Some(&me)))
-        .collect()
-}
-
-/// Processes in process group `pgid`: running ones, and zombies that are ours to reap (a
-/// grandchild's zombie belongs to PID 1).
-fn group_members(pgid: u32) -> Vec<u32> {
-    let (pgid, me) = (pgid.to_string(), std::process::id().to_string());
-    all_pids()
-        .into_iter()
-        .filter(|&p| {
-            stat_fields(p).is_some_and(|(_, f)| {
-                f.get(2) == Some(&pgid) && (f[0] != "Z" || f.get(1) == Some(&me))
-            })
-        })
-        .collect()
-}
-
-/// The group `pgid` is empty. Its members were SIGKILLed together; the kernel tears a killed
-/// grandchild down on its own time, so give it a few seconds.
-fn assert_group_gone(pgid: u32) {
-    for _ in 0..100 {
-        if group_members(pgid).is_empty() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("group of {pgid} left: {:?}", group_members(pgid));
 }
 
 /// The script's process and everything of its group are gone.
@@ -499,4 +449,79 @@ async fn cancel_during_phase1_stops_the_child() {
     let (r, _) = check(BinaryKind::Llama, &exe, None, &dir, &cancel).await;
     assert_eq!(r, Err("cancelled".into()));
     assert_script_gone(&dir);
+}
+
+/// Cancels `cancel` once a child named `name` runs as a server (`--port` / `--listen-port` in its
+/// argv: phase 2, not phase 1's `--version`/`--help`); its pid.
+fn cancel_when_serving(
+    name: &'static str,
+    cancel: &CancellationToken,
+) -> tokio::task::JoinHandle<u32> {
+    let serving = |pid: &u32| {
+        std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            c.split(|b| *b == 0)
+                .any(|a| a == b"--port" || a == b"--listen-port")
+        })
+    };
+    let c = cancel.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Some(pid) = children_named(name).into_iter().find(serving) {
+                c.cancel();
+                return pid;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_during_real_phase2_stops_the_servers() {
+    let test = "cancel_during_real_phase2_stops_the_servers";
+    let (Some(llama), Some(llm)) = (
+        env_path("GENAI_TEST_LLAMA_SERVER", test),
+        env_path("GENAI_TEST_MODEL", test),
+    ) else {
+        return;
+    };
+    let _one = ONE_AT_A_TIME.lock().await;
+    let dir = scratch("cancel-real");
+    let model = TestModel {
+        path: llm,
+        model_args: vec![],
+    };
+    let cancel = CancellationToken::new();
+    let watcher = cancel_when_serving("llama-server", &cancel);
+    let (r, _) = check(BinaryKind::Llama, &llama, Some(&model), &dir, &cancel).await;
+    assert!(
+        cancel.is_cancelled(),
+        "phase 2 ended before its server was seen: {r:?}"
+    );
+    let pid = watcher.await.unwrap();
+    assert_eq!(r, Err("cancelled".into()));
+    assert!(!alive(pid), "llama-server {pid} left running");
+    assert_eq!(
+        children_named("llama-server"),
+        Vec::<u32>::new(),
+        "no zombie"
+    );
+
+    let Some((sd, sd_model)) = common::sd_assets(test) else {
+        return;
+    };
+    let model = TestModel {
+        model_args: vec!["-m".into(), sd_model.to_string_lossy().into_owned()],
+        path: sd_model,
+    };
+    let cancel = CancellationToken::new();
+    let watcher = cancel_when_serving("sd-server", &cancel);
+    let (r, _) = check(BinaryKind::Diffusion, &sd, Some(&model), &dir, &cancel).await;
+    assert!(
+        cancel.is_cancelled(),
+        "phase 2 ended before its server was seen: {r:?}"
+    );
+    let pid = watcher.await.unwrap();
+    assert_eq!(r, Err("cancelled".into()));
+    assert!(!alive(pid), "sd-server {pid} left running");
+    assert_eq!(children_named("sd-server"), Vec::<u32>::new(), "no zombie");
 }

@@ -26,6 +26,9 @@ use tokio_util::sync::CancellationToken;
 /// Upstream's phase-1 limit.
 pub const PHASE1_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// SIGTERM, then SIGKILL after this, for a child whose test was cancelled.
+const CANCEL_GRACE: Duration = Duration::from_millis(200);
+
 /// What the tests showed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Tested {
