@@ -128,6 +128,11 @@ fn check_normal(case: &Case, archive: &Path, files: u64) -> Option<u64> {
     assert!(seen
         .windows(2)
         .all(|w| w[0].written_bytes <= w[1].written_bytes));
+    // Files, links and the like count; the 3 folders (`./`, `bin/`, and `bin/lib`'s) do not.
+    assert_eq!(last.files, 5, "{last:?}");
+    if last.total_uncompressed_bytes.is_some() {
+        assert_eq!(last.total_files, Some(5), "zip: the total up front");
+    }
     last.total_uncompressed_bytes
 }
 

@@ -314,14 +314,19 @@ async fn files_that_cannot_run_fail_phase1() {
     let why = r.unwrap_err();
     assert!(why.starts_with("Phase 1 failed: cannot run"), "{why}");
     assert!(why.contains("Permission denied"), "{why}");
-    // execvp hands a file the kernel refuses (ENOEXEC) to /bin/sh, which fails with 127.
+    // execvp would hand a file the kernel refuses (ENOEXEC) to /bin/sh: it is refused before.
     let (r, _) = check(BinaryKind::Llama, &garbage, None, &dir, &cancel).await;
     let why = r.unwrap_err();
     assert!(why.starts_with("Phase 1 failed: "), "{why}");
     assert!(
-        why.contains("Exec format error") || why.contains("exit code 127"),
+        why.contains("is not a program for this system: a truncated ELF header"),
         "{why}"
     );
+    // A downloaded text file is never run as shell commands.
+    let text = write_exe(&dir.join("text"), b"touch pwned\n", 0o755);
+    let (r, _) = check(BinaryKind::Llama, &text, None, &dir, &cancel).await;
+    assert!(r.unwrap_err().contains("not a program (no ELF"));
+    assert!(!dir.join("pwned").exists() && !std::path::Path::new("pwned").exists());
     let (r, _) = check(BinaryKind::Llama, &dir.join("absent"), None, &dir, &cancel).await;
     assert!(r.unwrap_err().contains("No such file"));
 }

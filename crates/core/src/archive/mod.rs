@@ -40,6 +40,10 @@ impl Default for Limits {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     pub entries: u64,
+    /// Entries done that are not folders (genai-electron's `completedEntries`).
+    pub files: u64,
+    /// Entries that are not folders, known up front for zip (`totalEntries`).
+    pub total_files: Option<u64>,
     pub written_bytes: u64,
     /// Known up front for zip (central directory), unknown for a gzip stream.
     pub total_uncompressed_bytes: Option<u64>,
@@ -70,7 +74,10 @@ pub fn extract(
         limits: *limits,
         progress,
         total: None,
+        total_files: None,
         entries: 0,
+        files: 0,
+
         written: 0,
         reported: 0,
         symlinks: Vec::new(),
@@ -236,7 +243,10 @@ pub(crate) struct Sink<'a> {
     limits: Limits,
     progress: &'a mut dyn FnMut(Progress),
     pub(crate) total: Option<u64>,
+    pub(crate) total_files: Option<u64>,
     entries: u64,
+    /// Entries written that are not folders (files and links).
+    files: u64,
     written: u64,
     reported: u64,
     /// (entry name, relative path) of every symlink, checked again once all entries are out.
@@ -267,6 +277,8 @@ impl Sink<'_> {
         self.reported = self.written;
         (self.progress)(Progress {
             entries: self.entries,
+            files: self.files,
+            total_files: self.total_files,
             written_bytes: self.written,
             total_uncompressed_bytes: self.total,
         });
@@ -322,6 +334,7 @@ impl Sink<'_> {
         mode: Option<u32>,
         data: &mut dyn Read,
     ) -> Result<()> {
+        self.files += 1;
         let path = self.replace(name, rel)?;
         let mut out = OpenOptions::new()
             .write(true)
@@ -352,6 +365,7 @@ impl Sink<'_> {
     }
 
     pub(crate) fn symlink(&mut self, name: &str, rel: &Path, target: &str) -> Result<()> {
+        self.files += 1;
         if target.is_empty() || target.contains('\0') || is_absolute(target) {
             return Err(refuse(
                 name,
@@ -372,6 +386,7 @@ impl Sink<'_> {
 
     /// A hardlink to an earlier regular file of this archive (never a symlink, never outside).
     pub(crate) fn hardlink(&mut self, name: &str, rel: &Path, target: &str) -> Result<()> {
+        self.files += 1;
         let outside = || {
             refuse(
                 name,

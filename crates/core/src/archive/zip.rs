@@ -29,12 +29,14 @@ pub(super) fn extract(archive: &Path, sink: &mut Sink<'_>) -> Result<()> {
             format!("{n} entries, more than {max}"),
         ));
     }
-    let mut total = 0u64;
+    let (mut total, mut files) = (0u64, 0u64);
     for i in 0..zip.len() {
         let f = zip.by_index_raw(i).map_err(|e| corrupt(None, e))?;
         total = total.saturating_add(f.size());
+        files += u64::from(!f.is_dir());
     }
     sink.total = Some(total);
+    sink.total_files = Some(files);
     for i in 0..zip.len() {
         let mut f = zip.by_index(i).map_err(|e| corrupt(None, e))?;
         let name = f.name().map_err(|e| corrupt(None, e))?.into_owned();

@@ -384,7 +384,8 @@ impl Provisioner {
                         .min(100.0) as u32
                 });
                 events(super::BinaryEvent::Progress(BinaryProgress {
-                    completed_entries: Some(p.entries),
+                    completed_entries: Some(p.files),
+                    total_entries: p.total_files,
                     written_bytes: Some(p.written_bytes),
                     total_uncompressed_bytes: p.total_uncompressed_bytes,
                     percent,

@@ -7,10 +7,12 @@
 //! - `gpu`: the GPU-error patterns.
 //! - `llama`, `sd`: phase 2 per engine.
 
+mod format;
 mod gpu;
 mod llama;
 mod sd;
 
+pub use format::check_program;
 pub use gpu::gpu_error;
 /// The test image's name in `scratch` (upstream's `.test-output.png`).
 pub use sd::TEST_OUTPUT;
@@ -137,6 +139,7 @@ pub(crate) async fn run_probe(
     arg: &str,
     cancel: &CancellationToken,
 ) -> std::result::Result<Vec<String>, Fail> {
+    check_program(binary)?;
     let spec = process::Spec {
         program: binary.to_path_buf(),
         args: vec![arg.into()],
@@ -167,8 +170,18 @@ pub(crate) async fn run_probe(
     if exit.success() {
         Ok(lines)
     } else {
-        Err(format!("{arg} ended with {exit}: {}", lines.join(" | ")).into())
+        Err(format!("{arg} ended with {exit}: {}", tail(&lines.join(" | "))).into())
     }
+}
+
+/// The last 500 bytes of a child's output (upstream keeps as much), on a character boundary.
+fn tail(text: &str) -> &str {
+    const KEEP: usize = 500;
+    let mut start = text.len().saturating_sub(KEEP);
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
 }
 
 /// A child of a test: killed (group-wide) if dropped while running, so that an abandoned test
