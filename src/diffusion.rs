@@ -8,6 +8,7 @@ use crate::callbacks::{self, Callback};
 use crate::errors::{js_error, promise};
 use crate::json::Json;
 use crate::models::NativeModelManager;
+use genai_core::binaries::source::BinaryFields;
 use genai_core::diffusion::{
     optimizations::FlagOverrides, registry::Registry, request, ImageProgress,
 };

@@ -7,6 +7,7 @@ pub use types::*;
 use crate::callbacks::{self, Callback};
 use crate::errors::{js_error, promise};
 use crate::models::NativeModelManager;
+use genai_core::binaries::source::BinaryFields;
 use genai_core::llama::LlamaServerConfig as CoreConfig;
 use genai_core::llama_server::{EventSink, LlamaServer, ServerEvent};
 use napi::bindgen_prelude::*;

@@ -33,26 +33,38 @@ pub struct BinaryEnv {
 }
 
 impl BinaryEnv {
-    /// Fills each config field the caller left unset from the environment (an empty value is
-    /// none). The result stays in the config, so `getConfig()` and restarts see it.
-    pub fn fill(
-        self,
-        path: &mut Option<String>,
-        mirror: &mut Option<String>,
-        catalog: &mut Option<String>,
-        dir: &mut Option<String>,
-    ) {
-        let pairs = [
-            (path, self.binary_path),
-            (mirror, self.binary_mirror),
-            (catalog, self.binary_catalog),
-            (dir, self.binaries_dir),
+    /// Fills each field the caller left unset (`BinaryFields`' order) from the environment (an
+    /// empty value is none). The result stays in the config, so `getConfig()` and restarts see it.
+    pub fn fill(self, fields: [&mut Option<String>; 4]) {
+        let values = [
+            self.binary_path,
+            self.binary_mirror,
+            self.binary_catalog,
+            self.binaries_dir,
         ];
-        for (field, value) in pairs {
+        for (field, value) in fields.into_iter().zip(values) {
             if field.is_none() {
                 *field = value.filter(|v| !v.trim().is_empty());
             }
         }
+    }
+}
+
+/// A start config's binary fields: `binaryPath`, `binaryMirror`, `binaryCatalog`, `binariesDir`.
+pub trait BinaryFields: Clone {
+    fn binary_fields(&mut self) -> [&mut Option<String>; 4];
+
+    /// The environment fills what the caller left unset.
+    fn with_binary_env(mut self, env: BinaryEnv) -> Self {
+        env.fill(self.binary_fields());
+        self
+    }
+
+    /// Where a provisioned binary comes from, as this config says.
+    fn binary_settings(&self) -> Settings {
+        let mut config = self.clone();
+        let [_, mirror, catalog, dir] = config.binary_fields();
+        Settings::from_options(mirror, catalog, dir)
     }
 }
 
@@ -282,4 +294,40 @@ pub fn list(binaries_root: &Path) -> Vec<InstalledBinary> {
         })
         .map(|k| describe(k, binaries_root))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llama::LlamaServerConfig;
+
+    #[test]
+    fn the_environment_fills_only_unset_binary_fields() {
+        let given: LlamaServerConfig = serde_json::from_value(serde_json::json!({
+            "modelId": "m", "binaryMirror": "http://mine/", "binariesDir": ""
+        }))
+        .unwrap();
+        let env = BinaryEnv {
+            binary_path: Some(" ".into()),
+            binary_mirror: Some("http://env/".into()),
+            binary_catalog: Some("/env/catalog.json".into()),
+            binaries_dir: Some("/env/bundle".into()),
+        };
+        let filled = given.with_binary_env(env);
+        assert_eq!(filled.binary_path, None, "a blank value is none");
+        assert_eq!(filled.binary_mirror.as_deref(), Some("http://mine/"));
+        assert_eq!(filled.binary_catalog.as_deref(), Some("/env/catalog.json"));
+        assert_eq!(
+            filled.binaries_dir.as_deref(),
+            Some(""),
+            "given, even empty"
+        );
+        let settings = filled.binary_settings();
+        assert_eq!(settings.mirror.as_deref(), Some("http://mine/"));
+        assert_eq!(settings.catalog, Some(PathBuf::from("/env/catalog.json")));
+        assert_eq!(
+            settings.binaries_dir, None,
+            "an empty folder option is none"
+        );
+    }
 }

@@ -119,26 +119,6 @@ impl DiffusionServerConfig {
         self
     }
 
-    /// The binary source options given in this config (the environment fills the rest).
-    /// `with_binary_fallback` for every binary field: the environment fills what is unset.
-    pub fn with_binary_env(mut self, env: crate::binaries::source::BinaryEnv) -> Self {
-        env.fill(
-            &mut self.binary_path,
-            &mut self.binary_mirror,
-            &mut self.binary_catalog,
-            &mut self.binaries_dir,
-        );
-        self
-    }
-
-    pub fn binary_settings(&self) -> crate::binaries::source::Settings {
-        crate::binaries::source::Settings::from_options(
-            &self.binary_mirror,
-            &self.binary_catalog,
-            &self.binaries_dir,
-        )
-    }
-
     /// The configured usage mode, when it is not `'auto'`.
     pub fn fixed_usage_mode(&self) -> Option<UsageMode> {
         match self.usage_mode {
@@ -181,6 +161,17 @@ fn wrong_type(config: &Map<String, Value>, e: serde_json::Error) -> Error {
         "DiffusionServerConfig",
         &required,
     )
+}
+
+impl crate::binaries::source::BinaryFields for DiffusionServerConfig {
+    fn binary_fields(&mut self) -> [&mut Option<String>; 4] {
+        [
+            &mut self.binary_path,
+            &mut self.binary_mirror,
+            &mut self.binary_catalog,
+            &mut self.binaries_dir,
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! else the provisioned one, tested with the model being started (`binaries::source`).
 
 use super::{DiffusionEvent, DiffusionServer};
-use crate::binaries::{source, BinaryEvent, BinaryKind, TestModel};
+use crate::binaries::source::{self, BinaryFields};
+use crate::binaries::{BinaryEvent, BinaryKind, TestModel};
 use crate::diffusion::DiffusionServerConfig;
 use crate::logs::Level;
 use crate::models::ModelInfo;

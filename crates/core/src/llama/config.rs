@@ -173,26 +173,6 @@ impl LlamaServerConfig {
         self
     }
 
-    /// The binary source options given in this config (the environment fills the rest).
-    /// `with_binary_fallback` for every binary field: the environment fills what is unset.
-    pub fn with_binary_env(mut self, env: crate::binaries::source::BinaryEnv) -> Self {
-        env.fill(
-            &mut self.binary_path,
-            &mut self.binary_mirror,
-            &mut self.binary_catalog,
-            &mut self.binaries_dir,
-        );
-        self
-    }
-
-    pub fn binary_settings(&self) -> crate::binaries::source::Settings {
-        crate::binaries::source::Settings::from_options(
-            &self.binary_mirror,
-            &self.binary_catalog,
-            &self.binaries_dir,
-        )
-    }
-
     /// Caller values win; the fields `getOptimalConfig` decides are filled from `auto` where the
     /// caller left them unset (the context bounds are hints, never filled).
     pub fn fill_from(&mut self, auto: LlamaServerConfig) {
@@ -230,6 +210,17 @@ impl LlamaServerConfig {
 }
 
 pub use super::checks::require_model_id;
+
+impl crate::binaries::source::BinaryFields for LlamaServerConfig {
+    fn binary_fields(&mut self) -> [&mut Option<String>; 4] {
+        [
+            &mut self.binary_path,
+            &mut self.binary_mirror,
+            &mut self.binary_catalog,
+            &mut self.binaries_dir,
+        ]
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,8 @@
 //! per binary and process.
 
 use super::LlamaServer;
-use crate::binaries::{source, BinaryEvent, BinaryKind, TestModel};
+use crate::binaries::source::{self, BinaryFields};
+use crate::binaries::{BinaryEvent, BinaryKind, TestModel};
 use crate::llama::LlamaServerConfig;
 use crate::logs::Level;
 use crate::models::ModelInfo;
