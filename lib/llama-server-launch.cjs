@@ -22,7 +22,7 @@ function normalizeLlamaVCacheConfig(config) {
   const flashAttention = native.llamaVCacheFlashAttention({
     cacheTypeV: config.cacheTypeV,
     flashAttention: config.flashAttention,
-  });
+  }) ?? undefined; // napi's "none" is null
   return flashAttention === config.flashAttention ? { ...config } : { ...config, flashAttention };
 }
 

@@ -218,6 +218,8 @@ async fn fetch_props(
     })?;
     match props {
         Value::Object(props) => Ok(props),
+        // An array is a JS object too: upstream reads it as one with no settings.
+        Value::Array(_) => Ok(Map::new()),
         _ => Err(unavailable(
             "llama-server /props returned an invalid object",
             "Expected a JSON object".into(),
