@@ -3,7 +3,7 @@
 // are pure (argv, V-cache rule, hosts, /props parsing against a real HTTP server), and the runner on
 // the real llama-server and SmolLM2.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import * as upstream from 'genai-electron/llama-server-launch';
@@ -14,6 +14,20 @@ import { ROOT, alive, runNode } from './helpers.mjs';
 const asset = (name) => execFileSync('bash', [path.join(ROOT, 'scripts/assets.sh'), 'path', name], { encoding: 'utf8' }).trim();
 const MODEL = process.env.GENAI_TEST_MODEL || asset('model');
 const LLAMA = process.env.GENAI_TEST_LLAMA_SERVER || asset('llama-server');
+
+/** The live llama-server children of this process (Linux: from /proc). */
+function llamaChildren() {
+  if (process.platform !== 'linux') return [];
+  return readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return fields[1] === String(process.pid) && fields[0] !== 'Z' && stat.includes('(llama-server)');
+    } catch {
+      return false;
+    }
+  });
+}
 
 /** A thrown error's observable parts. */
 function thrown(fn) {
@@ -219,6 +233,7 @@ describe('startLlamaServerRunner on the real llama-server', () => {
     const handle = await launch.startLlamaServerRunner({ ...base(), slotsEndpoint: 'enabled', temporarySlotSavePath: true });
     try {
       expect(alive(handle.pid)).toBe(true);
+      if (process.platform === 'linux') expect(llamaChildren()).toContain(String(handle.pid));
       expect(handle.capacity).toEqual(expect.objectContaining({ effectiveContextSize: 1024, totalSlots: 2 }));
       expect(handle.config).toEqual({ threads: 2, gpuLayers: 0, contextSize: 2048, parallelRequests: 2, port: handle.port, fit: 'off' });
       expect(Object.isFrozen(handle.args)).toBe(true);
@@ -261,6 +276,14 @@ describe('startLlamaServerRunner on the real llama-server', () => {
       await handle.stop();
     }
     expect(alive(handle.pid)).toBe(false);
+  });
+
+  test('a start that times out stops its child and says why, with the stderr tail', async () => {
+    const before = llamaChildren();
+    const err = await rejected(launch.startLlamaServerRunner({ ...base(), startupTimeoutMs: 1 }));
+    expect(err).toBeInstanceOf(main.ServerError);
+    expect(err.message).toMatch(/^Server error: (Calibration candidate startup failed: )?Server error: Server health check timeout after 1ms/);
+    expect(llamaChildren()).toEqual(before);
   });
 
   test('a server that exits at once fails the start with its stderr', async () => {

@@ -235,11 +235,17 @@ impl NativeLlamaRunner {
 
     #[napi]
     pub fn stderr_tail(&self) -> String {
-        self.inner.get().map(|r| r.stderr_tail()).unwrap_or_default()
+        self.inner
+            .get()
+            .map(|r| r.stderr_tail())
+            .unwrap_or_default()
     }
 
     #[napi]
     pub fn stdout_tail(&self) -> String {
-        self.inner.get().map(|r| r.stdout_tail()).unwrap_or_default()
+        self.inner
+            .get()
+            .map(|r| r.stdout_tail())
+            .unwrap_or_default()
     }
 }

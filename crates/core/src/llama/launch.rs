@@ -84,8 +84,13 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a.last().map(String::as_str), Some("--no-slots"));
-        let a = build_launch_args(config.clone(), 1.0, "/m", &opts(SlotsEndpoint::Default, Some("")))
-            .unwrap();
+        let a = build_launch_args(
+            config.clone(),
+            1.0,
+            "/m",
+            &opts(SlotsEndpoint::Default, Some("")),
+        )
+        .unwrap();
         assert!(!a.iter().any(|f| f.starts_with("--slot")), "{a:?}");
         let e = build_launch_args(config, 1.0, "/m", &opts(SlotsEndpoint::Disabled, Some("")))
             .unwrap_err();

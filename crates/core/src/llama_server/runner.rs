@@ -240,7 +240,10 @@ async fn start_once(
         Ok(p) => p,
         Err(e) => {
             let removed = remove_dir(owned_dir.as_ref());
-            return Err((removed.map_or_else(|r| cleanup_failed(None, "", r.to_string()), |_| e), false));
+            return Err((
+                removed.map_or_else(|r| cleanup_failed(None, "", r.to_string()), |_| e),
+                false,
+            ));
         }
     };
     let tails = Arc::new(Tails {
@@ -293,7 +296,7 @@ async fn start_once(
     };
     match verify(&mut runner, c, started, cancel).await {
         Ok(()) => Ok(runner),
-        Err(e) => Err(fail(&runner, e, cancel)),
+        Err(e) => Err(fail(runner, e, cancel).await),
     }
 }
 
@@ -317,12 +320,8 @@ async fn verify(
     race_with_exit(r, healthy).await?;
     r.load_ms = started.elapsed().as_millis() as u64;
     let timeout = c.startup_timeout.min(opts::CAPACITY_TIMEOUT_CAP);
-    let props = health::fetch_runtime_capacity(
-        f64::from(r.port),
-        &host,
-        c.parallel_requests,
-        timeout,
-    );
+    let props =
+        health::fetch_runtime_capacity(f64::from(r.port), &host, c.parallel_requests, timeout);
     let capacity = race_with_exit(r, props)
         .await
         .map_err(|e| slots_unavailable_from(r, e))?;
@@ -338,7 +337,10 @@ async fn verify(
     let expected = c.context_size / c.parallel_requests;
     if capacity.effective_context_size != expected {
         return Err(Error::server(
-            format!("llama-server reported {} context tokens per slot; expected {expected}", capacity.effective_context_size),
+            format!(
+                "llama-server reported {} context tokens per slot; expected {expected}",
+                capacity.effective_context_size
+            ),
             Some(json!({
                 "code": "CALIBRATION_SLOTS_UNAVAILABLE", "configuredContextSize": c.context_size,
                 "parallelRequests": c.parallel_requests, "effectiveContextSize": capacity.effective_context_size,
@@ -389,8 +391,18 @@ fn slots_unavailable_from(r: &Runner, e: Error) -> Error {
 
 /// A failed start: the child stopped, then upstream's wrapping (aborted; the stderr tail added).
 /// The flag says whether llama-server reported that it could not bind its port.
-fn fail(r: &Runner, e: Error, cancel: &CancellationToken) -> (Error, bool) {
-    if let Err(cleanup) = r.stop() {
+async fn fail(r: Runner, e: Error, cancel: &CancellationToken) -> (Error, bool) {
+    // Stopping waits for the child: on the blocking pool, not on a runtime worker.
+    let (r, stopped) = match tokio::task::spawn_blocking(move || {
+        let stopped = r.stop();
+        (r, stopped)
+    })
+    .await
+    {
+        Ok(done) => done,
+        Err(join) => return (cleanup_failed(None, "", join.to_string()), false),
+    };
+    if let Err(cleanup) = stopped {
         return (cleanup, false);
     }
     let stderr = r.stderr_tail();
@@ -417,7 +429,8 @@ fn is_bind_collision(stderr: &str) -> bool {
     let s = stderr.to_lowercase();
     s.contains("address already in use")
         || s.contains("failed to bind")
-        || s.lines().any(|l| l.find("bind").is_some_and(|i| l[i..].contains("failed")))
+        || s.lines()
+            .any(|l| l.find("bind").is_some_and(|i| l[i..].contains("failed")))
 }
 
 #[cfg(test)]
@@ -440,7 +453,9 @@ mod tests {
 
     #[test]
     fn bind_collisions_are_recognised() {
-        assert!(is_bind_collision("couldn't bind HTTP server socket: Address already in use"));
+        assert!(is_bind_collision(
+            "couldn't bind HTTP server socket: Address already in use"
+        ));
         assert!(is_bind_collision("main: bind to port failed"));
         assert!(!is_bind_collision("model loaded"));
     }

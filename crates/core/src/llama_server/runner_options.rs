@@ -84,13 +84,21 @@ pub fn validate(o: &RunnerOptions) -> Result<Checked> {
         }
         None => None,
     };
-    if let Some(host) = o.config.host.as_deref().filter(|h| h.is_empty() || h.trim() != *h) {
+    if let Some(host) = o
+        .config
+        .host
+        .as_deref()
+        .filter(|h| h.is_empty() || h.trim() != *h)
+    {
         return Err(invalid(
             "host must not be empty or contain surrounding whitespace",
             json!({ "option": "host", "value": host }),
         ));
     }
-    if o.slot_save_path.as_deref().is_some_and(|p| p.trim().is_empty()) {
+    if o.slot_save_path
+        .as_deref()
+        .is_some_and(|p| p.trim().is_empty())
+    {
         return Err(invalid(
             "slotSavePath must not be empty",
             json!({ "option": "slotSavePath" }),
