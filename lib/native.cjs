@@ -6,7 +6,7 @@ const { fromNative } = require('./errors.cjs');
 
 /** The binding's classes (each `#[napi] pub struct` with a constructor). Named here, not guessed:
  * a class missing from this list is wrapped as a function and fails loudly at `new`. */
-const CLASSES = ['NativeLogFile', 'NativeCancelToken', 'NativeModelManager', 'NativeDownloader', 'NativeLlamaServer', 'NativeDiffusionServer', 'NativeGenerationRegistry', 'NativeOrchestrator'];
+const CLASSES = ['NativeLogFile', 'NativeCancelToken', 'NativeLlamaRunner', 'NativeModelManager', 'NativeDownloader', 'NativeLlamaServer', 'NativeDiffusionServer', 'NativeGenerationRegistry', 'NativeOrchestrator'];
 
 function call(fn, self, args) {
   let result;

@@ -19,6 +19,7 @@ mod convert;
 mod diffusion;
 mod errors;
 mod json;
+mod launch;
 mod llama;
 mod models;
 mod orchestrator;

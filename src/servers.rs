@@ -134,6 +134,13 @@ impl NativeCancelToken {
     }
 }
 
+impl NativeCancelToken {
+    /// The core token (other binding files wait on it).
+    pub(crate) fn token(&self) -> tokio_util::sync::CancellationToken {
+        self.inner.clone()
+    }
+}
+
 /// A JS duration in ms as `setTimeout` reads it (negative → 0); `undefined` → core's default.
 fn ms(v: Option<f64>, default: Duration) -> Duration {
     v.map_or(default, |v| Duration::from_millis(v.max(0.0) as u64))

@@ -117,16 +117,45 @@ pub async fn check_health(port: impl Into<f64>, timeout: Duration, host: &str) -
     }
 }
 
+/// `LlamaRuntimeCapacity`: what `/props` says a running llama-server runs with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuntimeCapacity {
+    /// Per-slot context (`default_generation_settings.n_ctx`).
+    pub effective_context_size: u64,
+    /// Absent when the server does not report `total_slots`.
+    pub total_slots: Option<u64>,
+    pub model_path: Option<String>,
+}
+
 /// What a running llama-server reports in `/props`: the per-slot context (`n_ctx`) and the slot
-/// count. As upstream, anything unusable is a ContextConstraintError
-/// (`runtime-capacity-unavailable`), and a slot count other than `parallel` one too
-/// (`runtime-slots-mismatch`).
+/// count (the configured one when it reports none). As upstream, anything unusable is a
+/// ContextConstraintError (`runtime-capacity-unavailable`), and a slot count other than
+/// `parallel` one too (`runtime-slots-mismatch`).
 pub async fn runtime_capacity(
     port: u16,
     host: &str,
     parallel: u64,
     timeout: Duration,
 ) -> Result<(u64, u64)> {
+    let c = fetch_runtime_capacity(port.into(), host, parallel, timeout).await?;
+    Ok((c.effective_context_size, c.total_slots.unwrap_or(parallel)))
+}
+
+/// `fetchLlamaRuntimeCapacity`: `/props` as read, `total_slots` left absent when it is.
+pub async fn fetch_runtime_capacity(
+    port: f64,
+    host: &str,
+    parallel: u64,
+    timeout: Duration,
+) -> Result<RuntimeCapacity> {
+    let port = port_number(port).map_err(|e| {
+        capacity_unavailable(
+            "Could not read effective context from llama-server /props",
+            e.message,
+            parallel,
+        )
+    })?;
     let props = fetch_props(port, host, parallel, timeout).await?;
     capacity_from_props(&props, parallel)
 }
@@ -189,6 +218,8 @@ async fn fetch_props(
     })?;
     match props {
         Value::Object(props) => Ok(props),
+        // An array is a JS object too: upstream reads it as one with no settings.
+        Value::Array(_) => Ok(Map::new()),
         _ => Err(unavailable(
             "llama-server /props returned an invalid object",
             "Expected a JSON object".into(),
@@ -196,8 +227,8 @@ async fn fetch_props(
     }
 }
 
-/// `(n_ctx per slot, slots)` from `/props`, checked against the configured slot count.
-fn capacity_from_props(props: &Map<String, Value>, parallel: u64) -> Result<(u64, u64)> {
+/// The capacity in `/props`, its slot count checked against the configured one.
+fn capacity_from_props(props: &Map<String, Value>, parallel: u64) -> Result<RuntimeCapacity> {
     let unavailable = |message: &str, cause: String| capacity_unavailable(message, cause, parallel);
     let Some(settings) = props
         .get("default_generation_settings")
@@ -216,8 +247,18 @@ fn capacity_from_props(props: &Map<String, Value>, parallel: u64) -> Result<(u64
             format!("Invalid default_generation_settings.n_ctx: {raw_ctx}"),
         ));
     };
+    let model_path = props
+        .get("model_path")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let slots = match props.get("total_slots") {
-        None => return Ok((n_ctx, parallel)),
+        None => {
+            return Ok(RuntimeCapacity {
+                effective_context_size: n_ctx,
+                total_slots: None,
+                model_path,
+            })
+        }
         Some(raw) => positive(raw).ok_or_else(|| {
             unavailable(
                 "llama-server /props reported an invalid slot count",
@@ -234,7 +275,11 @@ fn capacity_from_props(props: &Map<String, Value>, parallel: u64) -> Result<(u64
             }),
         ));
     }
-    Ok((n_ctx, slots))
+    Ok(RuntimeCapacity {
+        effective_context_size: n_ctx,
+        total_slots: Some(slots),
+        model_path,
+    })
 }
 
 /// `waitForHealthy`: polls until `status: ok`, sleeping `initial_delay` ×1.5 up to `max_delay`

@@ -5,6 +5,7 @@
 
 pub mod checks;
 pub mod config;
+pub mod launch;
 pub mod resolved;
 
 pub use checks::NonJson;

@@ -21,6 +21,13 @@ impl ResolvedConfig {
         Ok(ResolvedConfig { port, config })
     }
 
+    /// `config` on `port` exactly as given (no V-cache rule): what upstream's
+    /// `buildLlamaServerArgs` prints, which leaves the rule to `normalizeLlamaVCacheConfig`.
+    pub fn as_given(mut config: LlamaServerConfig, port: u16) -> Self {
+        config.port = Some(PortSetting::Number(f64::from(port)));
+        ResolvedConfig { port, config }
+    }
+
     pub fn model_id(&self) -> &str {
         self.config.model_id.as_deref().unwrap_or_default()
     }
@@ -33,17 +40,24 @@ impl ResolvedConfig {
 
 /// A quantized V cache needs flash attention: `auto`/unset becomes `on`, `off` is an error.
 fn apply_v_cache_rule(config: &mut LlamaServerConfig) -> Result<()> {
-    let Some(v) = config
-        .cache_type_v
-        .as_deref()
-        .filter(|t| *t != "f16" && *t != "bf16")
-    else {
-        return Ok(());
+    config.flash_attention =
+        v_cache_flash_attention(config.cache_type_v.as_deref(), config.flash_attention)?;
+    Ok(())
+}
+
+/// The flash-attention setting a V cache of type `cache_type_v` runs with
+/// (`normalizeLlamaVCacheConfig`): a quantized one turns `auto`/unset into `on` and fails on `off`;
+/// otherwise the setting is kept.
+pub fn v_cache_flash_attention(
+    cache_type_v: Option<&str>,
+    flash_attention: Option<FlashAttention>,
+) -> Result<Option<FlashAttention>> {
+    let Some(v) = cache_type_v.filter(|t| *t != "f16" && *t != "bf16") else {
+        return Ok(flash_attention);
     };
-    match config.flash_attention {
+    match flash_attention {
         None | Some(FlashAttention::Mode(FlashAttentionMode::Auto)) => {
-            config.flash_attention = Some(FlashAttention::Mode(FlashAttentionMode::On));
-            Ok(())
+            Ok(Some(FlashAttention::Mode(FlashAttentionMode::On)))
         }
         Some(fa) if fa.is_off() => Err(Error::server(
             format!("Quantized V-cache (cacheTypeV: '{v}') requires flash attention"),
@@ -51,7 +65,7 @@ fn apply_v_cache_rule(config: &mut LlamaServerConfig) -> Result<()> {
                 json!({ "suggestion": "Set flashAttention to 'on' (or leave it unset) when using a quantized cacheTypeV, or use cacheTypeV: 'f16'" }),
             ),
         )),
-        Some(_) => Ok(()),
+        kept => Ok(kept),
     }
 }
 

@@ -5,13 +5,16 @@
 //!
 //! `state` (status, claim, `getInfo()`), `validation` (which binary, `--version`), `resolve`
 //! (port, auto-configuration), `launch` (spawn, readiness, `/props`, exit), `watchdog`,
-//! `restart`, `orphans` (the pid record).
+//! `restart`, `orphans` (the pid record); `runner` (+ `runner_options`) is the Electron-free
+//! entry's single-run launcher over the same argv and probes.
 
 mod heard;
 mod launch;
 mod orphans;
 mod resolve;
 mod restart;
+pub mod runner;
+pub mod runner_options;
 mod state;
 mod types;
 mod validation;
