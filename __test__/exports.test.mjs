@@ -6,7 +6,7 @@ import { jest } from '@jest/globals';
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, tempDir } from './helpers.mjs';
+import { ROOT, runNode, tempDir } from './helpers.mjs';
 import { upstreamExports } from '../scripts/upstream-exports.mjs';
 
 const userData = tempDir('genai-exports-jest-');
@@ -31,6 +31,12 @@ test('the list is upstream\'s: 0.26.0\'s runtime exports are the value exports o
     'DIFFUSION_CALIBRATION_DEFAULTS',
     'LLAMA_CALIBRATION_DEFAULTS',
   ]);
+});
+
+test('scripts/check-surface.mjs: every upstream export implemented or listed, README and the generated checks current', () => {
+  const r = runNode([path.join(ROOT, 'scripts/check-surface.mjs')]);
+  expect(r.stderr).toBe('');
+  expect(r.status).toBe(0);
 });
 
 describe.each([

@@ -18,6 +18,7 @@ process.env.GENAI_SD_SERVER_PATH = SD_SERVER;
 const api = await import('../index.js');
 const cjs = (await import('node:module')).createRequire(import.meta.url)('../index.cjs');
 const { attachAppLifecycle, llamaServer, diffusionServer } = api;
+afterAll(() => Promise.all([llamaServer.stop(), diffusionServer.stop()]));
 
 /** Electron's `app` as far as attachAppLifecycle uses it; `quit()` emits `before-quit` as Electron does. */
 class StandInApp extends EventEmitter {
