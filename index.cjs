@@ -5,6 +5,7 @@ const { PATHS, getBinaryPath, getModelFilePath, getModelDirectory, ensureDirecto
 const system = require('./lib/system.cjs');
 const helpers = require('./lib/helpers.cjs');
 const { formatErrorForUI } = require('./lib/ui-errors.cjs');
+const { attachAppLifecycle } = require('./lib/lifecycle.cjs');
 // (required whole first: TypeScript's check of this file reads `const { a, ...rest } = require()`
 // as an import of a member named `rest`)
 const errorsModule = require('./lib/errors.cjs');
@@ -45,6 +46,7 @@ module.exports = {
   listBinaries: binaries.listBinaries,
   ...helpers,
   formatErrorForUI,
+  attachAppLifecycle,
   PATHS,
   getBinaryPath,
   getModelFilePath,

@@ -1,5 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
+// As genai-electron's: Electron is an optional peer dependency (without it, `App` is `any`).
+import type { App } from 'electron';
 
 // Public typings of genai-electron-rs. Every declaration shared with genai-electron 0.26.0 is
 // type-identical to it (checked by __test__/types/equivalence.ts); additions are marked.
@@ -484,6 +486,13 @@ export type ServerEvent =
   | 'backend-status'
   | 'calibration-progress';
 
+export interface ServerEventData {
+  event: ServerEvent;
+  serverInfo: ServerInfo;
+  error?: Error;
+  timestamp: string;
+}
+
 /** `binary-log`: which binary is used and how its validation went. */
 export interface BinaryLogEvent {
   message: string;
@@ -519,24 +528,41 @@ export interface BinarySourceOptions {
   binariesDir?: string;
 }
 
+/**
+ * As genai-electron's: a subclass implements `start()`/`stop()` and keeps its state in the
+ * protected fields; everything else is concrete (this package's managers override the getters).
+ * Not here: the protected `ensureBinaryHelper` (binaries come from `provisionBinary`).
+ */
 export declare abstract class ServerManager extends EventEmitter {
+  protected _status: ServerStatus;
+  protected _pid?: number;
+  protected _port: number;
+  protected _config?: ServerConfig;
+  protected _startedAt?: Date;
+  protected logManager?: LogManager;
   abstract start(config: ServerConfig): Promise<ServerInfo>;
   abstract stop(): Promise<void>;
   restart(): Promise<ServerInfo>;
   getStatus(): ServerStatus;
-  abstract getInfo(): ServerInfo;
+  getInfo(): ServerInfo;
   getPort(): number;
   getPid(): number | undefined;
-  abstract getConfig(): ServerConfig | undefined;
+  getConfig(): ServerConfig | undefined;
   isRunning(): boolean;
   isStopped(): boolean;
   isStarting(): boolean;
   isStopping(): boolean;
   hasCrashed(): boolean;
+  protected setStatus(status: ServerStatus): void;
+  protected emitEvent<T extends ServerEvent>(event: T, data?: unknown): void;
   getLogs(lines?: number): Promise<string[]>;
   getStructuredLogs(lines?: number): Promise<LogEntry[]>;
   clearLogs(): Promise<void>;
-  abstract getLogPath(): string | undefined;
+  getLogPath(): string | undefined;
+  protected validateConfigFields(config: Record<string, unknown>, validFields: ReadonlySet<string>, serverName: string): void;
+  protected checkPortAvailability(port: number, timeout?: number, host?: string): Promise<void>;
+  protected initializeLogManager(logFileName: string, startupMessage: string): Promise<void>;
+  protected handleStartupError(serverName: string, error: unknown, cleanup?: () => Promise<void>): Promise<never>;
 }
 
 /** Addition: how the last llama-server process ended (in `getInfo()` while stopped/crashed). */
@@ -547,7 +573,9 @@ export interface ServerExit {
 }
 
 export declare class LlamaServerManager extends ServerManager {
-  constructor();
+  /** As upstream's first two parameters: one model manager and one system detection per process
+   * are used whatever is passed. */
+  constructor(modelManager?: ModelManager, systemInfo?: SystemInfo);
   /** `getInfo()` adds `exit?: ServerExit` after the process ended. */
   /**
    * With no binary given (`BinarySourceOptions`), the pinned llama-server is provisioned into
@@ -562,10 +590,8 @@ export declare class LlamaServerManager extends ServerManager {
   registerPreStartHook(hook: LlamaPreStartHook): () => void;
   stop(): Promise<void>;
   getInfo(): ServerInfo;
-  getConfig(): LlamaServerConfig | undefined;
   isHealthy(): Promise<boolean>;
   getHealthStatus(): Promise<HealthStatus>;
-  getLogPath(): string;
   /** Addition (as ChildProcess#unref): a running server no longer keeps Node alive; it is killed when Node exits. */
   unref(): this;
   /** Addition: a running server keeps Node alive again (the default). */
@@ -867,6 +893,16 @@ export interface UIErrorFormat {
   remediation?: string;
 }
 export declare function formatErrorForUI(error: unknown): UIErrorFormat;
+
+/**
+ * As genai-electron's: on every Electron `before-quit`, the quit is held back
+ * (`event.preventDefault()`), the LLM server stops, the diffusion backend is released (reason
+ * `shutdown`), the diffusion server stops, and then `app.exit(0)` — also when a step failed.
+ */
+export declare function attachAppLifecycle(
+  app: App,
+  managers: { llamaServer?: LlamaServerManager; diffusionServer?: DiffusionServerManager },
+): void;
 
 // ---------------------------------------------------------------------------------------------
 // Paths and constants

@@ -69,6 +69,7 @@ export const {
   DEFAULT_PORTS,
   DEFAULT_TIMEOUTS,
   formatErrorForUI,
+  attachAppLifecycle,
   PATHS,
   getBinaryPath,
   getModelFilePath,

@@ -3,42 +3,59 @@
 // arrive from Rust in order and are re-emitted with genai-electron's names and payloads.
 const { EventEmitter } = require('node:events');
 const native = require('./native.cjs');
-const { LogManager } = require('./servers.cjs');
-const { GenaiElectronError, ServerError } = require('./errors.cjs');
+const path = require('node:path');
+const { LogManager, isServerResponding, isPortBindable } = require('./servers.cjs');
+const { GenaiElectronError, ServerError, PortInUseError } = require('./errors.cjs');
+const { PATHS } = require('./paths.cjs');
 const { nativeManager } = require('./models.cjs');
 const { installExitHook, KeepAlive } = require('./process.cjs');
 const { registerNative } = require('./orchestrator.cjs');
 const { binaryEnv } = require('./binaries.cjs');
 
-/** Abstract in genai-electron: a subclass supplies these (a plain call here is a programming error). */
-const abstract = (name) => {
-  throw new Error(`ServerManager.${name}() is abstract`);
-};
-
+/**
+ * genai-electron's ServerManager: a subclass supplies `start()`/`stop()` and keeps the state in
+ * the protected fields (`_status`, `_pid`, `_port`, `_config`, `_startedAt`, `logManager`), as
+ * upstream's subclasses do; the rest is concrete. This package's own managers keep their state in
+ * Rust and override the getters; the derived checks (`isRunning()`...) read `getStatus()`.
+ */
 class ServerManager extends EventEmitter {
-  /** @returns {any} ServerInfo */
-  getInfo() {
-    return abstract('getInfo');
-  }
-
-  /** @returns {any} the last configuration */
-  getConfig() {
-    return abstract('getConfig');
-  }
+  _status = 'stopped';
+  /** @type {number | undefined} */ _pid;
+  _port = 0;
+  /** @type {any} */ _config;
+  /** @type {Date | undefined} */ _startedAt;
+  /** @type {LogManager | undefined} */ logManager;
 
   /** @param {any} _config @returns {Promise<any>} ServerInfo */
   async start(_config) {
-    return abstract('start');
+    throw new Error('ServerManager.start() is abstract');
   }
 
   /** @returns {Promise<void>} */
   async stop() {
-    return abstract('stop');
+    throw new Error('ServerManager.stop() is abstract');
   }
 
-  /** @returns {string} */
+  /** @returns {any} ServerInfo */
+  getInfo() {
+    return {
+      status: this._status,
+      health: 'unknown',
+      pid: this._pid,
+      port: this._port,
+      modelId: this._config?.modelId || '',
+      startedAt: this._startedAt?.toISOString(),
+    };
+  }
+
+  /** @returns {any} the last configuration */
+  getConfig() {
+    return this._config;
+  }
+
+  /** @returns {string | undefined} */
   getLogPath() {
-    return abstract('getLogPath');
+    return this.logManager?.getLogPath();
   }
 
   getStatus() {
@@ -75,32 +92,98 @@ class ServerManager extends EventEmitter {
 
   async restart() {
     const config = this.getConfig();
-    if (!config) throw new ServerError('Cannot restart: no previous configuration');
+    if (!config) {
+      throw new ServerError('Cannot restart: no previous configuration', {
+        suggestion: 'Start the server first with a configuration',
+      });
+    }
     if (!this.isStopped()) await this.stop();
     const info = await this.start(config);
     this.emit('restarted', info);
     return info;
   }
 
-  async getLogs(lines) {
+  async getLogs(lines = 100) {
+    const logPath = this.getLogPath();
+    if (!logPath) return [];
     try {
-      return await new LogManager(this.getLogPath()).getRecent(lines);
+      return await new LogManager(logPath).getRecent(lines);
     } catch {
       return [];
     }
   }
 
-  async getStructuredLogs(lines) {
+  async getStructuredLogs(lines = 100) {
     const raw = await this.getLogs(lines);
     return raw.map((line) => LogManager.parseEntry(line) ?? { timestamp: new Date().toISOString(), level: 'info', message: line });
   }
 
   async clearLogs() {
+    const logPath = this.getLogPath();
+    if (!logPath) return;
     try {
-      await new LogManager(this.getLogPath()).clear();
+      await new LogManager(logPath).clear();
     } catch {
       // as upstream: clearing logs never fails
     }
+  }
+
+  // --- upstream's protected helpers, for subclasses
+
+  /** @param {string} status */
+  setStatus(status) {
+    const old = this._status;
+    this._status = status;
+    this.emit('status', status, old);
+  }
+
+  /** @param {string} event @param {unknown} [data] */
+  emitEvent(event, data) {
+    this.emit(event, data);
+  }
+
+  /** @param {Record<string, unknown>} config @param {ReadonlySet<string>} validFields @param {string} serverName */
+  validateConfigFields(config, validFields, serverName) {
+    const unknownFields = Object.keys(config).filter((key) => !validFields.has(key));
+    if (unknownFields.length === 0) return;
+    const valid = [...validFields].sort();
+    throw new ServerError(
+      `Unknown configuration field${unknownFields.length > 1 ? 's' : ''}: ${unknownFields.join(', ')}. ` +
+        `Valid fields for ${serverName} are: ${valid.join(', ')}`,
+      {
+        unknownFields,
+        validFields: valid,
+        suggestion:
+          'Remove unrecognized fields from the configuration object. ' +
+          'If using getOptimalConfig(), pick only the fields needed for this server type.',
+      },
+    );
+  }
+
+  /** @param {number} port @param {number} [timeout] @param {string} [host] */
+  async checkPortAvailability(port, timeout = 2000, host = '127.0.0.1') {
+    if ((await isServerResponding(port, timeout, host)) || !(await isPortBindable(port, host))) {
+      throw new PortInUseError(port);
+    }
+  }
+
+  /** @param {string} logFileName @param {string} startupMessage */
+  async initializeLogManager(logFileName, startupMessage) {
+    this.logManager = new LogManager(path.join(PATHS.logs, logFileName));
+    await this.logManager.initialize();
+    await this.logManager.write(startupMessage, 'info');
+  }
+
+  /** @param {string} serverName @param {unknown} error @param {() => Promise<void>} [cleanup] @returns {Promise<never>} */
+  async handleStartupError(serverName, error, cleanup) {
+    this.setStatus('stopped');
+    if (cleanup) await cleanup().catch(() => undefined);
+    const message = error instanceof Error ? error.message : String(error);
+    await this.logManager?.write(`Failed to start: ${message}`, 'error').catch(() => undefined);
+    if (error instanceof GenaiElectronError) throw error;
+    throw new ServerError(`Failed to start ${serverName}: ${error instanceof Error ? error.message : 'Unknown error'}`, {
+      error: message,
+    });
   }
 }
 
