@@ -1,6 +1,6 @@
 // Install the package as a user gets it: `npm pack` the root package and the linux-x64 platform
 // package (carrying the addon built in the repository root), then install both tarballs into a
-// fresh scratch project, with no registry and with cargo/rustc off PATH.
+// fresh scratch project from a loopback registry (nothing else), with cargo/rustc off PATH.
 //
 //   const { dir, env, name } = await installPacked({ alias: true });
 //   execFileSync(process.execPath, ['-e', "require('genai-electron')"], { cwd: dir, env });
@@ -8,9 +8,10 @@
 // The root tarball is staged the way `napi prepublish` publishes it: `optionalDependencies` on every
 // `genai-electron-rs-<triple>` package of `napi.targets`, at the package's version. Results are cached
 // under the OS temp folder by the tarballs' hashes, so the test files of one run share one install.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,10 +142,11 @@ function prune(keep) {
 }
 
 /**
- * Installs the packed package into a fresh scratch project.
- * alias false: `"genai-electron-rs": "file:<root tarball>"`; alias true: `"genai-electron": ...`, the
- * way an app switches from genai-electron by one line (`npm:genai-electron-rs@<version>` once published;
- * a local tarball is aliased by `file:`, which npm installs under the dependency's key).
+ * Installs the packed package into a fresh scratch project, from a loopback npm registry that serves
+ * only the two tarballs (nothing else is reachable: npm runs with that registry and its own cache).
+ * alias false: `"genai-electron-rs": "<version>"`; alias true: `"genai-electron": "npm:genai-electron-rs@<version>"`,
+ * the one line an app changes to switch from genai-electron. The platform package is not named by the
+ * scratch project: npm installs it through the root package's optionalDependencies, as for a user.
  * Returns { dir, env, name, version, tarballs }: `env` has no cargo/rustc on PATH; `name` is what
  * the scratch project imports.
  */
@@ -156,14 +158,17 @@ export async function installPacked({ alias = false } = {}) {
   const env = envWithoutRust();
   if (!fs.existsSync(path.join(dir, 'installed'))) {
     const stage = fs.mkdtempSync(`${dir}.tmp-`);
-    const manifest = {
-      name: `scratch-${alias ? 'alias' : 'own'}`,
-      version: '1.0.0',
-      private: true,
-      dependencies: { [name]: `file:${root}`, [`${pkg.name}-${HOST_TRIPLE}`]: `file:${platform}` },
-    };
+    const spec = alias ? `npm:${pkg.name}@${pkg.version}` : pkg.version;
+    const manifest = { name: `scratch-${alias ? 'alias' : 'own'}`, version: '1.0.0', private: true, dependencies: { [name]: spec } };
     fs.writeFileSync(path.join(stage, 'package.json'), JSON.stringify(manifest, null, 2));
-    npm(['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts'], stage, env);
+    const registry = await startRegistry([root, platform]);
+    try {
+      const args = ['install', '--no-audit', '--no-fund', '--ignore-scripts', `--registry=${registry.url}`, `--cache=${path.join(stage, '.npm-cache')}`];
+      await run('npm', args, stage, env);
+    } finally {
+      registry.close();
+    }
+    fs.rmSync(path.join(stage, '.npm-cache'), { recursive: true, force: true });
     fs.writeFileSync(path.join(stage, 'installed'), '');
     try {
       fs.renameSync(stage, dir);
@@ -172,4 +177,41 @@ export async function installPacked({ alias = false } = {}) {
     }
   }
   return { dir, env, name, version: pkg.version, tarballs: { root, platform } };
+}
+
+function run(cmd, args, cwd, env) {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, { cwd, env, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')} failed: ${err.message}\n${stdout}\n${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** A registry on 127.0.0.1 serving each tarball's package.json as a one-version packument. */
+async function startRegistry(files) {
+  const packages = new Map(); // name → { manifest, file }
+  for (const file of files) {
+    const manifest = JSON.parse(execFileSync('tar', ['-xzOf', file, 'package/package.json'], { encoding: 'utf8' }));
+    const data = fs.readFileSync(file);
+    const dist = {
+      integrity: `sha512-${createHash('sha512').update(data).digest('base64')}`,
+      shasum: createHash('sha1').update(data).digest('hex'),
+    };
+    packages.set(manifest.name, { manifest, file, dist });
+  }
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, 'http://127.0.0.1');
+    const [, name, tarball] = /^\/([^/]+)(?:\/-\/(.+))?$/.exec(decodeURIComponent(url.pathname)) ?? [];
+    const entry = packages.get(name);
+    if (!entry) return res.writeHead(404, { 'content-type': 'application/json' }).end('{"error":"not found"}');
+    if (tarball) return fs.createReadStream(entry.file).pipe(res.writeHead(200, { 'content-type': 'application/octet-stream' }));
+    const { manifest, file, dist } = entry;
+    const host = `http://127.0.0.1:${server.address().port}`;
+    const version = { ...manifest, dist: { ...dist, tarball: `${host}/${name}/-/${path.basename(file)}` } };
+    const packument = { name, 'dist-tags': { latest: manifest.version }, versions: { [manifest.version]: version } };
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(packument));
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { url: `http://127.0.0.1:${server.address().port}/`, close: () => server.close() };
 }
