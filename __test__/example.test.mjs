@@ -1,28 +1,30 @@
 // The app that switches by one line: examples/consumer.mts, written against genai-electron's
 // documented API and importing 'genai-electron', compiled by tsc and run by plain Node in a scratch
-// project where 'genai-electron' is this package. Real processes throughout: llama-server with
+// project where 'genai-electron' is this package, installed from its packed tarballs under the
+// alias ("genai-electron": "npm:genai-electron-rs@…") with no Rust toolchain on PATH. Real processes throughout: llama-server with
 // SmolLM2 and sd-server with the random-weight SDXS model, both downloaded by the example from a
 // loopback file server, under a memory budget that cannot hold both (so the orchestrator offloads
 // the LLM for the image and reloads it). Each step's JSON line is asserted.
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
 import { ROOT, runNodeAsync, tempDir } from './helpers.mjs';
 import { startFileServer } from './support/file-server.mjs';
 import { SD_MODEL, SD_SERVER } from './support/diffusion.mjs';
+import { installPacked } from './support/packed.mjs';
 
 const asset = (variable, name) =>
   process.env[variable] || execFileSync('bash', [path.join(ROOT, 'scripts/assets.sh'), 'path', name], { encoding: 'utf8' }).trim();
 const MODEL = asset('GENAI_TEST_MODEL', 'model');
 const LLAMA = asset('GENAI_TEST_LLAMA_SERVER', 'llama-server');
 
-/** A scratch project whose node_modules/genai-electron is this package. */
-function scratchProject() {
-  const dir = tempDir('genai-example-app-');
-  mkdirSync(path.join(dir, 'node_modules'));
-  symlinkSync(ROOT, path.join(dir, 'node_modules', 'genai-electron'), 'dir');
-  writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'example-app', private: true, type: 'module' }));
-  return { dir, env: {} };
+/** The packed tarballs installed under genai-electron's name (the one-line switch); a folder of
+ * this test's inside it holds the app, so that 'genai-electron' resolves to the installed package. */
+async function scratchProject() {
+  const { dir, env, name } = await installPacked({ alias: true });
+  expect(name).toBe('genai-electron');
+  const appDir = mkdtempSync(path.join(dir, 'example-app-'));
+  return { dir: appDir, env };
 }
 
 /** examples/consumer.mts compiled by tsc (strict, against our typings) into `outDir`. */
@@ -33,16 +35,25 @@ function compileExample(outDir) {
 }
 
 let files;
+let appDir;
 beforeAll(async () => {
   files = await startFileServer();
   files.put('/SmolLM2-135M-Instruct-Q4_K_M.gguf', readFileSync(MODEL));
   files.put('/sdxs-test.gguf', readFileSync(SD_MODEL));
 });
-afterAll(() => files?.close());
+afterAll(async () => {
+  if (appDir) rmSync(appDir, { recursive: true, force: true }); // the shared install stays cached
+  await files?.close();
+});
 
 test('the example app runs unchanged on genai-electron-rs, every step as upstream documents it', async () => {
-  const app = scratchProject();
+  const app = await scratchProject();
+  appDir = app.dir;
   const script = compileExample(app.dir);
+  // 'genai-electron' from the app's folder is the installed genai-electron-rs, not this repository.
+  const resolved = execFileSync(process.execPath, ['-p', "require.resolve('genai-electron/package.json')"], { cwd: app.dir, env: app.env, encoding: 'utf8' }).trim();
+  expect(realpathSync(resolved).startsWith(ROOT + path.sep)).toBe(false);
+  expect(JSON.parse(readFileSync(resolved, 'utf8')).name).toBe('genai-electron-rs');
   const userData = tempDir('genai-example-data-');
   const run = await runNodeAsync([script, files.url('/SmolLM2-135M-Instruct-Q4_K_M.gguf'), files.url('/sdxs-test.gguf')], {
     cwd: app.dir,
