@@ -1,10 +1,11 @@
 // The app that switches by one line: examples/consumer.mts, written against genai-electron's
 // documented API and importing 'genai-electron', compiled by tsc and run by plain Node in a scratch
 // project where 'genai-electron' is this package, installed from its packed tarballs under the
-// alias ("genai-electron": "npm:genai-electron-rs@…") with no Rust toolchain on PATH. Real processes throughout: llama-server with
-// SmolLM2 and sd-server with the random-weight SDXS model, both downloaded by the example from a
-// loopback file server, under a memory budget that cannot hold both (so the orchestrator offloads
-// the LLM for the image and reloads it). Each step's JSON line is asserted.
+// alias ("genai-electron": "npm:genai-electron-rs@…") with no Rust toolchain on PATH. Real
+// processes throughout: llama-server with SmolLM2 and sd-server with the random-weight SDXS model,
+// both downloaded by the example from a loopback file server, under a memory budget that cannot
+// hold both (so the orchestrator offloads the LLM for the image and reloads it). Each step's JSON
+// line is asserted.
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, realpathSync, rmSync, statSync } from 'node:fs';
