@@ -34,6 +34,8 @@ cargo test --workspace --quiet
 echo "== type checks: equivalence with genai-electron@0.26.0, the facade against binding.d.cts"
 npx tsc -p __test__/types/tsconfig.json
 npx tsc -p __test__/types/tsconfig.facade.json
+npx tsc -p examples/tsconfig.json           # the example app against our typings
+npx tsc -p examples/tsconfig.upstream.json  # ... and against genai-electron 0.26.0's
 echo "types: ok"
 
 echo "== jest"
