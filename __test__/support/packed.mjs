@@ -24,8 +24,10 @@ const NPM_QUIET = { npm_config_fund: 'false', npm_config_audit: 'false', npm_con
 const rootPkg = () => JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const sha256 = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** The platform package's folder name for this machine (only linux-x64-gnu is built here). */
-export const HOST_TRIPLE = 'linux-x64-gnu';
+/** The platform package's folder name (npm/<triple>) for this machine: linux-x64-gnu here. */
+export const HOST_TRIPLE = rootPkg()
+  .napi.targets.map((t) => parseTriple(t))
+  .find((t) => t.platform === process.platform && t.arch === process.arch)?.platformArchABI;
 
 /** An environment whose PATH has node and npm but no cargo, rustc or rustup. */
 export function envWithoutRust(base = process.env) {
