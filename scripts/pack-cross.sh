@@ -41,6 +41,12 @@ if [[ ! -f "$toolchain/package.json" ]]; then
   cp "$tmp/package/package.json" "$toolchain/package.json"
 fi
 
+# The toolchain's gcc is 4.8.5 (for glibc 2.17), older than __ARM_ARCH on AArch64, which ring's
+# assembly requires ("ARM assembler must define __ARM_ARCH").
+if [[ "$arch" == aarch64 ]]; then
+  export CFLAGS_aarch64_unknown_linux_gnu="${CFLAGS_aarch64_unknown_linux_gnu:--D__ARM_ARCH=8}"
+fi
+
 # The loader (binding.cjs) is the same for every target: the host's own build writes it. The
 # typings are generated whatever the flags, so they go where the host build puts the same text.
 js=(--no-js)
