@@ -3,7 +3,7 @@
 # the binary loads on old distributions): `napi build --use-napi-cross`.
 #   bash scripts/pack-cross.sh <triple> [--release]     e.g. aarch64-unknown-linux-gnu
 # Writes genai-electron-rs.<platform>.node in the repository root (and, for the host's own target,
-# the loader binding.cjs).
+# the loader binding.cjs and binding.d.cts).
 #
 # A workaround, needed with @napi-rs/cross-toolchain 1.0.5 (what @napi-rs/cli 3.10.12 installs):
 # it asks npm for @napi-rs/cross-toolchain-<host>-target-<arch>@1.0.5, which was never published
@@ -47,9 +47,18 @@ if [[ "$arch" == aarch64 ]]; then
   export CFLAGS_aarch64_unknown_linux_gnu="${CFLAGS_aarch64_unknown_linux_gnu:--D__ARM_ARCH=8}"
 fi
 
-# The loader (binding.cjs) is the same for every target: the host's own build writes it. The
-# typings are generated whatever the flags, so they go where the host build puts the same text.
-js=(--no-js)
-[[ "$TRIPLE" == "$(rustc -vV | sed -n 's/^host: //p')" ]] && js=(--js binding.cjs)
+# The loader (binding.cjs) and its typings (binding.d.cts, whose text depends on --js) are the same
+# for every target: the host's own build writes them; for another target they are left as they were.
+host_triple="$(rustc -vV | sed -n 's/^host: //p')"
 echo "== napi build --target $TRIPLE --use-napi-cross $*"
-npx napi build --platform --target "$TRIPLE" --use-napi-cross "${js[@]}" --dts binding.d.cts --no-const-enum "$@"
+if [[ "$TRIPLE" == "$host_triple" ]]; then
+  npx napi build --platform --target "$TRIPLE" --use-napi-cross --js binding.cjs --dts binding.d.cts --no-const-enum "$@"
+else
+  keep="$(mktemp -d)"
+  [[ -f binding.d.cts ]] && cp -p binding.d.cts "$keep/"
+  status=0
+  npx napi build --platform --target "$TRIPLE" --use-napi-cross --no-js --dts binding.d.cts --no-const-enum "$@" || status=$?
+  if [[ -f "$keep/binding.d.cts" ]]; then cp -p "$keep/binding.d.cts" binding.d.cts; else rm -f binding.d.cts; fi
+  rm -rf "$keep"
+  exit "$status"
+fi
