@@ -1,7 +1,7 @@
 // Packaging as napi-rs lays it out: the root tarball holds the facade only, the addon comes from
 // `genai-electron-rs-<triple>` packages, `napi version` keeps them in step, and the packed package
 // installs and loads (ESM and CJS, own name and genai-electron's) where there is no Rust toolchain.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -67,6 +67,34 @@ describe('platform packages (napi create-npm-dirs layout)', () => {
       expect(sub.cpu).toEqual([t.arch]);
       if (t.abi === 'gnu') expect(sub.libc).toEqual(['glibc']);
       else expect(sub.libc).toBeUndefined();
+    }
+  });
+
+  // What CI's publish job runs (prepublishOnly), dry: it checks each npm/<triple> holds its binary.
+  test('`napi prepublish --dry-run` accepts the layout once every npm/<triple> has its .node, and not before', () => {
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'napi-prepublish-'));
+    const prepublish = () => spawnSync(process.execPath, [NAPI, 'prepublish', '-t', 'npm', '--no-gh-release', '--dry-run', '--cwd', copy], { encoding: 'utf8' });
+    try {
+      for (const f of ['package.json', 'README.md', 'LICENSE']) fs.copyFileSync(path.join(ROOT, f), path.join(copy, f));
+      fs.cpSync(path.join(ROOT, 'npm'), path.join(copy, 'npm'), { recursive: true });
+      const dirs = fs.readdirSync(path.join(copy, 'npm'));
+      // placeholders for the targets not built here; the host's real addon (linked: it is large) after
+      for (const dir of dirs.filter((d) => d !== HOST_TRIPLE)) fs.writeFileSync(path.join(copy, 'npm', dir, `${pkg.napi.binaryName}.${dir}.node`), '');
+      const missing = prepublish();
+      expect(missing.status).not.toBe(0);
+      expect(missing.stdout + missing.stderr).toContain(`${pkg.name}-${HOST_TRIPLE} is incomplete: missing ${pkg.napi.binaryName}.${HOST_TRIPLE}.node`);
+      const addon = `${pkg.napi.binaryName}.${HOST_TRIPLE}.node`;
+      const [from, to] = [path.join(ROOT, addon), path.join(copy, 'npm', HOST_TRIPLE, addon)];
+      try {
+        fs.linkSync(from, to); // napi refuses symbolic links
+      } catch {
+        fs.copyFileSync(from, to); // another file system
+      }
+      const ok = prepublish();
+      expect(ok.stdout + ok.stderr).toBe('');
+      expect(ok.status).toBe(0);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
     }
   });
 
