@@ -1,5 +1,5 @@
-// Install the package as a user gets it: `npm pack` the root package and the linux-x64 platform
-// package (carrying the addon built in the repository root), then install both tarballs into a
+// Install the package as a user gets it: `npm pack` the root package and this machine's platform
+// package (npm/linux-x64-gnu here, carrying the addon built in the repository root), then install both tarballs into a
 // fresh scratch project from a loopback registry (nothing else), with cargo/rustc off PATH.
 //
 //   const { dir, env, name } = await installPacked({ alias: true });
@@ -18,14 +18,17 @@ import { fileURLToPath } from 'node:url';
 import { parseTriple } from '@napi-rs/cli';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CACHE = path.join(os.tmpdir(), 'genai-electron-rs-packed');
+// One cache per checkout (worktrees side by side do not prune each other's).
+const CACHE = path.join(os.tmpdir(), 'genai-electron-rs-packed', createHash('sha256').update(ROOT).digest('hex').slice(0, 8));
 const NPM_QUIET = { npm_config_fund: 'false', npm_config_audit: 'false', npm_config_update_notifier: 'false' };
 
 const rootPkg = () => JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const sha256 = (file) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
-/** The platform package's folder name for this machine (only linux-x64-gnu is built here). */
-export const HOST_TRIPLE = 'linux-x64-gnu';
+/** The platform package's folder name (npm/<triple>) for this machine: linux-x64-gnu here. */
+export const HOST_TRIPLE = rootPkg()
+  .napi.targets.map((t) => parseTriple(t))
+  .find((t) => t.platform === process.platform && t.arch === process.arch)?.platformArchABI;
 
 /** An environment whose PATH has node and npm but no cargo, rustc or rustup. */
 export function envWithoutRust(base = process.env) {
@@ -38,7 +41,12 @@ export function envWithoutRust(base = process.env) {
   for (const tool of ['node', 'npm', 'npx']) {
     const found = whichIn((base.PATH ?? '').split(path.delimiter), tool);
     const link = path.join(shim, tool);
-    if (found && !fs.existsSync(link)) fs.symlinkSync(found, link);
+    if (!found || fs.existsSync(link)) continue;
+    try {
+      fs.symlinkSync(found, link);
+    } catch (e) {
+      if (e.code !== 'EEXIST') throw e; // a parallel worker made it
+    }
   }
   const env = { ...base, ...NPM_QUIET, PATH: [shim, ...dirs].join(path.delimiter) };
   for (const key of Object.keys(env)) if (/^(CARGO|RUSTUP|RUSTC)/.test(key)) delete env[key];
@@ -98,46 +106,51 @@ function packPlatform(dest) {
   return tarball;
 }
 
-/** Packs both tarballs once per content (the addon is large: its hash keys the platform tarball). */
+/**
+ * Packs both tarballs, once per content: the platform tarball (the addon is large) is keyed by the
+ * addon's and npm/<triple>/package.json's hashes, the install folder by both tarballs' hashes.
+ */
 function tarballs() {
   const pkg = rootPkg();
   fs.mkdirSync(CACHE, { recursive: true });
   const work = fs.mkdtempSync(path.join(CACHE, 'pack-'));
-  const root = packRoot(work);
-  const addonHash = sha256(path.join(ROOT, `${pkg.napi.binaryName}.${HOST_TRIPLE}.node`));
-  const platformJson = sha256(path.join(ROOT, 'npm', HOST_TRIPLE, 'package.json'));
-  const key = createHash('sha256').update(`${sha256(root)} ${addonHash} ${platformJson}`).digest('hex').slice(0, 16);
-  const keyDir = path.join(CACHE, key);
-  const done = path.join(keyDir, 'tarballs.json');
-  if (!fs.existsSync(done)) {
-    const platform = packPlatform(work);
-    fs.mkdirSync(keyDir, { recursive: true });
-    const result = {};
-    for (const [k, file] of Object.entries({ root, platform })) {
-      result[k] = path.join(keyDir, path.basename(file));
-      fs.renameSync(file, result[k]);
+  try {
+    const addonHash = sha256(path.join(ROOT, `${pkg.napi.binaryName}.${HOST_TRIPLE}.node`));
+    const platformKey = hash(`${addonHash} ${sha256(path.join(ROOT, 'npm', HOST_TRIPLE, 'package.json'))}`);
+    const platform = path.join(CACHE, `platform-${platformKey}`, `${pkg.name}-${HOST_TRIPLE}-${pkg.version}.tgz`);
+    if (!fs.existsSync(platform)) {
+      fs.mkdirSync(path.dirname(platform), { recursive: true });
+      moveOnce(packPlatform(work), platform);
     }
-    writeOnce(done, JSON.stringify(result));
+    const packedRoot = packRoot(work);
+    const keyDir = path.join(CACHE, `install-${hash(`${sha256(packedRoot)} ${platformKey}`)}`);
+    const root = path.join(keyDir, path.basename(packedRoot));
+    fs.mkdirSync(keyDir, { recursive: true });
+    if (!fs.existsSync(root)) moveOnce(packedRoot, root);
+    prune([path.dirname(platform), keyDir]);
+    return { keyDir, root, platform };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
   }
-  fs.rmSync(work, { recursive: true, force: true });
-  prune(key);
-  return { key, keyDir, ...JSON.parse(fs.readFileSync(done, 'utf8')) };
 }
 
-// Parallel test workers may race: the first complete result wins, the others drop theirs.
-function writeOnce(file, text) {
-  const tmp = `${file}.${process.pid}`;
-  fs.writeFileSync(tmp, text);
-  fs.renameSync(tmp, file);
+const hash = (text) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+// Parallel test workers may race: the same content lands under the same name, whoever is first.
+function moveOnce(from, to) {
+  fs.renameSync(from, to);
 }
 
-// Earlier runs' installs (other hashes) are removed once they are an hour old.
+// Earlier contents' tarballs and installs go once nothing has used them for 10 minutes (a test run
+// in progress touches its own on every call).
 function prune(keep) {
-  const hour = Date.now() - 3600_000;
+  const now = new Date();
+  for (const dir of keep) fs.utimesSync(dir, now, now);
+  const stale = Date.now() - 600_000;
   for (const entry of fs.readdirSync(CACHE)) {
-    if (entry === keep || entry === 'bin') continue;
     const p = path.join(CACHE, entry);
-    if (fs.statSync(p).mtimeMs < hour) fs.rmSync(p, { recursive: true, force: true });
+    if (!/^(platform|install)-/.test(entry) || keep.includes(p)) continue;
+    if (fs.statSync(p).mtimeMs < stale) fs.rmSync(p, { recursive: true, force: true });
   }
 }
 
