@@ -5,7 +5,7 @@
 // job on the model (phase 2); a real image comes out at the end; the next start reuses them.
 import { existsSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { tempDir } from './helpers.mjs';
+import { tempDir, until } from './helpers.mjs';
 import { PLATFORM, SD_TAG, WRONG_CHECKSUM, asset, sha256, startReleaseHost } from './support/release-host.mjs';
 import { SMALL, pngSize, registerModels } from './support/diffusion.mjs';
 
@@ -129,3 +129,24 @@ test('an sd-server that does not run falls back; all failing → BinaryError wit
   const image = await diffusionServer.generateImage({ prompt: 'a tree', ...SMALL, seed: 3 });
   expect(pngSize(image.image)).toEqual({ width: 64, height: 64 });
 }, 180_000);
+
+test('stop() during a provisioning download cancels it (not after it); the next start resumes the partial', async () => {
+  rmSync(INSTALLED, { recursive: true, force: true });
+  process.env.GENAI_BINARY_CATALOG = host.catalog({ diffusion: [{ type: 'cpu' }] });
+  host.server.setFaults({ stallAfter: 1_000_000, times: 1 });
+  host.clearRequests();
+  const seen = record();
+  const starting = diffusionServer.start({ modelId: 'sdxs', port: 'auto', threads: 2 }).catch((e) => e);
+  await until(() => seen.progress.some((e) => e.phase === 'downloading' && e.downloaded >= 1_000_000), 30_000);
+  await diffusionServer.stop();
+  const err = await starting;
+  seen.off();
+  expect(err).toBeInstanceOf(BinaryError);
+  expect(err.message).toBe('Binary error: Binary download cancelled');
+  expect(diffusionServer.getStatus()).toBe('stopped');
+  expect(existsSync(path.join(INSTALLED, 'sd-server'))).toBe(false);
+  expect(readdirSync(INSTALLED).some((name) => name.endsWith('.partial'))).toBe(true);
+  host.server.setFaults({});
+  await start({ modelId: 'sdxs', port: 'auto', threads: 2 });
+  expect(host.requests.some((r) => /^bytes=[1-9]\d*-$/.test(r.range ?? ''))).toBe(true);
+}, 120_000);

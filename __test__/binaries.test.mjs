@@ -4,7 +4,7 @@
 // GENAI_BINARY_MIRROR — no code is changed for the test. The server really starts and answers.
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, runNodeAsync, tempDir } from './helpers.mjs';
+import { ROOT, runNodeAsync, tempDir, until } from './helpers.mjs';
 import { BINARY_VERSIONS as UPSTREAM_VERSIONS } from '../node_modules/genai-electron/dist/config/defaults.js';
 import { LLAMA_TAG, PLATFORM, WRONG_CHECKSUM, asset, sha256, startReleaseHost } from './support/release-host.mjs';
 
@@ -355,4 +355,25 @@ test('provisionBinary for a foreign platform (win32-x64) installs without testin
   expect(progress.map((e) => e.phase)).not.toContain('testing');
   expect(phaseRuns(progress).filter((p) => p !== 'finalizing')).toEqual(['downloading', 'verifying', 'extracting', 'installing']);
   expect(host.requests.map((r) => r.path)).toContain(`/ggml-org/llama.cpp/releases/download/${LLAMA_TAG}/llama-${LLAMA_TAG}-bin-win-cpu-x64.zip`);
+});
+
+test('stop() during a provisioning download cancels it; the partial download is resumed by the next start', async () => {
+  rmSync(INSTALLED, { recursive: true, force: true });
+  host.server.setFaults({ stallAfter: 1_000_000, times: 1 });
+  host.clearRequests();
+  const seen = record();
+  const starting = llamaServer.start({ modelId: 'smollm2', port: 'auto', threads: 2 }).catch((e) => e);
+  await until(() => seen.progress.some((e) => e.phase === 'downloading' && e.downloaded >= 1_000_000), 30_000);
+  await llamaServer.stop();
+  const err = await starting;
+  seen.off();
+  expect(err).toBeInstanceOf(api.ServerError);
+  expect(err.message).toBe('Server error: llama-server start cancelled by stop()');
+  expect(llamaServer.getStatus()).toBe('stopped');
+  expect(existsSync(EXE)).toBe(false);
+  expect(readdirSync(INSTALLED).some((name) => name.endsWith('.partial'))).toBe(true);
+  host.server.setFaults({});
+  const info = await start({ modelId: 'smollm2', port: 'auto', threads: 2 });
+  await expectAnswer(info.port);
+  expect(host.requests.some((r) => /^bytes=[1-9]\d*-$/.test(r.range ?? ''))).toBe(true);
 });

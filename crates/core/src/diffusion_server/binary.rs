@@ -59,7 +59,9 @@ impl DiffusionServer {
                 path: PathBuf::from(&model.path),
                 model_args,
             });
-        source::provide(source::Need {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        *super::lock(&self.provisioning) = Some(cancel.clone());
+        let result = source::provide(source::Need {
             kind: BinaryKind::Diffusion,
             binaries_root: self
                 .binaries_dir
@@ -70,8 +72,10 @@ impl DiffusionServer {
             test_model,
             force,
             events,
-            cancel: tokio_util::sync::CancellationToken::new(),
+            cancel,
         })
-        .await
+        .await;
+        *super::lock(&self.provisioning) = None;
+        result
     }
 }

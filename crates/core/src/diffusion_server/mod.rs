@@ -78,6 +78,9 @@ pub struct DiffusionServer {
     transition: tokio::sync::Mutex<()>,
     /// Serialises `start()` and `stop()`.
     lifecycle: tokio::sync::Mutex<()>,
+    /// Cancels the binary's provisioning of the start in progress (`stop()`, which waits for
+    /// the start otherwise).
+    provisioning: Mutex<Option<tokio_util::sync::CancellationToken>>,
     /// Milliseconds since the epoch of the backend's last sign of life (output, job status).
     last_activity: AtomicU64,
     registry: Mutex<Arc<Registry>>,
@@ -119,6 +122,7 @@ impl DiffusionServer {
             backend: Mutex::new(state::BackendSlot::default()),
             transition: tokio::sync::Mutex::new(()),
             lifecycle: tokio::sync::Mutex::new(()),
+            provisioning: Mutex::new(None),
             last_activity: AtomicU64::new(0),
             backend_epoch: AtomicU64::new(0),
             registry: Mutex::new(Arc::new(Registry::new(result_ttl))),
@@ -421,6 +425,9 @@ impl DiffusionServer {
     /// `stop()`: cancels the generation under way, releases the backend, closes the front.
     /// Idempotent (stopped: only makes sure no backend is left).
     pub async fn stop(&self) -> Result<()> {
+        if let Some(provisioning) = lock(&self.provisioning).as_ref() {
+            provisioning.cancel();
+        }
         let _life = self.lifecycle.lock().await;
         if self.status() == ServerStatus::Stopped {
             return self
