@@ -41,6 +41,14 @@ impl BinaryKind {
         }
     }
 
+    /// Upstream's phase-1 argument: the server must run with it and exit 0.
+    pub fn phase1_arg(self) -> &'static str {
+        match self {
+            BinaryKind::Llama => "--version",
+            BinaryKind::Diffusion => "--help",
+        }
+    }
+
     /// `exe_name` with `.exe` on Windows.
     pub fn file_name(self) -> String {
         exe_file(self.exe_name())

@@ -162,11 +162,7 @@ async fn from_bundle(need: &Need, root: &Path) -> Result<PathBuf> {
             return Ok(exe);
         }
     }
-    let arg = match need.kind {
-        BinaryKind::Llama => "--version",
-        BinaryKind::Diffusion => "--help",
-    };
-    crate::llama_server::validate_phase1(need.kind.exe_name(), &exe, arg, need.force, &log).await?;
+    crate::llama_server::validate_phase1(need.kind, &exe, need.force, &log).await?;
     Ok(exe)
 }
 

@@ -39,7 +39,7 @@ impl DiffusionServer {
         force: bool,
     ) -> Result<PathBuf> {
         if let Some(binary) = given {
-            crate::llama_server::validate_phase1("sd-server", &binary, "--help", force, &|m, l| {
+            crate::llama_server::validate_phase1(BinaryKind::Diffusion, &binary, force, &|m, l| {
                 self.binary_log(m, l)
             })
             .await?;

@@ -89,17 +89,17 @@ pub fn check_binary(binary_path: Option<&str>, dir: &Path, name: &str) -> Result
     ))
 }
 
-/// Phase 1 of upstream's binary validation: `<binary> <arg>` must run and exit 0. Once per
+/// Phase 1 of upstream's binary validation: `<binary> <kind's phase-1 arg>` must run and exit 0. Once per
 /// binary (path, size, mtime) and process, unless `force`. Catches a binary that exists but
 /// cannot run here (wrong architecture, missing libraries) before it is started for real.
 /// `log` is the server's `binary-log`.
 pub async fn validate_phase1(
-    name: &str,
+    kind: BinaryKind,
     binary: &Path,
-    arg: &'static str,
     force: bool,
     log: &(dyn Fn(&str, Level) + Send + Sync),
 ) -> Result<()> {
+    let (name, arg) = (kind.exe_name(), kind.phase1_arg());
     log(
         &format!("Using {name} binary: {}", binary.display()),
         Level::Info,
@@ -182,7 +182,7 @@ impl LlamaServer {
         force: bool,
     ) -> Result<PathBuf> {
         if let Some(binary) = given {
-            validate_phase1("llama-server", &binary, "--version", force, &|m, l| {
+            validate_phase1(BinaryKind::Llama, &binary, force, &|m, l| {
                 self.binary_log(m, l)
             })
             .await?;

@@ -72,10 +72,7 @@ pub async fn test_binary(
     log: &LogFn,
     cancel: &CancellationToken,
 ) -> std::result::Result<Tested, String> {
-    let arg = match kind {
-        BinaryKind::Llama => "--version",
-        BinaryKind::Diffusion => "--help",
-    };
+    let arg = kind.phase1_arg();
     log("Phase 1: Testing binary basic validation...", Level::Info);
     match run_probe(exe, arg, cancel).await {
         Ok(_) => log(
