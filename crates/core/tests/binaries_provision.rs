@@ -278,3 +278,36 @@ async fn cuda_variants_only_with_cuda_and_a_platform_without_variants_is_a_binar
         "No compatible binary variants available for platform: linux-x64"
     );
 }
+
+#[tokio::test]
+async fn a_binary_whose_checksum_changed_is_tested_again_and_its_new_checksum_recorded() {
+    let case = Case::new("retest").await;
+    std::fs::create_dir_all(case.dir()).unwrap();
+    let exe = case.dir().join("llama-server");
+    std::fs::copy(common::llama_server_path(), &exe).unwrap();
+    let stale = serde_json::json!({
+        "variant": "cpu", "checksum": "0".repeat(64), "validatedAt": "2026-10-01T10:00:00.000Z",
+        "phase1Passed": true, "version": TAG,
+    });
+    std::fs::write(case.dir().join(".validation.json"), stale.to_string()).unwrap();
+    let p = case.provisioner(
+        TAG,
+        vec![case.serve(VariantType::Cpu, "cpu.tar.gz", real_archive(), None)],
+    );
+    assert!(!p.ensure(false).await.unwrap().installed);
+    assert!(
+        case.server.requests().is_empty(),
+        "kept after passing its test, not downloaded"
+    );
+    assert!(case
+        .logs()
+        .iter()
+        .any(|l| l == "Binary checksum mismatch, re-validating..."));
+    assert!(case.phases().is_empty());
+    let v = manifest::read_validation(&case.dir()).unwrap();
+    assert_eq!(v.checksum, genai_core::files::sha256_file(&exe).unwrap());
+    assert_eq!(
+        (v.variant.as_str(), v.version.as_deref()),
+        ("cpu", Some(TAG))
+    );
+}

@@ -217,9 +217,12 @@ impl Provisioner {
             );
             return Ok(false);
         }
+        // The file's checksum, once: compared here, recorded after a passing test.
+        let mut checksum = None;
         if let Some(cache) = cache.as_ref().filter(|_| !force) {
             self.log("Verifying binary integrity...", Level::Info);
-            if sha256(exe).await.as_deref() == Some(cache.checksum.as_str()) {
+            checksum = sha256(exe).await;
+            if checksum.as_deref() == Some(cache.checksum.as_str()) {
                 self.log(
                     "Using cached validation result (binary verified)",
                     Level::Info,
@@ -261,7 +264,10 @@ impl Provisioner {
             Ok(t) => {
                 let record = ValidationRecord {
                     variant: cache.map_or_else(|| "unknown".into(), |c| c.variant),
-                    checksum: sha256(exe).await.unwrap_or_default(),
+                    checksum: match checksum {
+                        Some(sum) => sum,
+                        None => sha256(exe).await.unwrap_or_default(),
+                    },
                     validated_at: crate::clock::iso_now(),
                     phase1_passed: t.phase1_passed,
                     phase2_passed: t.phase2_passed,
